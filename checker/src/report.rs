@@ -1,0 +1,200 @@
+//! The end-of-search report: a table of properties, totals, and each violation's trace,
+//! for people or as JSON.
+
+use paxchain_model::trace::{describe_state, replay, Step};
+use paxchain_model::{BankModel, ModelConfig};
+use serde::Serialize;
+use stateright::Expectation;
+use std::time::Duration;
+
+/// How a search ended.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Ending {
+    /// Every reachable state was visited.
+    Complete,
+    /// Stopped early because every property already had a discovery.
+    AllDiscovered,
+    /// Cut short: not every state was visited.
+    Incomplete(String),
+}
+
+/// One property's result.
+pub struct PropertyResult {
+    pub name: &'static str,
+    pub expectation: Expectation,
+    /// The discovery's steps: a counterexample, or for `sometimes` the example.
+    pub steps: Option<Vec<Step>>,
+    /// Whether replaying the steps reproduces the discovery.
+    pub confirmed: Option<bool>,
+    /// stateright's path encoding, for the explorer's `#/steps/...` link.
+    pub explorer_path: Option<String>,
+}
+
+/// Everything a search produced.
+pub struct Outcome {
+    pub ending: Ending,
+    pub states: usize,
+    pub unique: usize,
+    pub max_depth: usize,
+    pub elapsed: Duration,
+    pub properties: Vec<PropertyResult>,
+}
+
+#[derive(Serialize, Clone, Copy, PartialEq, Eq, Debug)]
+#[serde(rename_all = "kebab-case")]
+enum Status {
+    Holds,
+    Violated,
+    NoViolationFound,
+    ExampleFound,
+    NeverReached,
+    NotReachedYet,
+    UnconfirmedDiscovery,
+}
+
+impl PropertyResult {
+    fn status(&self, ending: &Ending) -> Status {
+        let incomplete = matches!(ending, Ending::Incomplete(_));
+        match (&self.expectation, self.confirmed) {
+            (_, Some(false)) => Status::UnconfirmedDiscovery,
+            (Expectation::Sometimes, Some(true)) => Status::ExampleFound,
+            (Expectation::Sometimes, None) if incomplete => Status::NotReachedYet,
+            (Expectation::Sometimes, None) => Status::NeverReached,
+            (_, Some(true)) => Status::Violated,
+            (_, None) if *ending == Ending::Complete => Status::Holds,
+            (_, None) => Status::NoViolationFound,
+        }
+    }
+}
+
+fn kind(e: &Expectation) -> &'static str {
+    match e {
+        Expectation::Always => "always",
+        Expectation::Sometimes => "sometimes",
+        Expectation::Eventually => "eventually",
+    }
+}
+
+#[derive(Serialize)]
+struct JsonProperty<'a> {
+    name: &'a str,
+    kind: &'static str,
+    status: Status,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    trace: Option<&'a [Step]>,
+}
+
+#[derive(Serialize)]
+struct JsonReport<'a> {
+    servers: usize,
+    variant: String,
+    network: String,
+    lossy: bool,
+    max_crashes: usize,
+    complete: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cut_short: Option<&'a str>,
+    states: usize,
+    unique_states: usize,
+    max_depth: usize,
+    seconds: f64,
+    unique_states_per_second: f64,
+    properties: Vec<JsonProperty<'a>>,
+    exit_code: u8,
+}
+
+/// Prints the report and returns the exit code: 0 all hold after a complete search, 1 a
+/// violation (or an unreached `sometimes` after a complete search), 2 cut short.
+pub fn print(cfg: &ModelConfig, model: &BankModel, o: &Outcome, json: bool) -> u8 {
+    let statuses: Vec<Status> = o.properties.iter().map(|p| p.status(&o.ending)).collect();
+    let failed = statuses
+        .iter()
+        .any(|s| matches!(s, Status::Violated | Status::NeverReached));
+    let code = match (&o.ending, failed) {
+        (_, true) => 1,
+        (Ending::Incomplete(_), false) => 2,
+        _ => 0,
+    };
+    let secs = o.elapsed.as_secs_f64();
+    let rate = o.unique as f64 / secs.max(1e-9);
+    if json {
+        let cut_short = match &o.ending {
+            Ending::Incomplete(why) => Some(why.as_str()),
+            _ => None,
+        };
+        let report = JsonReport {
+            servers: cfg.servers,
+            variant: cfg.variant.to_string(),
+            network: cfg.network.to_string(),
+            lossy: cfg.lossy,
+            max_crashes: cfg.max_crashes,
+            complete: o.ending == Ending::Complete,
+            cut_short,
+            states: o.states,
+            unique_states: o.unique,
+            max_depth: o.max_depth,
+            seconds: secs,
+            unique_states_per_second: rate,
+            properties: o
+                .properties
+                .iter()
+                .zip(&statuses)
+                .map(|(p, &status)| JsonProperty {
+                    name: p.name,
+                    kind: kind(&p.expectation),
+                    status,
+                    trace: p.steps.as_deref(),
+                })
+                .collect(),
+            exit_code: code,
+        };
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).expect("the report is plain data")
+        );
+        return code;
+    }
+    println!();
+    println!(
+        "{} servers, {} variant, {} network{}, up to {} crashed",
+        cfg.servers,
+        cfg.variant,
+        cfg.network,
+        if cfg.lossy { ", lossy" } else { "" },
+        cfg.max_crashes
+    );
+    println!("{:<52} {:<10} result", "property", "kind");
+    for (p, s) in o.properties.iter().zip(&statuses) {
+        println!("{:<52} {:<10} {s:?}", p.name, kind(&p.expectation));
+    }
+    let ending = match &o.ending {
+        Ending::Complete => "complete search".to_string(),
+        Ending::AllDiscovered => "stopped once every property had a discovery".to_string(),
+        Ending::Incomplete(why) => format!("INCOMPLETE search ({why})"),
+    };
+    println!(
+        "{ending}: {} states, {} unique, depth {}, {:.1} s, {:.0} unique states/s",
+        o.states, o.unique, o.max_depth, secs, rate
+    );
+    for (p, s) in o.properties.iter().zip(&statuses) {
+        if *s != Status::Violated {
+            continue;
+        }
+        let steps = p.steps.as_deref().expect("a violation has a trace");
+        println!();
+        println!("Counterexample for \"{}\" ({} steps):", p.name, steps.len());
+        for (i, step) in steps.iter().enumerate() {
+            println!("  {:>3}. {}", i + 1, step.describe(model));
+        }
+        if let Some(last) = replay(model, steps) {
+            println!("The state that breaks it:");
+            print!("{}", describe_state(model, &last));
+        }
+        if let Some(path) = &p.explorer_path {
+            println!(
+                "In the explorer (`paxchain-check explore` with the same flags): #/steps/{path}"
+            );
+        }
+    }
+    code
+}

@@ -1,0 +1,148 @@
+//! Running a search and deciding honestly how it ended.
+//!
+//! stateright 0.31 ignores `.timeout()` with one thread and still reports "done" after it
+//! with two, so this module never asks it for a timeout: it polls the checker once a second,
+//! prints progress, and itself declares the search cut short when the time runs out or the
+//! depth bound was reached. A cut-short search is reported as such and exits 2.
+
+use crate::report::{self, Ending, Outcome};
+use crate::{CheckArgs, Strategy};
+use paxchain_model::properties::is_example;
+use paxchain_model::trace::{self, Step};
+use paxchain_model::{build, BankModel, ModelConfig};
+use stateright::{Checker, Expectation, Model, UniformChooser};
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+/// Runs `check` and prints the report; the exit code says how it ended.
+pub fn check(cfg: &ModelConfig, args: &CheckArgs) -> ExitCode {
+    let model = build(cfg);
+    let mut builder = model.clone().checker().threads(args.threads.max(1));
+    if let Some(d) = args.max_depth {
+        builder = builder.target_max_depth(d);
+    }
+    let timeout = match (args.timeout, args.strategy) {
+        (Some(t), _) => Some(Duration::from_secs(t)),
+        (None, Strategy::Simulation) => Some(Duration::from_secs(60)),
+        (None, _) => None,
+    };
+    let outcome = match args.strategy {
+        Strategy::Bfs => drive(builder.spawn_bfs(), timeout, args.max_depth),
+        Strategy::Dfs => drive(builder.spawn_dfs(), timeout, args.max_depth),
+        Strategy::Simulation => {
+            let seed = 0x5eed;
+            let checker = builder.spawn_simulation(seed, UniformChooser);
+            let mut o = drive(checker, timeout, args.max_depth);
+            if o.ending == Ending::Complete {
+                o.ending = Ending::Incomplete("a simulation never covers every state".into());
+            }
+            o
+        }
+    };
+    let code = report::print(cfg, &model, &outcome, args.json);
+    if matches!(outcome.ending, Ending::Incomplete(_)) {
+        // The search threads may still be running: end the process rather than wait.
+        std::process::exit(i32::from(code));
+    }
+    ExitCode::from(code)
+}
+
+/// Polls `checker` to its end, printing progress to stderr once a second.
+fn drive(
+    checker: impl Checker<BankModel>,
+    timeout: Option<Duration>,
+    max_depth: Option<usize>,
+) -> Outcome {
+    let start = Instant::now();
+    let mut last_print = Instant::now();
+    let mut last_count = 0;
+    let mut timed_out = false;
+    while !checker.is_done() {
+        if timeout.is_some_and(|t| start.elapsed() >= t) {
+            timed_out = true;
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+        if last_print.elapsed() >= Duration::from_secs(1) {
+            let unique = checker.unique_state_count();
+            let rate = (unique - last_count) as f64 / last_print.elapsed().as_secs_f64();
+            eprintln!(
+                "  {:>6.1}s  states {:>11}  unique {:>10}  depth {:>3}  {:>9.0} unique/s",
+                start.elapsed().as_secs_f64(),
+                checker.state_count(),
+                unique,
+                checker.max_depth(),
+                rate
+            );
+            last_print = Instant::now();
+            last_count = unique;
+        }
+    }
+    let elapsed = start.elapsed();
+    let model = checker.model();
+    let discoveries = checker.discoveries();
+    let all_discovered = model
+        .properties()
+        .iter()
+        .all(|p| discoveries.contains_key(p.name));
+    let ending = if timed_out {
+        Ending::Incomplete(format!("timeout after {} s", elapsed.as_secs()))
+    } else if max_depth.is_some_and(|d| checker.max_depth() >= d) {
+        Ending::Incomplete(format!("depth bound {} reached", checker.max_depth()))
+    } else if all_discovered {
+        Ending::AllDiscovered
+    } else {
+        Ending::Complete
+    };
+    let properties = model
+        .properties()
+        .iter()
+        .map(|p| {
+            let path = discoveries.get(p.name);
+            let mut steps: Option<Vec<Step>> = path.map(trace::steps);
+            // Re-check every discovery by replaying it: the simulation checker can report
+            // paths that do not lead where it says.
+            let is_bad =
+                |state: &paxchain_model::BankState| (p.condition)(model, state) == is_example(p);
+            let confirmed = steps
+                .as_ref()
+                .map(|s| trace::replay(model, s).is_some_and(|last| is_bad(&last)));
+            // Violations of `always` are shortened to the steps that matter. (An `eventually`
+            // counterexample must end in a terminal state, which shrinking could break.)
+            if confirmed == Some(true) && p.expectation == Expectation::Always {
+                steps = steps.map(|s| trace::shrink(model, &s, |st| !(p.condition)(model, st)));
+            }
+            let explorer_path = steps.as_ref().and_then(|s| trace::explorer_path(model, s));
+            report::PropertyResult {
+                name: p.name,
+                expectation: p.expectation.clone(),
+                steps,
+                confirmed,
+                explorer_path,
+            }
+        })
+        .collect();
+    Outcome {
+        ending,
+        states: checker.state_count(),
+        unique: checker.unique_state_count(),
+        max_depth: checker.max_depth(),
+        elapsed,
+        properties,
+    }
+}
+
+/// Serves the explorer; blocks until the process is interrupted.
+pub fn explore(cfg: &ModelConfig, addr: &str, threads: usize) -> ExitCode {
+    eprintln!(
+        "Serving the explorer for {} servers ({} variant) on http://{addr}/ ; \
+         press Ctrl-C to stop.",
+        cfg.servers, cfg.variant
+    );
+    eprintln!(
+        "Click \"Run to completion\" to search; each property's discovery becomes a link \
+         that opens its trace step by step."
+    );
+    build(cfg).checker().threads(threads.max(1)).serve(addr);
+    ExitCode::SUCCESS
+}

@@ -1,0 +1,204 @@
+//! The one configuration every model is built from, and its validation.
+
+use paxchain::{Account, Variant};
+use std::fmt;
+use std::str::FromStr;
+
+/// How the model's network treats messages. UDP loses (see `lossy`), reorders and duplicates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum NetworkKind {
+    /// FIFO per sender/receiver pair, each message delivered once (a TCP-like network).
+    Ordered,
+    /// Any order, each message delivered once.
+    Unordered,
+    /// Any order, and a delivered message may be delivered again: UDP's duplicates.
+    Duplicating,
+}
+
+impl FromStr for NetworkKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "ordered" => Ok(NetworkKind::Ordered),
+            "unordered" => Ok(NetworkKind::Unordered),
+            "duplicating" => Ok(NetworkKind::Duplicating),
+            _ => Err(format!("`{s}`: expected ordered, unordered or duplicating")),
+        }
+    }
+}
+
+impl fmt::Display for NetworkKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            NetworkKind::Ordered => "ordered",
+            NetworkKind::Unordered => "unordered",
+            NetworkKind::Duplicating => "duplicating",
+        })
+    }
+}
+
+/// Everything that shapes one model: the cluster, the clients' scripts, the faults, the bounds.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ModelConfig {
+    /// Number of servers, and so of accounts `A`, `B`, ...: 1 to 7 (the model's practical limit).
+    pub servers: usize,
+    /// Units every account starts with.
+    pub initial_balance: u64,
+    /// For each account in order, its client's script of transfers `(receiver, units)`.
+    /// Accounts past the end, or with an empty script, have no client.
+    pub workloads: Vec<Vec<(Account, u64)>>,
+    /// The protocol the servers run.
+    pub variant: Variant,
+    /// How messages travel.
+    pub network: NetworkKind,
+    /// Whether any message may be lost.
+    pub lossy: bool,
+    /// Servers that may be down at the same time (each recovers from its storage). At most f.
+    pub max_crashes: usize,
+    /// Highest ballot round a server starts; bounds elections.
+    pub max_round: u32,
+    /// Resends per transfer by a client before it gives up on it.
+    pub client_retries: u32,
+    /// Longest chain explored, in blocks after genesis; states beyond it are not expanded
+    /// (only the `literal` variant, which appends duplicate COMMITs, ever reaches it).
+    pub max_height: u32,
+}
+
+impl Default for ModelConfig {
+    /// Three servers, one unit each, two clients whose second transfers need consensus, on a
+    /// network that reorders and duplicates like UDP; one ballot round per server.
+    fn default() -> Self {
+        let (a, b, c) = (Account(0), Account(1), Account(2));
+        ModelConfig {
+            servers: 3,
+            initial_balance: 1,
+            workloads: vec![vec![(b, 1), (c, 1)], vec![(a, 1), (c, 1)]],
+            variant: Variant::Safe,
+            network: NetworkKind::Duplicating,
+            lossy: false,
+            max_crashes: 0,
+            max_round: 1,
+            client_retries: 0,
+            max_height: 4,
+        }
+    }
+}
+
+/// A [`ModelConfig`] that cannot be checked.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ConfigError {
+    #[error("servers: {0}; the model takes 1 to 7")]
+    Servers(usize),
+    #[error("workloads: {clients} scripts for {servers} accounts")]
+    TooManyClients { clients: usize, servers: usize },
+    #[error("workloads: client {client} sends to {to}, which is not an account")]
+    UnknownReceiver { client: Account, to: Account },
+    #[error("workloads: client {client} sends to itself")]
+    SelfTransfer { client: Account },
+    #[error("workloads: client {client} sends 0 units")]
+    ZeroAmount { client: Account },
+    #[error("initial_balance: {0} units times the accounts overflows 64 bits")]
+    MoneyOverflow(u64),
+    #[error("max_crashes: {crashes} with {servers} servers tolerates at most {f}")]
+    TooManyCrashes {
+        crashes: usize,
+        servers: usize,
+        f: usize,
+    },
+    #[error("max_round: must be at least 1")]
+    NoRounds,
+    #[error("max_height: must be at least 1")]
+    NoHeight,
+}
+
+impl ModelConfig {
+    /// Checks every field; the error names the first bad one.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let n = self.servers;
+        if !(1..=7).contains(&n) {
+            return Err(ConfigError::Servers(n));
+        }
+        if self.workloads.len() > n {
+            return Err(ConfigError::TooManyClients {
+                clients: self.workloads.len(),
+                servers: n,
+            });
+        }
+        for (i, script) in self.workloads.iter().enumerate() {
+            let client = Account::of_server(i);
+            for &(to, amount) in script {
+                if to.index() >= n {
+                    return Err(ConfigError::UnknownReceiver { client, to });
+                }
+                if to == client {
+                    return Err(ConfigError::SelfTransfer { client });
+                }
+                if amount == 0 {
+                    return Err(ConfigError::ZeroAmount { client });
+                }
+            }
+        }
+        if self.initial_balance.checked_mul(n as u64).is_none() {
+            return Err(ConfigError::MoneyOverflow(self.initial_balance));
+        }
+        let f = (n - 1) / 2;
+        if self.max_crashes > f {
+            return Err(ConfigError::TooManyCrashes {
+                crashes: self.max_crashes,
+                servers: n,
+                f,
+            });
+        }
+        if self.max_round == 0 {
+            return Err(ConfigError::NoRounds);
+        }
+        if self.max_height == 0 {
+            return Err(ConfigError::NoHeight);
+        }
+        Ok(())
+    }
+
+    /// The script of account `i`'s client (empty if it has none).
+    pub fn script(&self, i: usize) -> &[(Account, u64)] {
+        self.workloads.get(i).map_or(&[], |w| w.as_slice())
+    }
+
+    /// Whether the scenario has no faults at all, so every request must be answered.
+    pub fn is_fault_free(&self) -> bool {
+        !self.lossy && self.max_crashes == 0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_is_valid_and_bad_fields_are_named() {
+        assert_eq!(ModelConfig::default().validate(), Ok(()));
+        let bad = ModelConfig {
+            max_crashes: 2,
+            ..ModelConfig::default()
+        };
+        assert!(matches!(
+            bad.validate(),
+            Err(ConfigError::TooManyCrashes { f: 1, .. })
+        ));
+        let bad = ModelConfig {
+            workloads: vec![vec![(Account(0), 1)]],
+            ..ModelConfig::default()
+        };
+        assert_eq!(
+            bad.validate(),
+            Err(ConfigError::SelfTransfer { client: Account(0) })
+        );
+        let bad = ModelConfig {
+            workloads: vec![vec![(Account(5), 1)]],
+            ..ModelConfig::default()
+        };
+        assert!(matches!(
+            bad.validate(),
+            Err(ConfigError::UnknownReceiver { .. })
+        ));
+    }
+}

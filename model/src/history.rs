@@ -1,0 +1,65 @@
+//! What the properties need to remember about the past: the auxiliary history.
+//!
+//! stateright only lets a model record messages, so the history is built from what servers
+//! *send*: outcomes to clients (what was acknowledged) and ACCEPT/COMMIT messages (who led
+//! which ballot with which block). Crashes cannot erase it: it lives outside the actors.
+
+use paxchain::chain::Digest;
+use paxchain::{ApiMsg, Ballot, Height, Msg, Outcome, PeerMsg, TxId};
+use stateright::actor::{Envelope, Id};
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::config::ModelConfig;
+
+/// The auxiliary history kept beside the actors' states.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct History {
+    /// Transfers a server acknowledged as executed, and whether after consensus.
+    pub acknowledged: BTreeMap<TxId, bool>,
+    /// Every block proposed (ACCEPT) or committed (COMMIT): its ballot, height, the server
+    /// that sent it, and the block's hash.
+    pub proposals: BTreeSet<Proposal>,
+}
+
+/// One block sent under one ballot by one server.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Proposal {
+    pub ballot: Ballot,
+    pub height: Height,
+    pub leader: Id,
+    pub block: Digest,
+}
+
+/// Records acknowledgements and proposals as they are sent.
+pub fn record_msg_out(
+    _cfg: &ModelConfig,
+    history: &History,
+    env: Envelope<&Msg>,
+) -> Option<History> {
+    match env.msg {
+        Msg::Api(ApiMsg::Outcome { id, outcome }) if outcome.is_executed() => {
+            let after_consensus = *outcome == Outcome::ExecutedAfterConsensus;
+            if history.acknowledged.get(id) == Some(&after_consensus) {
+                return None;
+            }
+            let mut h = history.clone();
+            h.acknowledged.insert(*id, after_consensus);
+            Some(h)
+        }
+        Msg::Peer(PeerMsg::Accept { ballot, block } | PeerMsg::Commit { ballot, block }) => {
+            let p = Proposal {
+                ballot: *ballot,
+                height: block.height,
+                leader: env.src,
+                block: block.hash,
+            };
+            if history.proposals.contains(&p) {
+                return None;
+            }
+            let mut h = history.clone();
+            h.proposals.insert(p);
+            Some(h)
+        }
+        _ => None,
+    }
+}

@@ -1,0 +1,288 @@
+//! Every property the checker verifies, in the paper's vocabulary.
+//!
+//! Each `Always` property has a `Sometimes` partner that proves the states it speaks about
+//! are reached at all (an invariant over states that never occur passes vacuously):
+//!
+//! | Always                              | Sometimes partner                                   |
+//! |-------------------------------------|-----------------------------------------------------|
+//! | no double spend                     | a short-balance transfer succeeds after consensus  |
+//! | chain prefix agreement              | a block is committed on two servers                |
+//! | one leader per ballot               | a second ballot takes over                         |
+//! | money conserved                     | a block is committed on two servers                |
+//! | exactly once                        | a retried transfer is answered                     |
+//! | acknowledged transfers are never lost | a short-balance transfer succeeds after consensus (and, with crashes, a crashed server recovers and catches up) |
+//! | validity                            | a block is committed on two servers                |
+//!
+//! Chains and logs are read from the servers' in-memory state, which every handler saves in
+//! the same step it changes; "never lost" reads the saved storage itself, as a crash would.
+
+use crate::config::ModelConfig;
+use crate::history::History;
+use paxchain::ledger::Balances;
+use paxchain::{Chain, Node, NodeState, ServerState, Storage, TxId};
+use stateright::actor::{ActorModel, ActorModelState};
+use stateright::{Expectation, Property};
+use std::collections::BTreeSet;
+
+/// The model type: servers and clients, configured by [`ModelConfig`], with a [`History`].
+pub type BankModel = ActorModel<Node, ModelConfig, History>;
+/// One state of [`BankModel`].
+pub type BankState = ActorModelState<Node, History>;
+
+fn servers<'a>(m: &BankModel, s: &'a BankState) -> impl Iterator<Item = &'a ServerState> {
+    s.actor_states[..m.cfg.servers]
+        .iter()
+        .map(|a| a.server().expect("the first actors are the servers"))
+}
+
+fn longest_chain<'a>(m: &BankModel, s: &'a BankState) -> &'a Chain {
+    servers(m, s)
+        .map(|st| &*st.storage.chain)
+        .max_by_key(|c| c.len())
+        .expect("at least one server")
+}
+
+fn n_and_initial(m: &BankModel) -> (usize, u64) {
+    (m.cfg.servers, m.cfg.initial_balance)
+}
+
+/// **No double spend.** Replaying any server's chain from the initial balances never drives
+/// an account below zero; and no account's balance on the longest chain, minus the debits
+/// still pending in its owner's log, is below zero.
+///
+/// Why: the whole point of the bank. The fast path spends on a server's local knowledge, so
+/// this is where an optimistic protocol would break.
+///
+/// How: replay with checked arithmetic (`Balances::apply` refuses an overdraft) in every
+/// reachable state.
+pub fn no_double_spend(m: &BankModel, s: &BankState) -> bool {
+    let (n, initial) = n_and_initial(m);
+    let longest = longest_chain(m, s);
+    let Ok(base) = longest.balances(n, initial) else {
+        return false;
+    };
+    servers(m, s).all(|st| {
+        let mut b = base.clone();
+        st.storage.chain.balances(n, initial).is_ok()
+            && b.apply_all(st.storage.log.iter().filter(|t| !longest.contains(t.id)))
+                .is_ok()
+    })
+}
+
+/// **Chain prefix agreement.** Of any two servers' chains, one is a prefix of the other,
+/// block for block.
+///
+/// Why: "every server appends the same block": the replicated ledger is one ledger.
+///
+/// How: pairwise prefix comparison in every reachable state.
+pub fn chain_prefix_agreement(m: &BankModel, s: &BankState) -> bool {
+    let chains: Vec<&Chain> = servers(m, s).map(|st| &*st.storage.chain).collect();
+    chains.iter().enumerate().all(|(i, a)| {
+        chains[i + 1..]
+            .iter()
+            .all(|b| a.is_prefix_of(b) || b.is_prefix_of(a))
+    })
+}
+
+/// **One leader per ballot.** Every ACCEPT and COMMIT ever sent under a ballot comes from one
+/// server, and carries one block per height.
+///
+/// Why: Paxos' safety rests on a ballot proposing at most one value. A leader that forgot its
+/// ballot in a crash could lead it again with a different block.
+///
+/// How: the history records every ACCEPT and COMMIT sent (crashes cannot erase it).
+pub fn one_leader_per_ballot(_: &BankModel, s: &BankState) -> bool {
+    let p: Vec<_> = s.history.proposals.iter().collect();
+    p.windows(2).all(|w| {
+        let (a, b) = (w[0], w[1]);
+        a.ballot != b.ballot
+            || (a.leader == b.leader && (a.height != b.height || a.block == b.block))
+    }) && {
+        // Proposals sort by ballot, then height: check leaders across non-adjacent entries.
+        let mut leaders = std::collections::BTreeMap::new();
+        p.iter()
+            .all(|q| *leaders.entry(q.ballot).or_insert(q.leader) == q.leader)
+    }
+}
+
+/// **Money conserved.** Every server's view of the bank (its chain, then its log) holds
+/// exactly the money the bank started with.
+///
+/// Why: transfers move money; nothing may mint or burn it (a transfer to an unknown account,
+/// a half-applied block, a replay that drops a debit).
+///
+/// How: replay each server's chain and log and compare the total with accounts × initial.
+pub fn money_conserved(m: &BankModel, s: &BankState) -> bool {
+    let (n, initial) = n_and_initial(m);
+    let total = u128::from(initial) * n as u128;
+    servers(m, s).all(|st| {
+        let mut b = Balances::new(n, initial);
+        let blocks = st.storage.chain.blocks();
+        let chain_ok = b
+            .apply_all(blocks.iter().flat_map(|blk| blk.transfers.iter()))
+            .is_ok();
+        let log_ok = b.apply_all(&st.storage.log).is_ok();
+        // An overdraft is `no double spend`'s failure; here only the sum is judged.
+        !(chain_ok && log_ok) || b.total() == total
+    })
+}
+
+/// **Exactly once.** No transfer id appears twice in a chain, nor both in a server's chain
+/// and in that server's log.
+///
+/// Why: clients retry and UDP duplicates; a transfer executed twice is money taken twice.
+///
+/// How: count ids per chain and intersect each log with its own chain, in every state.
+pub fn exactly_once(m: &BankModel, s: &BankState) -> bool {
+    servers(m, s).all(|st| {
+        let mut seen = BTreeSet::new();
+        let chain_unique = (st.storage.chain.blocks().iter())
+            .flat_map(|b| b.transfers.iter())
+            .all(|t| seen.insert(t.id));
+        let mut logged = BTreeSet::new();
+        chain_unique
+            && st
+                .storage
+                .log
+                .iter()
+                .all(|t| !seen.contains(&t.id) && logged.insert(t.id))
+    })
+}
+
+/// **Acknowledged transfers are never lost.** A transfer its server acknowledged as executed
+/// is in that server's *saved* log or chain, forever.
+///
+/// Why: an acknowledgement is a promise to the client; a crash must not break it.
+///
+/// How: the history records every executed outcome sent; the property reads the saved
+/// storage (not the in-memory state, which a crash leaves behind for inspection).
+pub fn acknowledged_never_lost(m: &BankModel, s: &BankState) -> bool {
+    s.history.acknowledged.keys().all(|id| {
+        let owner = id.client.index();
+        s.actor_storages[owner]
+            .as_ref()
+            .is_some_and(|st: &Storage| {
+                st.log.iter().any(|t| t.id == *id) || st.chain.contains(*id)
+            })
+            && owner < m.cfg.servers
+    })
+}
+
+/// **Validity.** Every transfer in a chain was submitted by its sender's client, exactly as
+/// submitted.
+///
+/// Why: servers relay other servers' transfers; none may invent or alter one.
+///
+/// How: compare every chained transfer with the clients' scripts.
+pub fn validity(m: &BankModel, s: &BankState) -> bool {
+    servers(m, s).all(|st| {
+        (st.storage.chain.blocks().iter())
+            .flat_map(|b| b.transfers.iter())
+            .all(|t| {
+                let TxId { client, seq } = t.id;
+                t.from == client
+                    && seq >= 1
+                    && m.cfg.script(client.index()).get(seq as usize - 1) == Some(&(t.to, t.amount))
+            })
+    })
+}
+
+/// Sometimes: a block other than genesis is on at least two servers' chains.
+pub fn block_committed(m: &BankModel, s: &BankState) -> bool {
+    servers(m, s)
+        .filter(|st| st.storage.chain.len() > 1)
+        .count()
+        >= 2.min(m.cfg.servers)
+}
+
+/// Sometimes: two different ballots proposed a block for the same height (a takeover).
+pub fn second_ballot_takes_over(_: &BankModel, s: &BankState) -> bool {
+    let p = &s.history.proposals;
+    p.iter().any(|a| {
+        p.iter()
+            .any(|b| a.height == b.height && a.ballot != b.ballot)
+    })
+}
+
+/// Sometimes: a transfer the fast path could not cover was executed after consensus.
+pub fn succeeds_after_consensus(_: &BankModel, s: &BankState) -> bool {
+    s.history.acknowledged.values().any(|&after| after)
+}
+
+/// Sometimes: a client resent a transfer and then got its outcome.
+pub fn retried_transfer_answered(m: &BankModel, s: &BankState) -> bool {
+    clients(m, s).any(|(_, c)| c.answered_after_retry > 0)
+}
+
+/// Sometimes: a server restarted from its storage and then appended blocks it had missed.
+pub fn crashed_server_catches_up(m: &BankModel, s: &BankState) -> bool {
+    servers(m, s).any(|st| {
+        st.restarted_at
+            .is_some_and(|h| st.storage.chain.tip().height > h)
+    })
+}
+
+/// Eventually (fault-free scenarios): every client has an outcome for every transfer.
+pub fn every_request_answered(m: &BankModel, s: &BankState) -> bool {
+    clients(m, s).all(|(actor, c)| actor.is_done(c))
+}
+
+fn clients<'a>(
+    m: &'a BankModel,
+    s: &'a BankState,
+) -> impl Iterator<Item = (&'a paxchain::ClientActor, &'a paxchain::ClientState)> {
+    m.actors
+        .iter()
+        .zip(&s.actor_states)
+        .filter_map(|(a, st)| match (a, &**st) {
+            (Node::Client(a), NodeState::Client(c)) => Some((a, c)),
+            _ => None,
+        })
+}
+
+/// The properties for a configuration, in report order.
+pub fn properties(cfg: &ModelConfig) -> Vec<Property<BankModel>> {
+    let mut p = vec![
+        Property::always("no double spend", no_double_spend),
+        Property::always("chain prefix agreement", chain_prefix_agreement),
+        Property::always("one leader per ballot", one_leader_per_ballot),
+        Property::always("money conserved", money_conserved),
+        Property::always("exactly once", exactly_once),
+        Property::always(
+            "acknowledged transfers are never lost",
+            acknowledged_never_lost,
+        ),
+        Property::always("validity", validity),
+        Property::sometimes("a block is committed on two servers", block_committed),
+        Property::sometimes("a second ballot takes over", second_ballot_takes_over),
+        Property::sometimes(
+            "a short-balance transfer succeeds after consensus",
+            succeeds_after_consensus,
+        ),
+    ];
+    if cfg.client_retries > 0 {
+        p.push(Property::sometimes(
+            "a retried transfer is answered",
+            retried_transfer_answered,
+        ));
+    }
+    if cfg.max_crashes > 0 {
+        p.push(Property::sometimes(
+            "a crashed server recovers and catches up",
+            crashed_server_catches_up,
+        ));
+    }
+    if cfg.is_fault_free() {
+        p.push(Property::eventually(
+            "every client request is answered",
+            every_request_answered,
+        ));
+    }
+    p
+}
+
+/// Whether a property is an `Always`/`Eventually` (a discovery is a violation) or a
+/// `Sometimes` (a discovery is the example that was wanted).
+pub fn is_example(p: &Property<BankModel>) -> bool {
+    p.expectation == Expectation::Sometimes
+}

@@ -1,0 +1,98 @@
+//! Named scenarios: the presets the checker, the tests and the benchmarks share.
+//!
+//! Balances and amounts are scaled down from the course (100 and 10 units) so the state space
+//! stays checkable: what matters to the protocol is whether a balance covers a transfer, not
+//! the size of the numbers.
+
+use crate::config::{ModelConfig, NetworkKind};
+use paxchain::Account;
+
+/// A preset: its name, a line saying what it shows, and its configuration.
+pub struct Scenario {
+    pub name: &'static str,
+    pub about: &'static str,
+    pub config: ModelConfig,
+}
+
+const A: Account = Account(0);
+const B: Account = Account(1);
+const C: Account = Account(2);
+
+/// Every preset, the default first.
+pub fn all() -> Vec<Scenario> {
+    let default = ModelConfig::default();
+    vec![
+        Scenario {
+            name: "default",
+            about: "3 servers, 1 unit each, UDP-like network; A and B both go short and compete to lead",
+            config: default.clone(),
+        },
+        Scenario {
+            name: "tiny",
+            about: "3 servers, 1 unit each; A goes short, B's transfer covers it, A may retry its election",
+            config: ModelConfig {
+                workloads: vec![vec![(B, 1), (C, 1)], vec![(A, 1)]],
+                network: NetworkKind::Unordered,
+                max_round: 2,
+                ..default.clone()
+            },
+        },
+        Scenario {
+            name: "course",
+            about: "the course's three-server example, balances and amounts divided by 10",
+            config: ModelConfig {
+                initial_balance: 10,
+                workloads: vec![vec![(C, 2), (B, 6), (B, 3)], vec![(A, 7), (A, 6)], vec![(A, 5)]],
+                network: NetworkKind::Unordered,
+                ..default.clone()
+            },
+        },
+        Scenario {
+            name: "crash-loss",
+            about: "tiny's workload on a lossy, duplicating network with one crash at a time",
+            config: ModelConfig {
+                workloads: vec![vec![(B, 1), (C, 1)], vec![(A, 1)]],
+                network: NetworkKind::Duplicating,
+                lossy: true,
+                max_crashes: 1,
+                client_retries: 1,
+                ..default.clone()
+            },
+        },
+        Scenario {
+            name: "five",
+            about: "5 servers, 1 unit each; A goes short and E's transfer covers it; f = 2",
+            config: ModelConfig {
+                servers: 5,
+                workloads: vec![vec![(B, 1), (C, 1)], vec![], vec![], vec![], vec![(A, 1)]],
+                network: NetworkKind::Unordered,
+                ..default
+            },
+        },
+    ]
+}
+
+/// The preset with this name.
+pub fn by_name(name: &str) -> Option<Scenario> {
+    all().into_iter().find(|s| s.name == name)
+}
+
+/// The names of all presets, for error messages.
+pub fn names() -> Vec<&'static str> {
+    all().iter().map(|s| s.name).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_preset_is_valid_and_named_once() {
+        let all = super::all();
+        for s in &all {
+            assert_eq!(s.config.validate(), Ok(()), "{}", s.name);
+        }
+        let mut names = super::names();
+        names.dedup();
+        assert_eq!(names.len(), all.len());
+        assert_eq!(all[0].name, "default");
+    }
+}

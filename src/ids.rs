@@ -1,0 +1,166 @@
+//! The paper's nouns as newtypes: accounts, ballots, chain heights and transfer ids.
+//!
+//! Each is a small `Copy` value with a total order, so the model checker can keep them in
+//! `BTreeMap`/`BTreeSet` and sort the actions that carry them.
+
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::fmt;
+
+/// The largest number of accounts (and so servers): accounts are named `A` to `Z`.
+pub const MAX_ACCOUNTS: usize = 26;
+
+/// An account, named by a capital letter. Account `A` is owned by client `A` and served by
+/// server 0, `B` by server 1, and so on: the server index and the account are the same number.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Account(pub u8);
+
+impl Account {
+    /// The account's position: its server's index.
+    pub fn index(self) -> usize {
+        usize::from(self.0)
+    }
+
+    /// The account of server `index`.
+    pub fn of_server(index: usize) -> Account {
+        Account(u8::try_from(index).expect("server indices are validated to be below 26"))
+    }
+
+    /// Parses `A`, `b`, ... (one letter, either case).
+    pub fn parse(text: &str) -> Result<Account, ParseAccountError> {
+        let mut chars = text.trim().chars();
+        match (chars.next(), chars.next()) {
+            (Some(c), None) if c.is_ascii_alphabetic() => {
+                Ok(Account(c.to_ascii_uppercase() as u8 - b'A'))
+            }
+            _ => Err(ParseAccountError(text.to_string())),
+        }
+    }
+}
+
+impl fmt::Display for Account {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", char::from(b'A' + self.0))
+    }
+}
+
+/// A string that is not an account letter.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("`{0}` is not an account: accounts are single letters A to Z")]
+pub struct ParseAccountError(pub String);
+
+// On the wire an account is its letter, so a person can type `"from": "A"` into a datagram.
+impl Serialize for Account {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for Account {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Account, D::Error> {
+        let text = String::deserialize(d)?;
+        let account = Account::parse(&text).map_err(serde::de::Error::custom)?;
+        if account.index() >= MAX_ACCOUNTS {
+            return Err(serde::de::Error::custom(ParseAccountError(text)));
+        }
+        Ok(account)
+    }
+}
+
+/// A Paxos ballot: a round number made unique by the index of the server that leads it.
+/// Ballots order by round, then by leader, so two servers never start the same ballot.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+pub struct Ballot {
+    /// Incremented by a server each time it starts an election.
+    pub round: u32,
+    /// The index of the server leading this ballot.
+    pub leader: u8,
+}
+
+impl Ballot {
+    /// The ballot nobody leads; every server has promised at least this one.
+    pub const ZERO: Ballot = Ballot {
+        round: 0,
+        leader: 0,
+    };
+}
+
+impl fmt::Display for Ballot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}.{}", self.round, Account(self.leader))
+    }
+}
+
+/// The position of a block in the chain; the genesis block has height 0.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+pub struct Height(pub u32);
+
+impl Height {
+    /// The height after this one.
+    pub fn next(self) -> Height {
+        Height(self.0.checked_add(1).expect("a chain of 4 billion blocks"))
+    }
+
+    /// The height as an index into the chain's blocks.
+    pub fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+impl fmt::Display for Height {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "#{}", self.0)
+    }
+}
+
+/// A transfer's identity: the client that asked for it and that client's sequence number
+/// (1, 2, 3, ... in the order the client submits). Retries reuse the id, so servers can
+/// execute each transfer exactly once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct TxId {
+    /// The client, named by the account it owns.
+    pub client: Account,
+    /// The client's sequence number, from 1.
+    pub seq: u32,
+}
+
+impl fmt::Display for TxId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}{}", self.client, self.seq)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accounts_parse_and_print_as_letters() {
+        assert_eq!(Account::parse("c"), Ok(Account(2)));
+        assert_eq!(Account(2).to_string(), "C");
+        assert!(Account::parse("AB").is_err());
+        assert!(Account::parse("1").is_err());
+        assert!(Account::parse("").is_err());
+    }
+
+    #[test]
+    fn accounts_travel_as_letters() {
+        assert_eq!(serde_json::to_string(&Account(1)).unwrap(), "\"B\"");
+        assert_eq!(
+            serde_json::from_str::<Account>("\"e\"").unwrap(),
+            Account(4)
+        );
+        assert!(serde_json::from_str::<Account>("\"?\"").is_err());
+    }
+
+    #[test]
+    fn ballots_order_by_round_then_leader() {
+        let b = |round, leader| Ballot { round, leader };
+        assert!(b(1, 2) < b(2, 0));
+        assert!(b(2, 0) < b(2, 1));
+        assert_eq!(b(3, 1).to_string(), "3.B");
+    }
+}

@@ -1,0 +1,223 @@
+//! Transfers and the arithmetic of balances.
+//!
+//! A balance is never stored: it is replayed from the initial balances and a sequence of
+//! transfers (a chain, then a server's local log). Replay fails loudly on an overdraft, so a
+//! double spend cannot hide in a running total.
+
+use crate::ids::{Account, TxId};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// A transfer `(S, R, amt)`: `amount` whole units from `from` to `to`, asked for by the
+/// client `id.client`.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Transfer {
+    /// Unique per transfer; retries reuse it.
+    pub id: TxId,
+    /// The sender `S`, debited.
+    pub from: Account,
+    /// The receiver `R`, credited.
+    pub to: Account,
+    /// Whole units, at least 1.
+    pub amount: u64,
+}
+
+impl fmt::Display for Transfer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "({}, {}, {})", self.from, self.to, self.amount)
+    }
+}
+
+/// Why a server refused a transfer. Every refusal reaches the client; none is silent.
+#[derive(
+    Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, thiserror::Error,
+)]
+pub enum Rejection {
+    /// The sender is not the account of the client asking (nor of the server asked).
+    #[error("account {from} is not owned by client {client}")]
+    NotOwner { client: Account, from: Account },
+    /// An account letter beyond the bank's accounts.
+    #[error("account {account} does not exist")]
+    UnknownAccount { account: Account },
+    /// Sender and receiver are the same account.
+    #[error("a transfer from {account} to itself")]
+    SameAccount { account: Account },
+    /// Zero units.
+    #[error("the amount must be at least 1")]
+    ZeroAmount,
+    /// Consensus ran and the balance still does not cover the amount.
+    #[error("insufficient funds: balance {balance}, amount {amount}")]
+    InsufficientFunds { balance: u64, amount: u64 },
+    /// No quorum answered within the server's election budget; nothing was executed.
+    #[error("no quorum of servers answered; nothing was executed, try again later")]
+    NoQuorum,
+}
+
+/// Checks what can be checked without balances: ownership, account names, amount.
+pub fn validate(transfer: &Transfer, owner: Account, accounts: usize) -> Result<(), Rejection> {
+    for account in [transfer.from, transfer.to, transfer.id.client] {
+        if account.index() >= accounts {
+            return Err(Rejection::UnknownAccount { account });
+        }
+    }
+    if transfer.from != owner || transfer.id.client != owner {
+        return Err(Rejection::NotOwner {
+            client: transfer.id.client,
+            from: transfer.from,
+        });
+    }
+    if transfer.from == transfer.to {
+        return Err(Rejection::SameAccount {
+            account: transfer.from,
+        });
+    }
+    if transfer.amount == 0 {
+        return Err(Rejection::ZeroAmount);
+    }
+    Ok(())
+}
+
+/// A transfer that cannot be applied to a set of balances.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum LedgerError {
+    /// The sender's balance is below the amount.
+    #[error("{id} overdraws {account}: balance {balance}, amount {amount}")]
+    Overdraft {
+        id: TxId,
+        account: Account,
+        balance: u64,
+        amount: u64,
+    },
+    /// The transfer names an account that does not exist.
+    #[error("{id} names account {account}, which does not exist")]
+    UnknownAccount { id: TxId, account: Account },
+}
+
+/// Every account's balance, indexed by account.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Balances(Vec<u64>);
+
+impl Balances {
+    /// `accounts` accounts holding `initial` units each.
+    pub fn new(accounts: usize, initial: u64) -> Balances {
+        Balances(vec![initial; accounts])
+    }
+
+    /// One account's balance (0 for an account that does not exist).
+    pub fn of(&self, account: Account) -> u64 {
+        self.0.get(account.index()).copied().unwrap_or(0)
+    }
+
+    /// Moves the transfer's amount, or fails leaving the balances unchanged.
+    pub fn apply(&mut self, t: &Transfer) -> Result<(), LedgerError> {
+        for account in [t.from, t.to] {
+            if account.index() >= self.0.len() {
+                return Err(LedgerError::UnknownAccount { id: t.id, account });
+            }
+        }
+        let balance = self.0[t.from.index()];
+        if balance < t.amount {
+            return Err(LedgerError::Overdraft {
+                id: t.id,
+                account: t.from,
+                balance,
+                amount: t.amount,
+            });
+        }
+        self.0[t.from.index()] = balance - t.amount;
+        // Cannot overflow: the total is fixed and was validated to fit in a u64.
+        self.0[t.to.index()] += t.amount;
+        Ok(())
+    }
+
+    /// Applies each transfer in order.
+    pub fn apply_all<'a>(
+        &mut self,
+        transfers: impl IntoIterator<Item = &'a Transfer>,
+    ) -> Result<(), LedgerError> {
+        transfers.into_iter().try_for_each(|t| self.apply(t))
+    }
+
+    /// The sum over all accounts (wide, so a broken ledger cannot overflow the check).
+    pub fn total(&self) -> u128 {
+        self.0.iter().map(|&b| u128::from(b)).sum()
+    }
+
+    /// The balances in account order.
+    pub fn as_slice(&self) -> &[u64] {
+        &self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use quickcheck::{quickcheck, TestResult};
+
+    fn t(from: u8, to: u8, amount: u64) -> Transfer {
+        Transfer {
+            id: TxId {
+                client: Account(from),
+                seq: 1,
+            },
+            from: Account(from),
+            to: Account(to),
+            amount,
+        }
+    }
+
+    #[test]
+    fn validate_names_each_fault() {
+        let a = Account(0);
+        assert_eq!(validate(&t(0, 1, 5), a, 3), Ok(()));
+        assert_eq!(
+            validate(&t(1, 0, 5), a, 3),
+            Err(Rejection::NotOwner {
+                client: Account(1),
+                from: Account(1)
+            })
+        );
+        assert_eq!(
+            validate(&t(0, 7, 5), a, 3),
+            Err(Rejection::UnknownAccount {
+                account: Account(7)
+            })
+        );
+        assert_eq!(
+            validate(&t(0, 0, 5), a, 3),
+            Err(Rejection::SameAccount { account: a })
+        );
+        assert_eq!(validate(&t(0, 1, 0), a, 3), Err(Rejection::ZeroAmount));
+    }
+
+    #[test]
+    fn overdraft_leaves_balances_unchanged() {
+        let mut b = Balances::new(2, 5);
+        assert!(b.apply(&t(0, 1, 6)).is_err());
+        assert_eq!(b.as_slice(), &[5, 5]);
+        b.apply(&t(0, 1, 5)).unwrap();
+        assert_eq!(b.as_slice(), &[0, 10]);
+    }
+
+    quickcheck! {
+        /// Whatever transfers are tried, applied ones conserve money and no balance goes
+        /// negative (a u64 cannot, so an overdraft must be refused rather than wrap).
+        fn replay_conserves_money(initial: u16, moves: Vec<(u8, u8, u16)>) -> TestResult {
+            let accounts = 4;
+            let mut b = Balances::new(accounts, u64::from(initial));
+            for (from, to, amount) in moves {
+                let tr = t(from % 4, to % 4, u64::from(amount));
+                let before = b.clone();
+                match b.apply(&tr) {
+                    Ok(()) => {
+                        if before.of(tr.from) < tr.amount { return TestResult::failed(); }
+                    }
+                    Err(_) => if b != before || before.of(tr.from) >= tr.amount {
+                        return TestResult::failed();
+                    },
+                }
+            }
+            TestResult::from_bool(b.total() == u128::from(initial) * accounts as u128)
+        }
+    }
+}

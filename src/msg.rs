@@ -1,0 +1,353 @@
+//! The two message vocabularies: the client API and the peer protocol.
+//!
+//! Both travel as JSON datagrams when deployed and as values in the model checker's network.
+//! Every variant has named fields in the course's nouns; none is reused for two meanings.
+
+use crate::chain::Block;
+use crate::ids::{Account, Ballot, Height, TxId};
+use crate::ledger::{Rejection, Transfer};
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::sync::Arc;
+
+/// Everything that crosses the network.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Msg {
+    /// Between a client and its server.
+    Api(ApiMsg),
+    /// Between servers.
+    Peer(PeerMsg),
+}
+
+/// The client API: transfers and the course's PrintBalance, PrintLog and PrintBlockchain.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum ApiMsg {
+    /// Client to server: execute this transfer. Retries resend the same transfer and id.
+    Submit { transfer: Transfer },
+    /// Server to client: what became of transfer `id`.
+    Outcome { id: TxId, outcome: Outcome },
+    /// Client to server: PrintBalance.
+    GetBalance { account: Account },
+    /// Server to client: `account`'s balance as this server knows it: its chain up to
+    /// `height`, plus its own local log.
+    Balance {
+        account: Account,
+        balance: u64,
+        height: Height,
+    },
+    /// Client to server: PrintLog.
+    GetLog,
+    /// Server to client: the transfers executed locally and not yet in a block.
+    Log { transfers: Vec<Transfer> },
+    /// Client to server: PrintBlockchain, blocks from `from` on.
+    GetChain { from: Height },
+    /// Server to client: blocks starting at height `from`.
+    Chain { from: Height, blocks: Vec<Block> },
+}
+
+/// What a server did with a transfer.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Outcome {
+    /// Executed at once from the client's known balance and saved in the local log.
+    Executed,
+    /// Executed after a consensus round brought in other servers' transfers.
+    ExecutedAfterConsensus,
+    /// Refused; nothing was executed.
+    Rejected { reason: Rejection },
+}
+
+impl Outcome {
+    /// Whether the transfer was executed (and so must never be lost).
+    pub fn is_executed(&self) -> bool {
+        matches!(self, Outcome::Executed | Outcome::ExecutedAfterConsensus)
+    }
+}
+
+/// A block accepted under a ballot: what phase 2 stores and what phase 1 reports.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct AcceptedBlock {
+    /// The ballot under which it was accepted.
+    pub ballot: Ballot,
+    /// The block itself (its `height` says which slot); shared, never copied.
+    pub block: Arc<Block>,
+}
+
+/// The modified Paxos between servers. One instance per chain height.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum PeerMsg {
+    /// Phase 1a, leader election: "lead `ballot` for block `height`".
+    Prepare { ballot: Ballot, height: Height },
+    /// Phase 1b: the promise not to accept lower ballots, with what the leader needs to
+    /// choose a safe block. `safe`: the block accepted for `height`, if any, and the
+    /// promiser's pending transfers. `literal`: both empty (the course's election carries none).
+    Promise {
+        ballot: Ballot,
+        height: Height,
+        accepted: Option<AcceptedBlock>,
+        pending: Vec<Transfer>,
+    },
+    /// Phase 2a (`safe`): accept this block for its height.
+    Accept { ballot: Ballot, block: Arc<Block> },
+    /// Phase 2b (`safe`): the block of `ballot` at `height` is accepted and saved.
+    Accepted { ballot: Ballot, height: Height },
+    /// The course's ⟨ACCEPT, n, TX(S)⟩ (`literal` only): the leader's pending transfers.
+    LiteralAccept {
+        ballot: Ballot,
+        height: Height,
+        pending: Vec<Transfer>,
+    },
+    /// The course's ⟨ACCEPTED, n, TX(R)⟩ (`literal` only): the follower's pending transfers.
+    LiteralAccepted {
+        ballot: Ballot,
+        height: Height,
+        pending: Vec<Transfer>,
+    },
+    /// The block is chosen: append it.
+    Commit { ballot: Ballot, block: Arc<Block> },
+    /// "I am missing blocks from `from` on; send them."
+    CatchUpRequest { from: Height },
+    /// Committed blocks, in height order, starting at the first block's height.
+    CatchUp { blocks: Vec<Arc<Block>> },
+}
+
+fn list<T: fmt::Display>(items: &[T]) -> String {
+    items
+        .iter()
+        .map(|t| t.to_string())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn block(b: &Block) -> String {
+    format!("block {} [{}]", b.height, list(&b.transfers))
+}
+
+/// One line per message, in the course's words: what a counterexample trace prints.
+impl fmt::Display for Msg {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Msg::Api(ApiMsg::Submit { transfer: t }) => write!(f, "SUBMIT {} {t}", t.id),
+            Msg::Api(ApiMsg::Outcome { id, outcome }) => write!(f, "OUTCOME {id}: {outcome:?}"),
+            Msg::Api(ApiMsg::GetBalance { account }) => write!(f, "GET-BALANCE {account}"),
+            Msg::Api(ApiMsg::Balance {
+                account,
+                balance,
+                height,
+            }) => write!(f, "BALANCE {account} = {balance} at {height}"),
+            Msg::Api(ApiMsg::GetLog) => write!(f, "GET-LOG"),
+            Msg::Api(ApiMsg::Log { transfers }) => write!(f, "LOG [{}]", list(transfers)),
+            Msg::Api(ApiMsg::GetChain { from }) => write!(f, "GET-CHAIN from {from}"),
+            Msg::Api(ApiMsg::Chain { from, blocks }) => {
+                write!(f, "CHAIN from {from}: {} blocks", blocks.len())
+            }
+            Msg::Peer(PeerMsg::Prepare { ballot, height }) => {
+                write!(f, "PREPARE ballot {ballot} for {height}")
+            }
+            Msg::Peer(PeerMsg::Promise {
+                ballot,
+                height,
+                accepted,
+                pending,
+            }) => {
+                write!(
+                    f,
+                    "PROMISE ballot {ballot} for {height}, pending [{}]",
+                    list(pending)
+                )?;
+                match accepted {
+                    Some(a) => write!(f, ", accepted {} under {}", block(&a.block), a.ballot),
+                    None => Ok(()),
+                }
+            }
+            Msg::Peer(PeerMsg::Accept { ballot, block: b }) => {
+                write!(f, "ACCEPT ballot {ballot} {}", block(b))
+            }
+            Msg::Peer(PeerMsg::Accepted { ballot, height }) => {
+                write!(f, "ACCEPTED ballot {ballot} for {height}")
+            }
+            Msg::Peer(PeerMsg::LiteralAccept {
+                ballot,
+                height,
+                pending,
+            }) => write!(
+                f,
+                "ACCEPT ballot {ballot} n={height} TX [{}]",
+                list(pending)
+            ),
+            Msg::Peer(PeerMsg::LiteralAccepted {
+                ballot,
+                height,
+                pending,
+            }) => write!(
+                f,
+                "ACCEPTED ballot {ballot} n={height} TX [{}]",
+                list(pending)
+            ),
+            Msg::Peer(PeerMsg::Commit { ballot, block: b }) => {
+                write!(f, "COMMIT ballot {ballot} {}", block(b))
+            }
+            Msg::Peer(PeerMsg::CatchUpRequest { from }) => {
+                write!(f, "CATCH-UP-REQUEST from {from}")
+            }
+            Msg::Peer(PeerMsg::CatchUp { blocks }) => {
+                let heights: Vec<String> = blocks.iter().map(|b| b.height.to_string()).collect();
+                write!(f, "CATCH-UP blocks {}", heights.join(" "))
+            }
+        }
+    }
+}
+
+impl From<ApiMsg> for Msg {
+    fn from(m: ApiMsg) -> Msg {
+        Msg::Api(m)
+    }
+}
+
+impl From<PeerMsg> for Msg {
+    fn from(m: PeerMsg) -> Msg {
+        Msg::Peer(m)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ledger::Rejection;
+    use quickcheck::{quickcheck, Arbitrary, Gen};
+
+    #[derive(Clone, Debug)]
+    struct AnyMsg(Msg);
+
+    fn transfer(g: &mut Gen) -> Transfer {
+        let from = Account(u8::arbitrary(g) % 26);
+        Transfer {
+            id: TxId {
+                client: from,
+                seq: u32::arbitrary(g),
+            },
+            from,
+            to: Account(u8::arbitrary(g) % 26),
+            amount: u64::arbitrary(g),
+        }
+    }
+
+    fn ballot(g: &mut Gen) -> Ballot {
+        Ballot {
+            round: u32::arbitrary(g),
+            leader: u8::arbitrary(g),
+        }
+    }
+
+    fn block(g: &mut Gen) -> Block {
+        let n = usize::arbitrary(g) % 4;
+        Block::new(
+            Height(u32::arbitrary(g)),
+            ballot(g),
+            crate::chain::Digest([u8::arbitrary(g); 32]),
+            (0..n).map(|_| transfer(g)).collect(),
+        )
+    }
+
+    impl Arbitrary for AnyMsg {
+        fn arbitrary(g: &mut Gen) -> AnyMsg {
+            let b = ballot(g);
+            let h = Height(u32::arbitrary(g));
+            let txs = |g: &mut Gen| (0..usize::arbitrary(g) % 3).map(|_| transfer(g)).collect();
+            let reasons = [
+                Rejection::ZeroAmount,
+                Rejection::NoQuorum,
+                Rejection::InsufficientFunds {
+                    balance: 3,
+                    amount: 4,
+                },
+            ];
+            let m: Msg = match u8::arbitrary(g) % 14 {
+                0 => ApiMsg::Submit {
+                    transfer: transfer(g),
+                }
+                .into(),
+                1 => ApiMsg::Outcome {
+                    id: transfer(g).id,
+                    outcome: Outcome::Rejected {
+                        reason: g.choose(&reasons).unwrap().clone(),
+                    },
+                }
+                .into(),
+                2 => ApiMsg::GetBalance {
+                    account: Account(1),
+                }
+                .into(),
+                3 => ApiMsg::Balance {
+                    account: Account(2),
+                    balance: u64::arbitrary(g),
+                    height: h,
+                }
+                .into(),
+                4 => ApiMsg::Log { transfers: txs(g) }.into(),
+                5 => ApiMsg::Chain {
+                    from: h,
+                    blocks: vec![block(g)],
+                }
+                .into(),
+                6 => PeerMsg::Prepare {
+                    ballot: b,
+                    height: h,
+                }
+                .into(),
+                7 => PeerMsg::Promise {
+                    ballot: b,
+                    height: h,
+                    accepted: Some(AcceptedBlock {
+                        ballot: b,
+                        block: Arc::new(block(g)),
+                    }),
+                    pending: txs(g),
+                }
+                .into(),
+                8 => PeerMsg::Accept {
+                    ballot: b,
+                    block: Arc::new(block(g)),
+                }
+                .into(),
+                9 => PeerMsg::Accepted {
+                    ballot: b,
+                    height: h,
+                }
+                .into(),
+                10 => PeerMsg::LiteralAccepted {
+                    ballot: b,
+                    height: h,
+                    pending: txs(g),
+                }
+                .into(),
+                11 => PeerMsg::Commit {
+                    ballot: b,
+                    block: Arc::new(block(g)),
+                }
+                .into(),
+                12 => PeerMsg::CatchUpRequest { from: h }.into(),
+                _ => PeerMsg::CatchUp {
+                    blocks: vec![Arc::new(block(g)), Arc::new(block(g))],
+                }
+                .into(),
+            };
+            AnyMsg(m)
+        }
+    }
+
+    quickcheck! {
+        /// Every message survives the JSON wire unchanged.
+        fn json_round_trip(m: AnyMsg) -> bool {
+            let text = serde_json::to_vec(&m.0).unwrap();
+            serde_json::from_slice::<Msg>(&text).unwrap() == m.0
+        }
+    }
+
+    #[test]
+    fn a_person_can_type_a_transfer() {
+        let text = r#"{"Api":{"Submit":{"transfer":
+            {"id":{"client":"A","seq":1},"from":"A","to":"B","amount":4}}}}"#;
+        let m: Msg = serde_json::from_str(text).unwrap();
+        assert!(matches!(m, Msg::Api(ApiMsg::Submit { transfer }) if transfer.amount == 4));
+    }
+}

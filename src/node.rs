@@ -1,0 +1,138 @@
+//! One actor type for the model: a server or a client.
+//!
+//! stateright's `ActorModel` holds actors of a single type, so `Node` wraps the two and
+//! delegates every event to the one it holds; neither actor knows about the wrapper, and the
+//! deployed server runs [`ServerActor`] itself.
+
+use crate::client::{ClientActor, ClientState};
+use crate::msg::Msg;
+use crate::server::{ServerActor, ServerState, Storage};
+use serde::{Deserialize, Serialize};
+use stateright::actor::{Actor, Id, Out};
+use std::borrow::Cow;
+
+/// The named timers. Time is never read: a timer is an event that may happen.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Timer {
+    /// Server: the election or round has gone on too long; start a higher ballot.
+    Round,
+    /// Client: no outcome arrived; resend the request.
+    Retry,
+}
+
+/// A server or a client.
+#[derive(Clone, Debug)]
+pub enum Node {
+    Server(ServerActor),
+    Client(ClientActor),
+}
+
+/// The state of a [`Node`].
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum NodeState {
+    Server(ServerState),
+    Client(ClientState),
+}
+
+impl NodeState {
+    /// The server state, if this is a server.
+    pub fn server(&self) -> Option<&ServerState> {
+        match self {
+            NodeState::Server(s) => Some(s),
+            NodeState::Client(_) => None,
+        }
+    }
+
+    /// The client state, if this is a client.
+    pub fn client(&self) -> Option<&ClientState> {
+        match self {
+            NodeState::Client(c) => Some(c),
+            NodeState::Server(_) => None,
+        }
+    }
+}
+
+/// Runs `f` on the inner actor and state, rewrapping the state only if `f` changed it (so
+/// stateright still sees unchanged states as no-ops).
+fn delegate<A, W>(
+    state: &mut Cow<NodeState>,
+    inner: impl Fn(&NodeState) -> &A::State,
+    wrap: W,
+    o: &mut Out<Node>,
+    f: impl FnOnce(&mut Cow<A::State>, &mut Out<A>),
+) where
+    A: Actor<Msg = Msg, Timer = Timer, Random = (), Storage = Storage>,
+    W: Fn(A::State) -> NodeState,
+{
+    let mut inner_out = Out::new();
+    let mut inner_state = Cow::Borrowed(inner(state));
+    f(&mut inner_state, &mut inner_out);
+    if let Cow::Owned(s) = inner_state {
+        *state = Cow::Owned(wrap(s));
+    }
+    o.append(&mut inner_out);
+}
+
+fn as_server(s: &NodeState) -> &ServerState {
+    s.server()
+        .expect("a server actor always holds server state")
+}
+
+fn as_client(s: &NodeState) -> &ClientState {
+    s.client()
+        .expect("a client actor always holds client state")
+}
+
+impl Actor for Node {
+    type Msg = Msg;
+    type State = NodeState;
+    type Timer = Timer;
+    type Random = ();
+    type Storage = Storage;
+
+    fn on_start(&self, id: Id, storage: &Option<Storage>, o: &mut Out<Self>) -> NodeState {
+        match self {
+            Node::Server(a) => {
+                let mut inner = Out::new();
+                let state = NodeState::Server(a.on_start(id, storage, &mut inner));
+                o.append(&mut inner);
+                state
+            }
+            Node::Client(a) => {
+                let mut inner = Out::new();
+                let state = NodeState::Client(a.on_start(id, storage, &mut inner));
+                o.append(&mut inner);
+                state
+            }
+        }
+    }
+
+    fn on_msg(&self, id: Id, state: &mut Cow<NodeState>, src: Id, msg: Msg, o: &mut Out<Self>) {
+        match self {
+            Node::Server(a) => delegate(state, as_server, NodeState::Server, o, |s, out| {
+                a.on_msg(id, s, src, msg, out)
+            }),
+            Node::Client(a) => delegate(state, as_client, NodeState::Client, o, |s, out| {
+                a.on_msg(id, s, src, msg, out)
+            }),
+        }
+    }
+
+    fn on_timeout(&self, id: Id, state: &mut Cow<NodeState>, timer: &Timer, o: &mut Out<Self>) {
+        match self {
+            Node::Server(a) => delegate(state, as_server, NodeState::Server, o, |s, out| {
+                a.on_timeout(id, s, timer, out)
+            }),
+            Node::Client(a) => delegate(state, as_client, NodeState::Client, o, |s, out| {
+                a.on_timeout(id, s, timer, out)
+            }),
+        }
+    }
+
+    fn name(&self) -> String {
+        match self {
+            Node::Server(a) => a.name(),
+            Node::Client(a) => a.name(),
+        }
+    }
+}

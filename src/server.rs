@@ -1,0 +1,986 @@
+//! The bank server: executes its own client's transfers, and agrees on blocks with its peers.
+//!
+//! # The fast path
+//! Server *i* owns account *i* and only ever executes transfers *from* it. It knows a lower
+//! bound of that balance: its chain's balance minus the debits waiting in its local log
+//! (credits in other servers' logs are unknown to it until a block brings them). When the bound
+//! covers a transfer, the server appends it to its log, saves, and answers `Executed`.
+//!
+//! # The slow path: modified Paxos, one instance per chain height
+//! When the bound is short, the server runs consensus on the next block, hoping that other
+//! servers' logs hold credits for its account:
+//!
+//! 1. **Election** (phase 1). It picks a ballot above every ballot it has promised, saves it,
+//!    and sends PREPARE(ballot, height). A server that has promised nothing higher promises
+//!    and answers with the block it has accepted for that height, if any, and its pending
+//!    transfers (its local log).
+//! 2. **Proposal** (phase 2). With promises from a quorum (its own included) the leader picks
+//!    the block: the accepted block with the highest ballot among the promises if there is
+//!    one (it may already be chosen), else a fresh block of every pending transfer it heard
+//!    of that is not yet on its chain. It accepts the block itself and sends ACCEPT.
+//! 3. **Acceptance.** A server accepts a block for the height right after its tip under a
+//!    ballot no lower than its promise; it saves the block, then answers ACCEPTED.
+//! 4. **Commit.** With ACCEPTED from a quorum the block is chosen: the leader appends it,
+//!    drops its transfers from its log, saves, and sends COMMIT(ballot, block).
+//! 5. **Retry.** The leader re-checks the waiting transfer: covered, it executes it
+//!    (`ExecutedAfterConsensus`); not covered after a fresh block, it answers
+//!    `InsufficientFunds`; not covered after re-proposing someone else's block, it runs
+//!    another instance for the next height.
+//!
+//! Servers that fall behind (lost COMMITs, a crash) learn blocks by height: any message about
+//! a height above their tip makes them send CATCH-UP-REQUEST, any message about a height
+//! below the sender's tip gets a CATCH-UP reply with the missing blocks, and a restarted
+//! server asks every peer at once.
+//!
+//! # Durability
+//! [`Storage`] holds what a crash must not forget: the promised ballot, the accepted block,
+//! the chain, the local log and the last outcome given to the client. Every handler saves
+//! *before* the sends that depend on what it saved. Everything else (the round being led,
+//! the request waiting for consensus) is rebuilt from the client's retry.
+//!
+//! # The `literal` variant
+//! The same actor also runs the protocol as the course text states it (see spec/): the
+//! election carries nothing, ACCEPT and ACCEPTED carry pending transfers, the leader builds
+//! the block from f ACCEPTED replies and commits it, followers append any COMMIT, and there is
+//! no catch-up. The branches are marked `Variant::Literal`; everything else is shared.
+
+use crate::chain::{Block, Chain};
+use crate::ids::{Account, Ballot, Height, TxId};
+use crate::ledger::{validate, Balances, Rejection, Transfer};
+use crate::msg::{AcceptedBlock, ApiMsg, Msg, Outcome, PeerMsg};
+use crate::node::Timer;
+use serde::{Deserialize, Serialize};
+use stateright::actor::{Actor, Id, Out};
+use std::borrow::Cow;
+use std::collections::BTreeSet;
+use std::ops::Range;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// Which protocol the server runs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Variant {
+    /// The corrected protocol: passes every property.
+    #[default]
+    Safe,
+    /// The course text, read literally; kept so the checker can show its counterexamples.
+    Literal,
+}
+
+impl std::str::FromStr for Variant {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Variant, String> {
+        match s {
+            "safe" => Ok(Variant::Safe),
+            "literal" => Ok(Variant::Literal),
+            _ => Err(format!("`{s}`: expected safe or literal")),
+        }
+    }
+}
+
+impl std::fmt::Display for Variant {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Variant::Safe => "safe",
+            Variant::Literal => "literal",
+        })
+    }
+}
+
+/// A server's fixed configuration.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServerConfig {
+    /// This server's index; it owns the account with the same index.
+    pub index: usize,
+    /// Every server's actor id, by index, this one included.
+    pub servers: Vec<Id>,
+    /// Units every account holds before the first block.
+    pub initial_balance: u64,
+    /// The protocol to run.
+    pub variant: Variant,
+    /// The highest ballot round this server starts; past it a waiting transfer is answered
+    /// `NoQuorum`. Bounds the model's state space; `u32::MAX` when deployed.
+    pub max_round: u32,
+    /// How long an election or round may last before a higher ballot is tried (wall time;
+    /// the model checker ignores durations).
+    pub round_timeout: Range<Duration>,
+}
+
+/// A [`ServerConfig`] that cannot run.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum ServerConfigError {
+    #[error("index {index} is not one of the {servers} servers")]
+    IndexOutOfRange { index: usize, servers: usize },
+    #[error("{0} servers: there must be 1 to 26")]
+    ServerCount(usize),
+    #[error("initial balance {initial} times {servers} accounts overflows 64 bits")]
+    MoneyOverflow { initial: u64, servers: usize },
+    #[error("max_round must be at least 1")]
+    NoRounds,
+    #[error("the round timeout range is empty")]
+    EmptyTimeout,
+}
+
+impl ServerConfig {
+    /// Checks the fields against each other.
+    pub fn validate(&self) -> Result<(), ServerConfigError> {
+        let n = self.servers.len();
+        if n == 0 || n > crate::ids::MAX_ACCOUNTS {
+            return Err(ServerConfigError::ServerCount(n));
+        }
+        if self.index >= n {
+            return Err(ServerConfigError::IndexOutOfRange {
+                index: self.index,
+                servers: n,
+            });
+        }
+        if self.initial_balance.checked_mul(n as u64).is_none() {
+            return Err(ServerConfigError::MoneyOverflow {
+                initial: self.initial_balance,
+                servers: n,
+            });
+        }
+        if self.max_round == 0 {
+            return Err(ServerConfigError::NoRounds);
+        }
+        if self.round_timeout.is_empty() {
+            return Err(ServerConfigError::EmptyTimeout);
+        }
+        Ok(())
+    }
+
+    /// The account this server serves.
+    pub fn account(&self) -> Account {
+        Account::of_server(self.index)
+    }
+
+    /// Servers needed for a decision: a majority.
+    pub fn quorum(&self) -> usize {
+        self.servers.len() / 2 + 1
+    }
+}
+
+/// The server actor.
+#[derive(Clone, Debug)]
+pub struct ServerActor {
+    pub cfg: Arc<ServerConfig>,
+}
+
+/// What a crash must not forget. Saved before every message that depends on it.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Storage {
+    /// The highest ballot promised (or led): never accept or lead below it again.
+    pub promised: Ballot,
+    /// The block accepted for the height after the tip, and under which ballot.
+    pub accepted: Option<AcceptedBlock>,
+    /// The committed blocks; shared with the volatile state, never copied.
+    pub chain: Arc<Chain>,
+    /// Own client's transfers executed here and not yet in the chain, in execution order.
+    pub log: Vec<Transfer>,
+    /// The last final outcome given to the own client: retries get it again, older requests
+    /// are ignored. This is what makes a retried or duplicated request execute once.
+    pub last_outcome: Option<(TxId, Outcome)>,
+}
+
+/// The server's whole state.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ServerState {
+    /// Durable: everything here is also in the last save.
+    pub storage: Storage,
+    /// Leader (volatile): the instance this server is leading, if any.
+    pub round: Option<Round>,
+    /// Client (volatile): the short-balance transfer waiting for consensus, and whom to answer.
+    pub waiting: Option<Waiting>,
+    /// Recovery (volatile): the tip height this incarnation restarted from after a crash.
+    pub restarted_at: Option<Height>,
+}
+
+/// A transfer waiting for consensus.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Waiting {
+    /// Where the outcome goes.
+    pub client: Id,
+    /// The transfer.
+    pub transfer: Transfer,
+}
+
+/// One consensus instance led by this server.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Round {
+    /// The ballot this server leads.
+    pub ballot: Ballot,
+    /// The height of the block being agreed on.
+    pub height: Height,
+    /// How far the instance has got.
+    pub phase: Phase,
+}
+
+/// The steps of a [`Round`].
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Phase {
+    /// Collecting promises: who promised, the pending transfers they sent, and the accepted
+    /// block with the highest ballot among them.
+    Electing {
+        promised_by: BTreeSet<usize>,
+        pending: BTreeSet<Transfer>,
+        highest: Option<AcceptedBlock>,
+    },
+    /// `safe`: the block proposed, whether it was built fresh from the promises' pending
+    /// transfers, and who has accepted it.
+    Proposing {
+        block: Arc<Block>,
+        fresh: bool,
+        accepted_by: BTreeSet<usize>,
+    },
+    /// `literal`: ACCEPTED replies so far and the transfers they carried.
+    Collecting {
+        accepted_by: BTreeSet<usize>,
+        pending: BTreeSet<Transfer>,
+    },
+}
+
+impl ServerState {
+    fn fresh() -> ServerState {
+        ServerState {
+            storage: Storage::default(),
+            round: None,
+            waiting: None,
+            restarted_at: None,
+        }
+    }
+}
+
+impl ServerActor {
+    /// A server with this configuration.
+    pub fn new(cfg: ServerConfig) -> ServerActor {
+        ServerActor { cfg: Arc::new(cfg) }
+    }
+
+    fn n(&self) -> usize {
+        self.cfg.servers.len()
+    }
+
+    fn peers(&self) -> impl Iterator<Item = &Id> {
+        let me = self.cfg.index;
+        self.cfg
+            .servers
+            .iter()
+            .enumerate()
+            .filter(move |(i, _)| *i != me)
+            .map(|(_, id)| id)
+    }
+
+    fn peer_index(&self, src: Id) -> Option<usize> {
+        let i = self.cfg.servers.iter().position(|&s| s == src)?;
+        (i != self.cfg.index).then_some(i)
+    }
+
+    fn is_literal(&self) -> bool {
+        self.cfg.variant == Variant::Literal
+    }
+
+    /// Balances as this server knows them: its chain, then its own log. `None` only if the
+    /// chain itself overdraws (possible in `literal`, never in `safe`).
+    pub fn known_balances(&self, st: &Storage) -> Option<Balances> {
+        let mut b = st.chain.balances(self.n(), self.cfg.initial_balance).ok()?;
+        b.apply_all(&st.log).ok()?;
+        Some(b)
+    }
+
+    /// The own account's spendable balance: the fast path's lower bound.
+    pub fn available(&self, st: &Storage) -> u64 {
+        self.known_balances(st)
+            .map_or(0, |b| b.of(self.cfg.account()))
+    }
+
+    fn save(&self, st: &ServerState, o: &mut Out<Self>) {
+        o.save(st.storage.clone());
+    }
+
+    fn reply(&self, client: Id, id: TxId, outcome: Outcome, o: &mut Out<Self>) {
+        o.send(client, ApiMsg::Outcome { id, outcome }.into());
+    }
+
+    fn broadcast(&self, msg: PeerMsg, o: &mut Out<Self>) {
+        o.broadcast(self.peers(), &msg.into());
+    }
+
+    fn send(&self, dst: usize, msg: PeerMsg, o: &mut Out<Self>) {
+        o.send(self.cfg.servers[dst], msg.into());
+    }
+
+    /// Gives the own client a final outcome: saved first, so a retry gets the same answer.
+    fn finish(&self, st: &mut ServerState, w: Waiting, outcome: Outcome, o: &mut Out<Self>) {
+        if outcome.is_executed() {
+            st.storage.log.push(w.transfer.clone());
+        }
+        st.storage.last_outcome = Some((w.transfer.id, outcome.clone()));
+        self.save(st, o);
+        self.reply(w.client, w.transfer.id, outcome, o);
+    }
+
+    // ---------------------------------------------------------------- client API
+
+    fn on_submit(&self, state: &mut Cow<ServerState>, client: Id, t: Transfer, o: &mut Out<Self>) {
+        // 1. What can be refused without balances is refused at once (nothing to save).
+        if let Err(reason) = validate(&t, self.cfg.account(), self.n()) {
+            return self.reply(client, t.id, Outcome::Rejected { reason }, o);
+        }
+        // 2. Exactly once: the last answered request gets its answer again; older ones are
+        //    stale copies (the client only sends the next after an answer) and are dropped.
+        if let Some((id, outcome)) = &state.storage.last_outcome {
+            if t.id == *id {
+                return self.reply(client, t.id, outcome.clone(), o);
+            }
+            if t.id.seq < id.seq {
+                return;
+            }
+        }
+        // 3. A retry of the transfer already waiting for consensus changes nothing.
+        if let Some(w) = &state.waiting {
+            if w.transfer.id == t.id && w.client == client {
+                return;
+            }
+        }
+        let st = state.to_mut();
+        let w = Waiting {
+            client,
+            transfer: t,
+        };
+        // 4. Fast path.
+        if self.available(&st.storage) >= w.transfer.amount {
+            return self.finish(st, w, Outcome::Executed, o);
+        }
+        // 5. Slow path: wait for consensus (a new request replaces one the client gave up on).
+        st.waiting = Some(w);
+        if st.round.is_none() {
+            self.start_election(st, o);
+        }
+    }
+
+    fn on_query(&self, state: &ServerState, client: Id, q: ApiMsg, o: &mut Out<Self>) {
+        let st = &state.storage;
+        let answer = match q {
+            ApiMsg::GetBalance { account } if account.index() < self.n() => ApiMsg::Balance {
+                account,
+                balance: self.known_balances(st).map_or(0, |b| b.of(account)),
+                height: st.chain.tip().height,
+            },
+            ApiMsg::GetBalance { account } => ApiMsg::Outcome {
+                id: TxId {
+                    client: account,
+                    seq: 0,
+                },
+                outcome: Outcome::Rejected {
+                    reason: Rejection::UnknownAccount { account },
+                },
+            },
+            ApiMsg::GetLog => ApiMsg::Log {
+                transfers: st.log.clone(),
+            },
+            ApiMsg::GetChain { from } => ApiMsg::Chain {
+                from,
+                blocks: st
+                    .chain
+                    .blocks_from(from)
+                    .iter()
+                    .map(|b| (**b).clone())
+                    .collect(),
+            },
+            _ => return, // answers are for clients; a server ignores them
+        };
+        o.send(client, answer.into());
+    }
+
+    // ---------------------------------------------------------------- election
+
+    /// Starts an instance for the next height under a fresh ballot.
+    fn start_election(&self, st: &mut ServerState, o: &mut Out<Self>) {
+        let round = st.storage.promised.round.saturating_add(1);
+        if round > self.cfg.max_round {
+            // Out of ballots: a clear answer beats waiting forever.
+            st.round = None;
+            o.cancel_timer(Timer::Round);
+            if let Some(w) = st.waiting.take() {
+                let reason = Rejection::NoQuorum;
+                self.finish(st, w, Outcome::Rejected { reason }, o);
+            }
+            return;
+        }
+        let ballot = Ballot {
+            round,
+            leader: u8::try_from(self.cfg.index).expect("validated: at most 26 servers"),
+        };
+        let height = st.storage.chain.next_height();
+        // 1. The ballot is saved before anyone hears of it, so a restarted server never leads
+        //    the same ballot twice with different blocks.
+        st.storage.promised = ballot;
+        self.save(st, o);
+        let own_accepted = st
+            .storage
+            .accepted
+            .clone()
+            .filter(|a| a.block.height == height && !self.is_literal());
+        let own_pending = if self.is_literal() {
+            BTreeSet::new()
+        } else {
+            st.storage.log.iter().cloned().collect()
+        };
+        st.round = Some(Round {
+            ballot,
+            height,
+            phase: Phase::Electing {
+                promised_by: BTreeSet::from([self.cfg.index]),
+                pending: own_pending,
+                highest: own_accepted,
+            },
+        });
+        self.broadcast(PeerMsg::Prepare { ballot, height }, o);
+        o.set_timer(Timer::Round, self.cfg.round_timeout.clone());
+        self.maybe_propose(st, o);
+    }
+
+    fn on_prepare(
+        &self,
+        state: &mut Cow<ServerState>,
+        from: usize,
+        ballot: Ballot,
+        height: Height,
+        o: &mut Out<Self>,
+    ) {
+        let next = state.storage.chain.next_height();
+        if height < next && !self.is_literal() {
+            // The candidate is behind: it cannot lead this height; give it the blocks.
+            return self.send_blocks(state, from, height, o);
+        }
+        if ballot < state.storage.promised {
+            return;
+        }
+        if ballot > state.storage.promised {
+            let st = state.to_mut();
+            st.storage.promised = ballot;
+            self.abandon_lower_round(st, ballot);
+            self.save(st, o);
+        }
+        let (accepted, pending) = if self.is_literal() {
+            (None, Vec::new())
+        } else {
+            let accepted = (state.storage.accepted.as_ref())
+                .filter(|a| a.block.height == height)
+                .cloned();
+            (accepted, state.storage.log.clone())
+        };
+        let promise = PeerMsg::Promise {
+            ballot,
+            height,
+            accepted,
+            pending,
+        };
+        self.send(from, promise, o);
+        if height > next && !self.is_literal() {
+            self.send(from, PeerMsg::CatchUpRequest { from: next }, o);
+        }
+    }
+
+    /// A server that promises a higher ballot can no longer finish its own lower round.
+    /// The round timer stays armed: if the higher leader fails, this server tries again.
+    fn abandon_lower_round(&self, st: &mut ServerState, ballot: Ballot) {
+        if st.round.as_ref().is_some_and(|r| r.ballot < ballot) {
+            st.round = None;
+        }
+    }
+
+    fn on_promise(
+        &self,
+        state: &mut Cow<ServerState>,
+        from: usize,
+        ballot: Ballot,
+        height: Height,
+        accepted: Option<AcceptedBlock>,
+        pending: Vec<Transfer>,
+        o: &mut Out<Self>,
+    ) {
+        let is_current = |r: &Round| {
+            r.ballot == ballot
+                && r.height == height
+                && matches!(&r.phase, Phase::Electing { promised_by, .. } if !promised_by.contains(&from))
+        };
+        if !state.round.as_ref().is_some_and(is_current) {
+            return;
+        }
+        let st = state.to_mut();
+        if let Some(Round {
+            phase:
+                Phase::Electing {
+                    promised_by,
+                    pending: all,
+                    highest,
+                },
+            ..
+        }) = &mut st.round
+        {
+            promised_by.insert(from);
+            all.extend(pending);
+            if accepted.as_ref().map(|a| a.ballot) > highest.as_ref().map(|h| h.ballot) {
+                *highest = accepted;
+            }
+        }
+        self.maybe_propose(st, o);
+    }
+
+    // ---------------------------------------------------------------- proposal
+
+    /// With a quorum of promises, moves to phase 2.
+    fn maybe_propose(&self, st: &mut ServerState, o: &mut Out<Self>) {
+        let Some(Round {
+            ballot,
+            height,
+            phase:
+                Phase::Electing {
+                    promised_by,
+                    pending,
+                    highest,
+                },
+        }) = st.round.clone()
+        else {
+            return;
+        };
+        if promised_by.len() < self.cfg.quorum() {
+            return;
+        }
+        if self.is_literal() {
+            let round = st.round.as_mut().expect("matched above");
+            round.phase = Phase::Collecting {
+                accepted_by: BTreeSet::new(),
+                pending: BTreeSet::new(),
+            };
+            let pending = st.storage.log.clone();
+            self.broadcast(
+                PeerMsg::LiteralAccept {
+                    ballot,
+                    height,
+                    pending,
+                },
+                o,
+            );
+            return self.maybe_commit_literal(st, o);
+        }
+        // 1. A block some promiser accepted may already be chosen: propose it unchanged.
+        // 2. Otherwise build a fresh block of every pending transfer heard of that is not
+        //    already on the chain (a lagging promiser may still hold committed ones).
+        let (block, fresh) = match highest {
+            Some(a) => (a.block, false),
+            None => {
+                let chain = &st.storage.chain;
+                let transfers: Vec<Transfer> = pending
+                    .into_iter()
+                    .filter(|t| !chain.contains(t.id))
+                    .collect();
+                if transfers.is_empty() {
+                    // 3. Nobody has anything new: no block, and the answer is final.
+                    st.round = None;
+                    o.cancel_timer(Timer::Round);
+                    return self.conclude(st, true, o);
+                }
+                let block = Block::new(height, ballot, chain.tip().hash, transfers);
+                (Arc::new(block), true)
+            }
+        };
+        st.storage.accepted = Some(AcceptedBlock {
+            ballot,
+            block: block.clone(),
+        });
+        self.save(st, o);
+        st.round = Some(Round {
+            ballot,
+            height,
+            phase: Phase::Proposing {
+                block: block.clone(),
+                fresh,
+                accepted_by: BTreeSet::from([self.cfg.index]),
+            },
+        });
+        self.broadcast(PeerMsg::Accept { ballot, block }, o);
+        self.maybe_commit(st, o);
+    }
+
+    fn on_accept(
+        &self,
+        state: &mut Cow<ServerState>,
+        from: usize,
+        ballot: Ballot,
+        block: Arc<Block>,
+        o: &mut Out<Self>,
+    ) {
+        let next = state.storage.chain.next_height();
+        let height = block.height;
+        if height < next {
+            return self.send_blocks(state, from, height, o);
+        }
+        if ballot < state.storage.promised {
+            return;
+        }
+        if height > next {
+            return self.send(from, PeerMsg::CatchUpRequest { from: next }, o);
+        }
+        if block.prev != state.storage.chain.tip().hash || !block.hash_is_valid() {
+            return;
+        }
+        let accepted = Some(AcceptedBlock { ballot, block });
+        if state.storage.promised != ballot || state.storage.accepted != accepted {
+            let st = state.to_mut();
+            st.storage.promised = ballot;
+            st.storage.accepted = accepted;
+            self.abandon_lower_round(st, ballot);
+            self.save(st, o);
+        }
+        self.send(from, PeerMsg::Accepted { ballot, height }, o);
+    }
+
+    fn on_accepted(
+        &self,
+        state: &mut Cow<ServerState>,
+        from: usize,
+        ballot: Ballot,
+        height: Height,
+        o: &mut Out<Self>,
+    ) {
+        let is_current = |r: &Round| {
+            r.ballot == ballot
+                && r.height == height
+                && matches!(&r.phase, Phase::Proposing { accepted_by, .. } if !accepted_by.contains(&from))
+        };
+        if !state.round.as_ref().is_some_and(is_current) {
+            return;
+        }
+        let st = state.to_mut();
+        if let Some(Round {
+            phase: Phase::Proposing { accepted_by, .. },
+            ..
+        }) = &mut st.round
+        {
+            accepted_by.insert(from);
+        }
+        self.maybe_commit(st, o);
+    }
+
+    /// With a quorum of ACCEPTED, the block is chosen: append, save, announce, answer.
+    fn maybe_commit(&self, st: &mut ServerState, o: &mut Out<Self>) {
+        let Some(Round {
+            ballot,
+            phase:
+                Phase::Proposing {
+                    block,
+                    fresh,
+                    accepted_by,
+                },
+            ..
+        }) = st.round.clone()
+        else {
+            return;
+        };
+        if accepted_by.len() < self.cfg.quorum() {
+            return;
+        }
+        self.append(st, block.clone())
+            .expect("the proposed block follows the tip: the round is dropped when it grows");
+        self.save(st, o);
+        self.broadcast(PeerMsg::Commit { ballot, block }, o);
+        st.round = None;
+        o.cancel_timer(Timer::Round);
+        self.conclude(st, fresh, o);
+    }
+
+    // ---------------------------------------------------------------- literal phase 2
+
+    fn on_literal_accept(
+        &self,
+        state: &mut Cow<ServerState>,
+        from: usize,
+        ballot: Ballot,
+        height: Height,
+        o: &mut Out<Self>,
+    ) {
+        if ballot < state.storage.promised {
+            return;
+        }
+        if ballot > state.storage.promised {
+            let st = state.to_mut();
+            st.storage.promised = ballot;
+            self.abandon_lower_round(st, ballot);
+            self.save(st, o);
+        }
+        let pending = state.storage.log.clone();
+        let reply = PeerMsg::LiteralAccepted {
+            ballot,
+            height,
+            pending,
+        };
+        self.send(from, reply, o);
+    }
+
+    fn on_literal_accepted(
+        &self,
+        state: &mut Cow<ServerState>,
+        from: usize,
+        ballot: Ballot,
+        height: Height,
+        pending: Vec<Transfer>,
+        o: &mut Out<Self>,
+    ) {
+        let is_current = |r: &Round| {
+            r.ballot == ballot
+                && r.height == height
+                && matches!(&r.phase, Phase::Collecting { accepted_by, .. } if !accepted_by.contains(&from))
+        };
+        if !state.round.as_ref().is_some_and(is_current) {
+            return;
+        }
+        let st = state.to_mut();
+        if let Some(Round {
+            phase:
+                Phase::Collecting {
+                    accepted_by,
+                    pending: all,
+                },
+            ..
+        }) = &mut st.round
+        {
+            accepted_by.insert(from);
+            all.extend(pending);
+        }
+        self.maybe_commit_literal(st, o);
+    }
+
+    /// The course: "once the leader receives f accepted messages ... constructs block B".
+    fn maybe_commit_literal(&self, st: &mut ServerState, o: &mut Out<Self>) {
+        let Some(Round {
+            ballot,
+            phase:
+                Phase::Collecting {
+                    accepted_by,
+                    pending,
+                },
+            ..
+        }) = st.round.clone()
+        else {
+            return;
+        };
+        if accepted_by.len() < (self.n() - 1) / 2 {
+            return;
+        }
+        let mut transfers: BTreeSet<Transfer> = st.storage.log.iter().cloned().collect();
+        transfers.extend(pending);
+        let chain = &st.storage.chain;
+        let block = Arc::new(Block::new(
+            chain.next_height(),
+            ballot,
+            chain.tip().hash,
+            transfers.into_iter().collect(),
+        ));
+        self.append(st, block.clone())
+            .expect("literal appends never fail");
+        self.save(st, o);
+        self.broadcast(PeerMsg::Commit { ballot, block }, o);
+        st.round = None;
+        o.cancel_timer(Timer::Round);
+        self.conclude(st, true, o);
+    }
+
+    // ---------------------------------------------------------------- commit and catch-up
+
+    /// Appends a block (checked in `safe`, blindly in `literal`), then drops its transfers
+    /// from the log and forgets an accepted block at or below its height.
+    fn append(
+        &self,
+        st: &mut ServerState,
+        block: Arc<Block>,
+    ) -> Result<(), crate::chain::ChainError> {
+        let height = block.height;
+        let chain = Arc::make_mut(&mut st.storage.chain);
+        if self.is_literal() {
+            chain.append_unchecked(block.clone());
+        } else {
+            chain.append(block.clone())?;
+        }
+        st.storage.log.retain(|t| !block.contains(t.id));
+        if st
+            .storage
+            .accepted
+            .as_ref()
+            .is_some_and(|a| a.block.height <= height)
+        {
+            st.storage.accepted = None;
+        }
+        Ok(())
+    }
+
+    fn on_commit(
+        &self,
+        state: &mut Cow<ServerState>,
+        from: usize,
+        block: Arc<Block>,
+        o: &mut Out<Self>,
+    ) {
+        if self.is_literal() {
+            // The course: "upon receiving a commit message ... appends block B".
+            let st = state.to_mut();
+            self.append(st, block).expect("literal appends never fail");
+            self.save(st, o);
+            return self.after_growth(st, o);
+        }
+        self.on_blocks(state, from, vec![block], o);
+    }
+
+    /// Appends every block that extends the tip; asks for the gap if one arrives early.
+    fn on_blocks(
+        &self,
+        state: &mut Cow<ServerState>,
+        from: usize,
+        blocks: Vec<Arc<Block>>,
+        o: &mut Out<Self>,
+    ) {
+        let next = state.storage.chain.next_height();
+        let useful: Vec<Arc<Block>> = blocks.into_iter().filter(|b| b.height >= next).collect();
+        let Some(first) = useful.first() else {
+            return;
+        };
+        if first.height > next {
+            return self.send(from, PeerMsg::CatchUpRequest { from: next }, o);
+        }
+        let mut grown = state.as_ref().clone();
+        for block in useful {
+            if self.append(&mut grown, block).is_err() {
+                break;
+            }
+        }
+        if grown.storage.chain.next_height() > next {
+            let st = state.to_mut();
+            *st = grown;
+            self.save(st, o);
+            self.after_growth(st, o);
+        }
+    }
+
+    fn send_blocks(&self, state: &ServerState, to: usize, from: Height, o: &mut Out<Self>) {
+        let blocks = state.storage.chain.blocks_from(from).to_vec();
+        if !blocks.is_empty() {
+            self.send(to, PeerMsg::CatchUp { blocks }, o);
+        }
+    }
+
+    /// The chain grew under us: a round for an old height is void; a waiting transfer may
+    /// now be covered, or needs a new instance.
+    fn after_growth(&self, st: &mut ServerState, o: &mut Out<Self>) {
+        let next = st.storage.chain.next_height();
+        if st.round.as_ref().is_some_and(|r| r.height < next) {
+            st.round = None;
+        }
+        if st.round.is_none() && st.waiting.is_some() {
+            self.conclude(st, false, o);
+        }
+    }
+
+    /// After a decision: execute the waiting transfer if now covered; otherwise answer
+    /// `InsufficientFunds` if this server's own fresh block was decided (everyone it heard
+    /// from has contributed), else try another instance.
+    fn conclude(&self, st: &mut ServerState, fresh: bool, o: &mut Out<Self>) {
+        let Some(w) = st.waiting.clone() else {
+            return;
+        };
+        let balance = self.available(&st.storage);
+        if balance >= w.transfer.amount {
+            st.waiting = None;
+            self.finish(st, w, Outcome::ExecutedAfterConsensus, o);
+        } else if fresh {
+            st.waiting = None;
+            let amount = w.transfer.amount;
+            let reason = Rejection::InsufficientFunds { balance, amount };
+            self.finish(st, w, Outcome::Rejected { reason }, o);
+        } else {
+            self.start_election(st, o);
+        }
+    }
+}
+
+impl Actor for ServerActor {
+    type Msg = Msg;
+    type State = ServerState;
+    type Timer = Timer;
+    type Random = ();
+    type Storage = Storage;
+
+    fn on_start(&self, _id: Id, storage: &Option<Storage>, o: &mut Out<Self>) -> ServerState {
+        let Some(storage) = storage else {
+            return ServerState::fresh();
+        };
+        // A restart: everything durable is back; ask the peers for blocks missed meanwhile.
+        let next = storage.chain.next_height();
+        if !self.is_literal() {
+            self.broadcast(PeerMsg::CatchUpRequest { from: next }, o);
+        }
+        ServerState {
+            storage: storage.clone(),
+            restarted_at: Some(storage.chain.tip().height),
+            ..ServerState::fresh()
+        }
+    }
+
+    fn on_msg(&self, _id: Id, state: &mut Cow<ServerState>, src: Id, msg: Msg, o: &mut Out<Self>) {
+        let peer = match msg {
+            Msg::Api(ApiMsg::Submit { transfer }) => {
+                return self.on_submit(state, src, transfer, o)
+            }
+            Msg::Api(query) => return self.on_query(state, src, query, o),
+            Msg::Peer(m) => (self.peer_index(src), m),
+        };
+        let (Some(from), m) = peer else {
+            return; // peer messages from outside the cluster are ignored
+        };
+        match m {
+            PeerMsg::Prepare { ballot, height } => self.on_prepare(state, from, ballot, height, o),
+            PeerMsg::Promise {
+                ballot,
+                height,
+                accepted,
+                pending,
+            } => self.on_promise(state, from, ballot, height, accepted, pending, o),
+            PeerMsg::Accept { ballot, block } if !self.is_literal() => {
+                self.on_accept(state, from, ballot, block, o)
+            }
+            PeerMsg::Accepted { ballot, height } => {
+                self.on_accepted(state, from, ballot, height, o)
+            }
+            PeerMsg::LiteralAccept { ballot, height, .. } if self.is_literal() => {
+                self.on_literal_accept(state, from, ballot, height, o)
+            }
+            PeerMsg::LiteralAccepted {
+                ballot,
+                height,
+                pending,
+            } => self.on_literal_accepted(state, from, ballot, height, pending, o),
+            PeerMsg::Commit { block, .. } => self.on_commit(state, from, block, o),
+            PeerMsg::CatchUpRequest { from: height } if !self.is_literal() => {
+                self.send_blocks(state, from, height, o)
+            }
+            PeerMsg::CatchUp { blocks } if !self.is_literal() => {
+                self.on_blocks(state, from, blocks, o)
+            }
+            _ => {} // a message of the other variant
+        }
+    }
+
+    fn on_timeout(&self, _id: Id, state: &mut Cow<ServerState>, timer: &Timer, o: &mut Out<Self>) {
+        // The election or round stalled (lost messages, a crashed or competing leader):
+        // try again under a higher ballot, unless nothing is waiting any more.
+        if *timer == Timer::Round && state.waiting.is_some() {
+            let st = state.to_mut();
+            st.round = None;
+            self.start_election(st, o);
+        }
+    }
+
+    fn name(&self) -> String {
+        format!("server {}", self.cfg.account())
+    }
+}
