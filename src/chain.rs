@@ -467,7 +467,7 @@ mod tests {
             }
             let k = 1 + usize::from(which) % (c.len() - 1);
             let mut blocks: Vec<Block> = c.blocks().iter().map(|b| (**b).clone()).collect();
-            blocks[k].transfers[0].amount = 1 + delta.max(1);
+            blocks[k].transfers[0].amount = 2 + delta % 1000; // originally 1
             let mut tampered = Chain::new();
             for b in blocks.into_iter().skip(1) { tampered.append_unchecked(Arc::new(b)); }
             tampered.verify(2, 1000).is_err()

@@ -28,6 +28,9 @@ pub enum Node {
 }
 
 /// The state of a [`Node`].
+// Not boxed: stateright already keeps each actor state behind an `Arc`, and a box would add
+// an allocation to every step of the search.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum NodeState {
     Server(ServerState),

@@ -29,8 +29,8 @@
 //!
 //! Servers that fall behind (lost COMMITs, a crash) learn blocks by height: any message about
 //! a height above their tip makes them send CATCH-UP-REQUEST, any message about a height
-//! below the sender's tip gets a CATCH-UP reply with the missing blocks, and a restarted
-//! server asks every peer at once.
+//! below the sender's tip gets a CATCH-UP reply with the missing blocks. A restarted server
+//! resumes from its storage and catches up the same way, at the first message it gets.
 //!
 //! # Durability
 //! [`Storage`] holds what a crash must not forget: the promised ballot, the accepted block,
@@ -490,16 +490,24 @@ impl ServerActor {
         }
     }
 
+    /// Phase 1b arrives at the leader: count the promise, merge its pending transfers, and
+    /// keep the accepted block with the highest ballot.
     fn on_promise(
         &self,
         state: &mut Cow<ServerState>,
         from: usize,
-        ballot: Ballot,
-        height: Height,
-        accepted: Option<AcceptedBlock>,
-        pending: Vec<Transfer>,
+        promise: PeerMsg,
         o: &mut Out<Self>,
     ) {
+        let PeerMsg::Promise {
+            ballot,
+            height,
+            accepted,
+            pending,
+        } = promise
+        else {
+            unreachable!("on_promise is only called with a Promise");
+        };
         let is_current = |r: &Round| {
             r.ballot == ballot
                 && r.height == height
@@ -910,19 +918,18 @@ impl Actor for ServerActor {
     type Random = ();
     type Storage = Storage;
 
-    fn on_start(&self, _id: Id, storage: &Option<Storage>, o: &mut Out<Self>) -> ServerState {
-        let Some(storage) = storage else {
-            return ServerState::fresh();
-        };
-        // A restart: everything durable is back; ask the peers for blocks missed meanwhile.
-        let next = storage.chain.next_height();
-        if !self.is_literal() {
-            self.broadcast(PeerMsg::CatchUpRequest { from: next }, o);
-        }
-        ServerState {
-            storage: storage.clone(),
-            restarted_at: Some(storage.chain.tip().height),
-            ..ServerState::fresh()
+    fn on_start(&self, _id: Id, storage: &Option<Storage>, _o: &mut Out<Self>) -> ServerState {
+        // A restart resumes from storage and sends nothing: the first message about a higher
+        // height (a PREPARE, an ACCEPT, a COMMIT still in flight) triggers the catch-up. A
+        // broadcast here would let the model's unbounded crash/recover cycles pile up
+        // messages without bound (see spec/protocol.md, "Catch-up").
+        match storage {
+            Some(storage) => ServerState {
+                storage: storage.clone(),
+                restarted_at: Some(storage.chain.tip().height),
+                ..ServerState::fresh()
+            },
+            None => ServerState::fresh(),
         }
     }
 
@@ -939,12 +946,7 @@ impl Actor for ServerActor {
         };
         match m {
             PeerMsg::Prepare { ballot, height } => self.on_prepare(state, from, ballot, height, o),
-            PeerMsg::Promise {
-                ballot,
-                height,
-                accepted,
-                pending,
-            } => self.on_promise(state, from, ballot, height, accepted, pending, o),
+            promise @ PeerMsg::Promise { .. } => self.on_promise(state, from, promise, o),
             PeerMsg::Accept { ballot, block } if !self.is_literal() => {
                 self.on_accept(state, from, ballot, block, o)
             }
@@ -984,3 +986,7 @@ impl Actor for ServerActor {
         format!("server {}", self.cfg.account())
     }
 }
+
+#[cfg(test)]
+#[path = "server_tests.rs"]
+mod tests;

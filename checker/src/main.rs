@@ -25,8 +25,8 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Check every property of a scenario. Exit 0: all hold after a complete search;
-    /// 1: a property is violated (or a `sometimes` example was never reached);
-    /// 2: the search was cut short (timeout or depth bound) without a violation.
+    /// 1: a property is violated (or a `sometimes` example is never reached in a complete
+    /// search); 2: the search was cut short (timeout or depth bound) without a violation.
     Check(CheckArgs),
     /// Serve stateright's web explorer for a scenario (blocks until interrupted).
     Explore {
@@ -139,6 +139,10 @@ pub struct CheckArgs {
     /// Print the result as JSON on stdout (progress still goes to stderr).
     #[arg(long)]
     json: bool,
+    /// Keep searching after the first violation, to find a counterexample for every
+    /// property that has one (by default the search stops at the first violation).
+    #[arg(long)]
+    all_violations: bool,
 }
 
 fn main() -> ExitCode {

@@ -12,8 +12,8 @@ use std::time::Duration;
 pub enum Ending {
     /// Every reachable state was visited.
     Complete,
-    /// Stopped early because every property already had a discovery.
-    AllDiscovered,
+    /// Stopped on purpose before visiting every state (a violation was found).
+    StoppedEarly(String),
     /// Cut short: not every state was visited.
     Incomplete(String),
 }
@@ -54,7 +54,7 @@ enum Status {
 
 impl PropertyResult {
     fn status(&self, ending: &Ending) -> Status {
-        let incomplete = matches!(ending, Ending::Incomplete(_));
+        let incomplete = *ending != Ending::Complete;
         match (&self.expectation, self.confirmed) {
             (_, Some(false)) => Status::UnconfirmedDiscovery,
             (Expectation::Sometimes, Some(true)) => Status::ExampleFound,
@@ -169,7 +169,7 @@ pub fn print(cfg: &ModelConfig, model: &BankModel, o: &Outcome, json: bool) -> u
     }
     let ending = match &o.ending {
         Ending::Complete => "complete search".to_string(),
-        Ending::AllDiscovered => "stopped once every property had a discovery".to_string(),
+        Ending::StoppedEarly(why) => format!("search {why}"),
         Ending::Incomplete(why) => format!("INCOMPLETE search ({why})"),
     };
     println!(

@@ -10,7 +10,7 @@ use crate::{CheckArgs, Strategy};
 use paxchain_model::properties::is_example;
 use paxchain_model::trace::{self, Step};
 use paxchain_model::{build, BankModel, ModelConfig};
-use stateright::{Checker, Expectation, Model, UniformChooser};
+use stateright::{Checker, Expectation, HasDiscoveries, Model, UniformChooser};
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -20,6 +20,9 @@ pub fn check(cfg: &ModelConfig, args: &CheckArgs) -> ExitCode {
     let mut builder = model.clone().checker().threads(args.threads.max(1));
     if let Some(d) = args.max_depth {
         builder = builder.target_max_depth(d);
+    }
+    if !args.all_violations {
+        builder = builder.finish_when(HasDiscoveries::AnyFailures);
     }
     let timeout = match (args.timeout, args.strategy) {
         (Some(t), _) => Some(Duration::from_secs(t)),
@@ -85,12 +88,19 @@ fn drive(
         .properties()
         .iter()
         .all(|p| discoveries.contains_key(p.name));
+    let any_violation = model
+        .properties()
+        .iter()
+        .any(|p| !is_example(p) && discoveries.contains_key(p.name));
     let ending = if timed_out {
         Ending::Incomplete(format!("timeout after {} s", elapsed.as_secs()))
     } else if max_depth.is_some_and(|d| checker.max_depth() >= d) {
         Ending::Incomplete(format!("depth bound {} reached", checker.max_depth()))
     } else if all_discovered {
-        Ending::AllDiscovered
+        Ending::StoppedEarly("every property had a discovery".into())
+    } else if any_violation {
+        // `finish_when(AnyFailures)` may have stopped it; either way not every state was seen.
+        Ending::StoppedEarly("stopped at the first violation".into())
     } else {
         Ending::Complete
     };

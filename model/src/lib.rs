@@ -58,10 +58,14 @@ pub fn build(cfg: &ModelConfig) -> BankModel {
         .max_crashes(cfg.max_crashes)
         .record_msg_out(history::record_msg_out)
         .within_boundary(|cfg, s| {
+            // 1. Only servers crash: stateright's crash budget counts every actor, and a
+            //    crashed scripted client would restart its script and resubmit forever.
+            // 2. The literal variant appends duplicate COMMITs without end: bound the chain.
             let limit = cfg.max_height as usize + 1;
-            s.actor_states[..cfg.servers]
-                .iter()
-                .all(|a| a.server().is_some_and(|st| st.storage.chain.len() <= limit))
+            !s.crashed[cfg.servers..].iter().any(|&c| c)
+                && s.actor_states[..cfg.servers]
+                    .iter()
+                    .all(|a| a.server().is_some_and(|st| st.storage.chain.len() <= limit))
         });
     model.properties = properties::properties(cfg);
     model

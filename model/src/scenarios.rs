@@ -49,13 +49,13 @@ pub fn all() -> Vec<Scenario> {
         },
         Scenario {
             name: "crash-loss",
-            about: "tiny's workload on a lossy, duplicating network with one crash at a time",
+            about: "tiny's workload; any message may be lost, any one server may crash and recover (FIFO links)",
             config: ModelConfig {
                 workloads: vec![vec![(B, 1), (C, 1)], vec![(A, 1)]],
-                network: NetworkKind::Duplicating,
+                network: NetworkKind::Ordered,
                 lossy: true,
                 max_crashes: 1,
-                client_retries: 1,
+                max_round: 2,
                 ..default.clone()
             },
         },

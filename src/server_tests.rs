@@ -1,0 +1,476 @@
+//! Unit tests of the server's handlers: each feeds one event and asserts the effects emitted,
+//! in order (a save must come before the sends that depend on it).
+
+use super::*;
+use stateright::actor::Command;
+
+type Cmd = Command<Msg, Timer, (), Storage>;
+
+const A: Account = Account(0);
+const B: Account = Account(1);
+const C: Account = Account(2);
+/// The client's address: any id outside the cluster.
+fn client() -> Id {
+    Id::from(100)
+}
+
+fn server(index: usize, variant: Variant) -> ServerActor {
+    ServerActor::new(ServerConfig {
+        index,
+        servers: (0..3).map(Id::from).collect(),
+        initial_balance: 1,
+        variant,
+        max_round: 3,
+        round_timeout: Duration::ZERO..Duration::from_millis(1),
+    })
+}
+
+fn tx(from: Account, seq: u32, to: Account, amount: u64) -> Transfer {
+    Transfer {
+        id: TxId { client: from, seq },
+        from,
+        to,
+        amount,
+    }
+}
+
+/// Delivers `msg` from `src`; returns the new state (or `None` if unchanged) and the effects.
+fn deliver(
+    a: &ServerActor,
+    st: &ServerState,
+    src: Id,
+    msg: Msg,
+) -> (Option<ServerState>, Vec<Cmd>) {
+    let mut state = Cow::Borrowed(st);
+    let mut out = Out::new();
+    a.on_msg(Id::from(a.cfg.index), &mut state, src, msg, &mut out);
+    let changed = match state {
+        Cow::Owned(s) => Some(s),
+        Cow::Borrowed(_) => None,
+    };
+    (changed, out.into_iter().collect())
+}
+
+fn submit(t: Transfer) -> Msg {
+    ApiMsg::Submit { transfer: t }.into()
+}
+
+fn sent(cmds: &[Cmd]) -> Vec<(Id, Msg)> {
+    cmds.iter()
+        .filter_map(|c| match c {
+            Command::Send(dst, m) => Some((*dst, m.clone())),
+            _ => None,
+        })
+        .collect()
+}
+
+fn first_save(cmds: &[Cmd]) -> Option<usize> {
+    cmds.iter().position(|c| matches!(c, Command::Save(_)))
+}
+
+fn first_send(cmds: &[Cmd]) -> Option<usize> {
+    cmds.iter().position(|c| matches!(c, Command::Send(..)))
+}
+
+fn start(a: &ServerActor) -> ServerState {
+    a.on_start(Id::from(a.cfg.index), &None, &mut Out::new())
+}
+
+#[test]
+fn fast_path_saves_the_log_then_answers_executed() {
+    let a = server(0, Variant::Safe);
+    let t = tx(A, 1, B, 1);
+    let (st, cmds) = deliver(&a, &start(&a), client(), submit(t.clone()));
+    let st = st.expect("state changed");
+    assert_eq!(st.storage.log, vec![t.clone()]);
+    assert!(
+        first_save(&cmds) < first_send(&cmds),
+        "save before reply: {cmds:?}"
+    );
+    assert_eq!(
+        sent(&cmds),
+        vec![(
+            client(),
+            ApiMsg::Outcome {
+                id: t.id,
+                outcome: Outcome::Executed
+            }
+            .into()
+        )]
+    );
+}
+
+#[test]
+fn invalid_transfers_are_rejected_without_touching_state() {
+    let a = server(0, Variant::Safe);
+    let st = start(&a);
+    for (t, reason) in [
+        (tx(B, 1, C, 1), Rejection::NotOwner { client: B, from: B }),
+        (tx(A, 1, A, 1), Rejection::SameAccount { account: A }),
+        (tx(A, 1, B, 0), Rejection::ZeroAmount),
+        (
+            tx(A, 1, Account(9), 1),
+            Rejection::UnknownAccount {
+                account: Account(9),
+            },
+        ),
+    ] {
+        let (changed, cmds) = deliver(&a, &st, client(), submit(t.clone()));
+        assert!(changed.is_none());
+        let outcome = Outcome::Rejected { reason };
+        assert_eq!(
+            sent(&cmds),
+            vec![(client(), ApiMsg::Outcome { id: t.id, outcome }.into())]
+        );
+    }
+}
+
+#[test]
+fn a_retry_gets_the_same_answer_and_a_stale_copy_is_dropped() {
+    let a = server(0, Variant::Safe);
+    let t1 = tx(A, 1, B, 1);
+    let (st, _) = deliver(&a, &start(&a), client(), submit(t1.clone()));
+    let st = st.unwrap();
+    let (changed, cmds) = deliver(&a, &st, client(), submit(t1.clone()));
+    assert!(changed.is_none(), "a retry executes nothing");
+    assert_eq!(first_save(&cmds), None);
+    assert_eq!(sent(&cmds).len(), 1);
+    // After transfer 2 is answered, a late duplicate of transfer 1 changes nothing at all.
+    let t2 = tx(A, 2, C, 5);
+    let mut st2 = st.clone();
+    st2.storage.last_outcome = Some((
+        t2.id,
+        Outcome::Rejected {
+            reason: Rejection::NoQuorum,
+        },
+    ));
+    let (changed, cmds) = deliver(&a, &st2, client(), submit(t1));
+    assert!(changed.is_none());
+    assert!(cmds.is_empty());
+}
+
+#[test]
+fn a_short_balance_starts_an_election_with_a_saved_ballot() {
+    let a = server(0, Variant::Safe);
+    let t = tx(A, 1, B, 2);
+    let (st, cmds) = deliver(&a, &start(&a), client(), submit(t.clone()));
+    let st = st.unwrap();
+    let ballot = Ballot {
+        round: 1,
+        leader: 0,
+    };
+    assert_eq!(st.storage.promised, ballot);
+    assert_eq!(st.waiting.as_ref().map(|w| &w.transfer), Some(&t));
+    assert!(first_save(&cmds) < first_send(&cmds));
+    let prepare: Msg = PeerMsg::Prepare {
+        ballot,
+        height: Height(1),
+    }
+    .into();
+    assert_eq!(
+        sent(&cmds),
+        vec![(Id::from(1), prepare.clone()), (Id::from(2), prepare)]
+    );
+    assert!(cmds
+        .iter()
+        .any(|c| matches!(c, Command::SetTimer(Timer::Round, _))));
+}
+
+/// Server A short of funds, elected with B's promise carrying B's pending credit to A.
+fn elected_a() -> (ServerActor, ServerState, Vec<Cmd>) {
+    let a = server(0, Variant::Safe);
+    let (st, _) = deliver(&a, &start(&a), client(), submit(tx(A, 1, C, 2)));
+    let st = st.unwrap();
+    let promise = PeerMsg::Promise {
+        ballot: st.storage.promised,
+        height: Height(1),
+        accepted: None,
+        pending: vec![tx(B, 1, A, 1)],
+    };
+    let (st, cmds) = deliver(&a, &st, Id::from(1), promise.into());
+    (a, st.unwrap(), cmds)
+}
+
+#[test]
+fn a_quorum_of_promises_proposes_a_fresh_block_of_pending_transfers() {
+    let (_, st, cmds) = elected_a();
+    let accepted = st
+        .storage
+        .accepted
+        .clone()
+        .expect("the leader accepts its own block");
+    assert_eq!(accepted.block.transfers, vec![tx(B, 1, A, 1)]);
+    assert!(first_save(&cmds) < first_send(&cmds));
+    let accept: Msg = PeerMsg::Accept {
+        ballot: accepted.ballot,
+        block: accepted.block.clone(),
+    }
+    .into();
+    assert_eq!(
+        sent(&cmds),
+        vec![(Id::from(1), accept.clone()), (Id::from(2), accept)]
+    );
+}
+
+#[test]
+fn a_reported_accepted_block_is_proposed_unchanged() {
+    let a = server(0, Variant::Safe);
+    let (st, _) = deliver(&a, &start(&a), client(), submit(tx(A, 1, C, 2)));
+    let st = st.unwrap();
+    let old = Arc::new(Block::new(
+        Height(1),
+        Ballot {
+            round: 0,
+            leader: 2,
+        },
+        st.storage.chain.tip().hash,
+        vec![tx(C, 1, B, 1)],
+    ));
+    let promise = PeerMsg::Promise {
+        ballot: st.storage.promised,
+        height: Height(1),
+        accepted: Some(AcceptedBlock {
+            ballot: Ballot {
+                round: 0,
+                leader: 2,
+            },
+            block: old.clone(),
+        }),
+        pending: vec![tx(B, 1, A, 1)],
+    };
+    let (st, cmds) = deliver(&a, &st, Id::from(1), promise.into());
+    let st = st.unwrap();
+    assert_eq!(st.storage.accepted.unwrap().block, old);
+    assert!(matches!(
+        &sent(&cmds)[0].1,
+        Msg::Peer(PeerMsg::Accept { block, .. }) if *block == old
+    ));
+}
+
+#[test]
+fn a_quorum_of_accepted_commits_then_executes_the_waiting_transfer() {
+    let (a, st, _) = elected_a();
+    let ballot = st.storage.promised;
+    let accepted = PeerMsg::Accepted {
+        ballot,
+        height: Height(1),
+    };
+    let (st, cmds) = deliver(&a, &st, Id::from(2), accepted.into());
+    let st = st.unwrap();
+    assert_eq!(st.storage.chain.next_height(), Height(2));
+    assert_eq!(st.storage.accepted, None);
+    assert_eq!(st.round, None);
+    assert_eq!(st.waiting, None);
+    // A had 1, B's transfer brought 1 more: the 2-unit transfer is now covered.
+    assert_eq!(st.storage.log, vec![tx(A, 1, C, 2)]);
+    let msgs = sent(&cmds);
+    assert!(matches!(msgs[0].1, Msg::Peer(PeerMsg::Commit { .. })));
+    assert_eq!(
+        msgs.last().unwrap(),
+        &(
+            client(),
+            ApiMsg::Outcome {
+                id: tx(A, 1, C, 2).id,
+                outcome: Outcome::ExecutedAfterConsensus
+            }
+            .into()
+        )
+    );
+    assert!(first_save(&cmds) < first_send(&cmds));
+}
+
+#[test]
+fn a_follower_promises_with_its_accepted_block_and_log_and_ignores_lower_ballots() {
+    let b = server(1, Variant::Safe);
+    let (st, _) = deliver(&b, &start(&b), client(), submit(tx(B, 1, A, 1)));
+    let st = st.unwrap();
+    let high = Ballot {
+        round: 2,
+        leader: 0,
+    };
+    let prepare = PeerMsg::Prepare {
+        ballot: high,
+        height: Height(1),
+    };
+    let (st2, cmds) = deliver(&b, &st, Id::from(0), prepare.into());
+    let st2 = st2.unwrap();
+    assert_eq!(st2.storage.promised, high);
+    assert!(first_save(&cmds) < first_send(&cmds));
+    assert_eq!(
+        sent(&cmds),
+        vec![(
+            Id::from(0),
+            PeerMsg::Promise {
+                ballot: high,
+                height: Height(1),
+                accepted: None,
+                pending: vec![tx(B, 1, A, 1)]
+            }
+            .into()
+        )]
+    );
+    let low = PeerMsg::Prepare {
+        ballot: Ballot {
+            round: 1,
+            leader: 2,
+        },
+        height: Height(1),
+    };
+    let (changed, cmds) = deliver(&b, &st2, Id::from(2), low.into());
+    assert!(changed.is_none() && cmds.is_empty());
+}
+
+#[test]
+fn a_block_beyond_the_tip_asks_for_the_gap_and_catch_up_fills_it() {
+    let b = server(1, Variant::Safe);
+    let st = start(&b);
+    let mut leader_chain = Chain::new();
+    let b1 = Arc::new(Block::new(
+        Height(1),
+        Ballot::ZERO,
+        leader_chain.tip().hash,
+        vec![tx(A, 1, B, 1)],
+    ));
+    leader_chain.append(b1.clone()).unwrap();
+    let b2 = Arc::new(Block::new(Height(2), Ballot::ZERO, b1.hash, vec![]));
+    let commit = PeerMsg::Commit {
+        ballot: Ballot::ZERO,
+        block: b2.clone(),
+    };
+    let (changed, cmds) = deliver(&b, &st, Id::from(0), commit.into());
+    assert!(changed.is_none());
+    assert_eq!(
+        sent(&cmds),
+        vec![(
+            Id::from(0),
+            PeerMsg::CatchUpRequest { from: Height(1) }.into()
+        )]
+    );
+    let catch_up = PeerMsg::CatchUp {
+        blocks: vec![b1, b2],
+    };
+    let (st, cmds) = deliver(&b, &st, Id::from(0), catch_up.into());
+    assert_eq!(st.unwrap().storage.chain.next_height(), Height(3));
+    assert!(first_save(&cmds).is_some());
+}
+
+#[test]
+fn a_restarted_server_resumes_from_storage_and_catches_up_on_the_next_message() {
+    let b = server(1, Variant::Safe);
+    let storage = Storage {
+        promised: Ballot {
+            round: 4,
+            leader: 2,
+        },
+        log: vec![tx(B, 1, A, 1)],
+        ..Storage::default()
+    };
+    let mut out = Out::new();
+    let st = b.on_start(Id::from(1), &Some(storage.clone()), &mut out);
+    assert_eq!(st.storage, storage, "nothing durable is forgotten");
+    assert_eq!(st.restarted_at, Some(Height(0)));
+    assert!(out.is_empty());
+    // A PREPARE for height 3 tells it blocks 1 and 2 exist: it promises and asks for them.
+    let prepare = PeerMsg::Prepare {
+        ballot: Ballot {
+            round: 5,
+            leader: 0,
+        },
+        height: Height(3),
+    };
+    let (_, cmds) = deliver(&b, &st, Id::from(0), prepare.into());
+    assert_eq!(
+        sent(&cmds).last().unwrap(),
+        &(
+            Id::from(0),
+            PeerMsg::CatchUpRequest { from: Height(1) }.into()
+        )
+    );
+}
+
+#[test]
+fn out_of_ballots_the_client_gets_no_quorum_not_silence() {
+    let mut a = server(0, Variant::Safe);
+    Arc::make_mut(&mut a.cfg).max_round = 1;
+    let (st, _) = deliver(&a, &start(&a), client(), submit(tx(A, 1, B, 5)));
+    let mut state = Cow::Borrowed(st.as_ref().unwrap());
+    let mut out = Out::new();
+    a.on_timeout(Id::from(0), &mut state, &Timer::Round, &mut out);
+    let cmds: Vec<Cmd> = out.into_iter().collect();
+    let outcome = Outcome::Rejected {
+        reason: Rejection::NoQuorum,
+    };
+    assert_eq!(
+        sent(&cmds),
+        vec![(
+            client(),
+            ApiMsg::Outcome {
+                id: tx(A, 1, B, 5).id,
+                outcome: outcome.clone()
+            }
+            .into()
+        )]
+    );
+    assert_eq!(
+        state.storage.last_outcome,
+        Some((tx(A, 1, B, 5).id, outcome))
+    );
+}
+
+#[test]
+fn literal_appends_every_commit_even_a_duplicate() {
+    let b = server(1, Variant::Literal);
+    let st = start(&b);
+    let block = Arc::new(Block::new(
+        Height(1),
+        Ballot::ZERO,
+        st.storage.chain.tip().hash,
+        vec![tx(A, 1, B, 1)],
+    ));
+    let commit: Msg = PeerMsg::Commit {
+        ballot: Ballot::ZERO,
+        block,
+    }
+    .into();
+    let (st, _) = deliver(&b, &st, Id::from(0), commit.clone());
+    let (st, _) = deliver(&b, &st.unwrap(), Id::from(0), commit);
+    assert_eq!(
+        st.unwrap().storage.chain.len(),
+        3,
+        "the course text appends twice"
+    );
+}
+
+#[test]
+fn queries_answer_balance_log_and_chain() {
+    let a = server(0, Variant::Safe);
+    let (st, _) = deliver(&a, &start(&a), client(), submit(tx(A, 1, B, 1)));
+    let st = st.unwrap();
+    let (_, cmds) = deliver(&a, &st, client(), ApiMsg::GetBalance { account: B }.into());
+    assert_eq!(
+        sent(&cmds)[0].1,
+        ApiMsg::Balance {
+            account: B,
+            balance: 2,
+            height: Height(0)
+        }
+        .into()
+    );
+    let (_, cmds) = deliver(&a, &st, client(), ApiMsg::GetLog.into());
+    assert_eq!(
+        sent(&cmds)[0].1,
+        ApiMsg::Log {
+            transfers: vec![tx(A, 1, B, 1)]
+        }
+        .into()
+    );
+    let (_, cmds) = deliver(
+        &a,
+        &st,
+        client(),
+        ApiMsg::GetChain { from: Height(0) }.into(),
+    );
+    assert!(
+        matches!(&sent(&cmds)[0].1, Msg::Api(ApiMsg::Chain { blocks, .. }) if blocks.len() == 1)
+    );
+}

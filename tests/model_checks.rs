@@ -1,0 +1,145 @@
+//! Exhaustive checks of the named scenarios, with pinned state counts so any change to the
+//! protocol's reachable states shows up here. (The largest checks run in `paxchain-check`.)
+
+use paxchain::{Msg, PeerMsg, Variant};
+use paxchain_model::properties::is_example;
+use paxchain_model::trace::{replay, shrink, steps, Step};
+use paxchain_model::{build, scenarios, BankModel, ModelConfig};
+use stateright::{Checker, HasDiscoveries, Model};
+
+fn scenario(name: &str) -> ModelConfig {
+    scenarios::by_name(name).expect("a preset").config
+}
+
+/// Runs a complete BFS and asserts: no `always`/`eventually` discovery, every `sometimes`
+/// example found, and the pinned number of unique states.
+fn assert_passes(cfg: &ModelConfig, unique_states: usize) {
+    cfg.validate().expect("valid preset");
+    let checker = build(cfg).checker().threads(2).spawn_bfs().join();
+    let model = checker.model();
+    let found = checker.discoveries();
+    for p in model.properties() {
+        if is_example(&p) {
+            assert!(
+                found.contains_key(p.name),
+                "example never reached: {}",
+                p.name
+            );
+        } else {
+            assert!(!found.contains_key(p.name), "violated: {}", p.name);
+        }
+    }
+    assert_eq!(checker.unique_state_count(), unique_states);
+}
+
+#[test]
+fn safe_passes_every_property_on_tiny() {
+    assert_passes(&scenario("tiny"), 71_505);
+}
+
+#[test]
+fn safe_passes_every_property_on_crash_loss() {
+    assert_passes(&scenario("crash-loss"), 2_620_856);
+}
+
+#[test]
+fn safe_passes_on_the_default_scenario_with_one_round() {
+    // The default scenario with a FIFO network: competing leaders, small enough for CI.
+    let cfg = ModelConfig {
+        network: paxchain_model::NetworkKind::Ordered,
+        ..scenario("default")
+    };
+    assert_passes(&cfg, 15_013);
+}
+
+/// The first violation the checker finds in `cfg`, as replayable steps.
+fn first_violation(cfg: &ModelConfig) -> (BankModel, &'static str, Vec<Step>) {
+    let checker = build(cfg)
+        .checker()
+        .finish_when(HasDiscoveries::AnyFailures)
+        .spawn_bfs()
+        .join();
+    let model = checker.model().clone();
+    let (name, path) = checker
+        .discoveries()
+        .into_iter()
+        .find(|(name, _)| {
+            let p = model
+                .properties()
+                .into_iter()
+                .find(|p| p.name == *name)
+                .unwrap();
+            !is_example(&p)
+        })
+        .expect("the literal variant has a counterexample");
+    (model, name, steps(&path))
+}
+
+#[test]
+fn literal_appends_a_duplicated_commit_twice() {
+    let cfg = ModelConfig {
+        variant: Variant::Literal,
+        ..scenario("default")
+    };
+    let (model, name, trace) = first_violation(&cfg);
+    assert!(
+        ["exactly once", "no double spend"].contains(&name),
+        "unexpected first violation: {name}"
+    );
+    let property = model
+        .properties()
+        .into_iter()
+        .find(|p| p.name == name)
+        .unwrap();
+    let broken = |s: &paxchain_model::BankState| !(property.condition)(&model, s);
+    // The trace replays to a violating state, also after a trip through JSON.
+    let json = serde_json::to_string(&trace).unwrap();
+    let trace: Vec<Step> = serde_json::from_str(&json).unwrap();
+    assert!(broken(&replay(&model, &trace).expect("the trace replays")));
+    // Shrunk to what matters, it ends with the same COMMIT delivered twice to one server.
+    let short = shrink(&model, &trace, broken);
+    assert!(short.len() <= trace.len());
+    assert!(broken(&replay(&model, &short).unwrap()));
+    let commits: Vec<&Step> = short
+        .iter()
+        .filter(|s| {
+            matches!(
+                s,
+                Step::Deliver {
+                    msg: Msg::Peer(PeerMsg::Commit { .. }),
+                    ..
+                }
+            )
+        })
+        .collect();
+    assert_eq!(commits.len(), 2, "{short:?}");
+    assert_eq!(commits[0], commits[1]);
+}
+
+#[test]
+fn literal_lets_two_leaders_commit_different_blocks_at_one_height() {
+    // On a network that never duplicates, the literal protocol still forks the chain: two
+    // leaders each build a block from ACCEPTED replies that no quorum ever accepted.
+    let cfg = ModelConfig {
+        variant: Variant::Literal,
+        network: paxchain_model::NetworkKind::Unordered,
+        ..scenario("default")
+    };
+    let (model, name, trace) = first_violation(&cfg);
+    assert_eq!(name, "chain prefix agreement");
+    let last = replay(&model, &trace).expect("the trace replays");
+    let tips: Vec<_> = last.actor_states[..2]
+        .iter()
+        .map(|s| s.server().unwrap().storage.chain.tip().clone())
+        .collect();
+    assert_eq!(tips[0].height, tips[1].height);
+    assert_ne!(tips[0].hash, tips[1].hash);
+}
+
+#[test]
+fn a_step_that_is_not_enabled_does_not_replay() {
+    let model = build(&scenario("tiny"));
+    let bogus = vec![Step::Crash { actor: 7 }];
+    assert!(replay(&model, &bogus).is_none());
+    assert!(replay(&model, &[]).is_some());
+}
