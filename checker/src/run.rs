@@ -30,12 +30,12 @@ pub fn check(cfg: &ModelConfig, args: &CheckArgs) -> ExitCode {
         (None, _) => None,
     };
     let outcome = match args.strategy {
-        Strategy::Bfs => drive(builder.spawn_bfs(), timeout, args.max_depth),
-        Strategy::Dfs => drive(builder.spawn_dfs(), timeout, args.max_depth),
+        Strategy::Bfs => drive(builder.spawn_bfs(), timeout, args),
+        Strategy::Dfs => drive(builder.spawn_dfs(), timeout, args),
         Strategy::Simulation => {
             let seed = 0x5eed;
             let checker = builder.spawn_simulation(seed, UniformChooser);
-            let mut o = drive(checker, timeout, args.max_depth);
+            let mut o = drive(checker, timeout, args);
             if o.ending == Ending::Complete {
                 o.ending = Ending::Incomplete("a simulation never covers every state".into());
             }
@@ -51,11 +51,7 @@ pub fn check(cfg: &ModelConfig, args: &CheckArgs) -> ExitCode {
 }
 
 /// Polls `checker` to its end, printing progress to stderr once a second.
-fn drive(
-    checker: impl Checker<BankModel>,
-    timeout: Option<Duration>,
-    max_depth: Option<usize>,
-) -> Outcome {
+fn drive(checker: impl Checker<BankModel>, timeout: Option<Duration>, args: &CheckArgs) -> Outcome {
     let start = Instant::now();
     let mut last_print = Instant::now();
     let mut last_count = 0;
@@ -94,12 +90,12 @@ fn drive(
         .any(|p| !is_example(p) && discoveries.contains_key(p.name));
     let ending = if timed_out {
         Ending::Incomplete(format!("timeout after {} s", elapsed.as_secs()))
-    } else if max_depth.is_some_and(|d| checker.max_depth() >= d) {
+    } else if args.max_depth.is_some_and(|d| checker.max_depth() >= d) {
         Ending::Incomplete(format!("depth bound {} reached", checker.max_depth()))
     } else if all_discovered {
         Ending::StoppedEarly("every property had a discovery".into())
-    } else if any_violation {
-        // `finish_when(AnyFailures)` may have stopped it; either way not every state was seen.
+    } else if any_violation && !args.all_violations {
+        // `finish_when(AnyFailures)` stopped it: not every state was seen.
         Ending::StoppedEarly("stopped at the first violation".into())
     } else {
         Ending::Complete

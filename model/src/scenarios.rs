@@ -61,11 +61,12 @@ pub fn all() -> Vec<Scenario> {
         },
         Scenario {
             name: "five",
-            about: "5 servers, 1 unit each; A goes short and E's transfer covers it; f = 2",
+            about: "5 servers (f = 2), FIFO links; A goes short, E's transfer covers it, A may retry its election",
             config: ModelConfig {
                 servers: 5,
                 workloads: vec![vec![(B, 1), (C, 1)], vec![], vec![], vec![], vec![(A, 1)]],
-                network: NetworkKind::Unordered,
+                network: NetworkKind::Ordered,
+                max_round: 2,
                 ..default
             },
         },
