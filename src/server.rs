@@ -239,6 +239,27 @@ pub enum Phase {
     },
 }
 
+impl Phase {
+    /// The servers that have answered in this phase (promised, or accepted).
+    fn voters(&self) -> &BTreeSet<usize> {
+        match self {
+            Phase::Electing { promised_by, .. } => promised_by,
+            Phase::Proposing { accepted_by, .. } | Phase::Collecting { accepted_by, .. } => {
+                accepted_by
+            }
+        }
+    }
+
+    fn voters_mut(&mut self) -> &mut BTreeSet<usize> {
+        match self {
+            Phase::Electing { promised_by, .. } => promised_by,
+            Phase::Proposing { accepted_by, .. } | Phase::Collecting { accepted_by, .. } => {
+                accepted_by
+            }
+        }
+    }
+}
+
 impl ServerState {
     fn fresh() -> ServerState {
         ServerState {
@@ -392,6 +413,31 @@ impl ServerActor {
         o.send(client, answer.into());
     }
 
+    /// Counts `from`'s answer if it is for the round this server leads (same ballot and
+    /// height, in a phase `in_phase` accepts) and not counted yet; returns the round so the
+    /// caller can add what the answer carried. A stale or repeated answer changes nothing.
+    fn count_vote<'a>(
+        &self,
+        state: &'a mut Cow<ServerState>,
+        from: usize,
+        ballot: Ballot,
+        height: Height,
+        in_phase: fn(&Phase) -> bool,
+    ) -> Option<&'a mut Round> {
+        let news = state.round.as_ref().is_some_and(|r| {
+            r.ballot == ballot
+                && r.height == height
+                && in_phase(&r.phase)
+                && !r.phase.voters().contains(&from)
+        });
+        if !news {
+            return None;
+        }
+        let round = state.to_mut().round.as_mut().expect("checked above");
+        round.phase.voters_mut().insert(from);
+        Some(round)
+    }
+
     // ---------------------------------------------------------------- election
 
     /// Starts an instance for the next height under a fresh ballot.
@@ -508,32 +554,22 @@ impl ServerActor {
         else {
             unreachable!("on_promise is only called with a Promise");
         };
-        let is_current = |r: &Round| {
-            r.ballot == ballot
-                && r.height == height
-                && matches!(&r.phase, Phase::Electing { promised_by, .. } if !promised_by.contains(&from))
-        };
-        if !state.round.as_ref().is_some_and(is_current) {
+        let electing = |p: &Phase| matches!(p, Phase::Electing { .. });
+        let Some(round) = self.count_vote(state, from, ballot, height, electing) else {
             return;
-        }
-        let st = state.to_mut();
-        if let Some(Round {
-            phase:
-                Phase::Electing {
-                    promised_by,
-                    pending: all,
-                    highest,
-                },
+        };
+        if let Phase::Electing {
+            pending: all,
+            highest,
             ..
-        }) = &mut st.round
+        } = &mut round.phase
         {
-            promised_by.insert(from);
             all.extend(pending);
             if accepted.as_ref().map(|a| a.ballot) > highest.as_ref().map(|h| h.ballot) {
                 *highest = accepted;
             }
         }
-        self.maybe_propose(st, o);
+        self.maybe_propose(state.to_mut(), o);
     }
 
     // ---------------------------------------------------------------- proposal
@@ -653,23 +689,13 @@ impl ServerActor {
         height: Height,
         o: &mut Out<Self>,
     ) {
-        let is_current = |r: &Round| {
-            r.ballot == ballot
-                && r.height == height
-                && matches!(&r.phase, Phase::Proposing { accepted_by, .. } if !accepted_by.contains(&from))
-        };
-        if !state.round.as_ref().is_some_and(is_current) {
-            return;
-        }
-        let st = state.to_mut();
-        if let Some(Round {
-            phase: Phase::Proposing { accepted_by, .. },
-            ..
-        }) = &mut st.round
+        let proposing = |p: &Phase| matches!(p, Phase::Proposing { .. });
+        if self
+            .count_vote(state, from, ballot, height, proposing)
+            .is_some()
         {
-            accepted_by.insert(from);
+            self.maybe_commit(state.to_mut(), o);
         }
-        self.maybe_commit(st, o);
     }
 
     /// With a quorum of ACCEPTED, the block is chosen: append, save, announce, answer.
@@ -736,28 +762,14 @@ impl ServerActor {
         pending: Vec<Transfer>,
         o: &mut Out<Self>,
     ) {
-        let is_current = |r: &Round| {
-            r.ballot == ballot
-                && r.height == height
-                && matches!(&r.phase, Phase::Collecting { accepted_by, .. } if !accepted_by.contains(&from))
-        };
-        if !state.round.as_ref().is_some_and(is_current) {
+        let collecting = |p: &Phase| matches!(p, Phase::Collecting { .. });
+        let Some(round) = self.count_vote(state, from, ballot, height, collecting) else {
             return;
-        }
-        let st = state.to_mut();
-        if let Some(Round {
-            phase:
-                Phase::Collecting {
-                    accepted_by,
-                    pending: all,
-                },
-            ..
-        }) = &mut st.round
-        {
-            accepted_by.insert(from);
+        };
+        if let Phase::Collecting { pending: all, .. } = &mut round.phase {
             all.extend(pending);
         }
-        self.maybe_commit_literal(st, o);
+        self.maybe_commit_literal(state.to_mut(), o);
     }
 
     /// The course: "once the leader receives f accepted messages ... constructs block B".
