@@ -48,6 +48,9 @@ pub enum Rejection {
     /// Consensus ran and the balance still does not cover the amount.
     #[error("insufficient funds: balance {balance}, amount {amount}")]
     InsufficientFunds { balance: u64, amount: u64 },
+    /// Another transfer already waits under this id; this one was not executed.
+    #[error("id {id} already names a different transfer")]
+    IdInUse { id: TxId },
     /// No quorum answered within the server's election budget; nothing was executed.
     #[error("no quorum of servers answered; nothing was executed, try again later")]
     NoQuorum,

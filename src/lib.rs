@@ -5,11 +5,12 @@
 //! - [`msg`]: the client API and the peer protocol.
 //! - [`server`], [`client`]: the two actors; [`node`] wraps them for the model checker.
 //!
-//! The model (package `paxchain-model`) checks these actors exhaustively; the deployment runs
-//! the same [`server::ServerActor`] over UDP.
+//! The model (package `paxchain-model`) checks these actors exhaustively; [`deploy`] runs the
+//! same [`server::ServerActor`] over UDP.
 
 pub mod chain;
 pub mod client;
+pub mod deploy;
 pub mod ids;
 pub mod ledger;
 pub mod msg;

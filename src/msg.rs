@@ -41,9 +41,29 @@ pub enum ApiMsg {
     Log { transfers: Vec<Transfer> },
     /// Client to server: PrintBlockchain, blocks from `from` on.
     GetChain { from: Height },
-    /// Server to client: blocks starting at height `from`.
+    /// Server to client: at most [`MAX_BLOCKS_PER_MESSAGE`] blocks starting at height
+    /// `from`; fewer means the chain ends there.
     Chain { from: Height, blocks: Vec<Block> },
+    /// Client to server: the id of the last transfer answered (a restarted client continues
+    /// after it: the server ignores ids below it).
+    GetLastAnswered,
+    /// Server to client: that id, if any.
+    LastAnswered { id: Option<TxId> },
+    /// Anyone to server: its consensus status.
+    GetStatus,
+    /// Server to anyone: the highest ballot it promised, whether it is leading a round, its
+    /// chain's tip and the length of its local log.
+    Status {
+        promised: Ballot,
+        leading: bool,
+        tip: Height,
+        pending: usize,
+    },
 }
+
+/// The most blocks one CATCH-UP or CHAIN message carries, so a datagram stays well below UDP's
+/// limit; a receiver that gets a full message asks for the rest.
+pub const MAX_BLOCKS_PER_MESSAGE: usize = 16;
 
 /// What a server did with a transfer.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -140,6 +160,18 @@ impl fmt::Display for Msg {
             Msg::Api(ApiMsg::Chain { from, blocks }) => {
                 write!(f, "CHAIN from {from}: {} blocks", blocks.len())
             }
+            Msg::Api(ApiMsg::GetLastAnswered) => write!(f, "GET-LAST-ANSWERED"),
+            Msg::Api(ApiMsg::LastAnswered { id }) => write!(f, "LAST-ANSWERED {id:?}"),
+            Msg::Api(ApiMsg::GetStatus) => write!(f, "GET-STATUS"),
+            Msg::Api(ApiMsg::Status {
+                promised,
+                leading,
+                tip,
+                pending,
+            }) => write!(
+                f,
+                "STATUS promised {promised} leading {leading} tip {tip} log {pending}"
+            ),
             Msg::Peer(PeerMsg::Prepare { ballot, height }) => {
                 write!(f, "PREPARE ballot {ballot} for {height}")
             }

@@ -16,6 +16,8 @@ use std::borrow::Cow;
 pub enum Timer {
     /// Server: the election or round has gone on too long; start a higher ballot.
     Round,
+    /// Server: a quorum has promised; stop waiting for the other servers' promises.
+    Gather,
     /// Client: no outcome arrived; resend the request.
     Retry,
 }

@@ -14,7 +14,8 @@
 //!    and sends PREPARE(ballot, height). A server that has promised nothing higher promises
 //!    and answers with the block it has accepted for that height, if any, and its pending
 //!    transfers (its local log).
-//! 2. **Proposal** (phase 2). With promises from a quorum (its own included) the leader picks
+//! 2. **Proposal** (phase 2). With promises from a quorum (its own included), and once the
+//!    others have promised too or the `Gather` timer has fired, the leader picks
 //!    the block: the accepted block with the highest ballot among the promises if there is
 //!    one (it may already be chosen), else a fresh block of every pending transfer it heard
 //!    of that is not yet on its chain. It accepts the block itself and sends ACCEPT.
@@ -47,7 +48,7 @@
 use crate::chain::{Block, Chain};
 use crate::ids::{Account, Ballot, Height, TxId};
 use crate::ledger::{validate, Balances, Rejection, Transfer};
-use crate::msg::{AcceptedBlock, ApiMsg, Msg, Outcome, PeerMsg};
+use crate::msg::{AcceptedBlock, ApiMsg, Msg, Outcome, PeerMsg, MAX_BLOCKS_PER_MESSAGE};
 use crate::node::Timer;
 use serde::{Deserialize, Serialize};
 use stateright::actor::{Actor, Id, Out};
@@ -104,6 +105,9 @@ pub struct ServerConfig {
     /// How long an election or round may last before a higher ballot is tried (wall time;
     /// the model checker ignores durations).
     pub round_timeout: Range<Duration>,
+    /// How long a leader with a quorum of promises waits for the other servers' promises
+    /// (and their pending transfers) before proposing.
+    pub gather_timeout: Range<Duration>,
 }
 
 /// A [`ServerConfig`] that cannot run.
@@ -218,12 +222,14 @@ pub struct Round {
 /// The steps of a [`Round`].
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum Phase {
-    /// Collecting promises: who promised, the pending transfers they sent, and the accepted
-    /// block with the highest ballot among them.
+    /// Collecting promises: who promised, the pending transfers they sent, the accepted
+    /// block with the highest ballot among them, and whether the wait for promises beyond a
+    /// quorum is over.
     Electing {
         promised_by: BTreeSet<usize>,
         pending: BTreeSet<Transfer>,
         highest: Option<AcceptedBlock>,
+        gathered: bool,
     },
     /// `safe`: the block proposed, whether it was built fresh from the promises' pending
     /// transfers, and who has accepted it.
@@ -357,13 +363,27 @@ impl ServerActor {
                 return;
             }
         }
-        // 3. A retry of the transfer already waiting for consensus changes nothing.
+        // 3. The transfer waiting for consensus: a retry changes nothing but where to answer;
+        //    an older id is stale; a *different* transfer under its id is refused (UDP is not
+        //    authenticated, and one id must never name two transfers).
         if let Some(w) = &state.waiting {
-            if w.transfer.id == t.id && w.client == client {
+            if t.id.seq < w.transfer.id.seq {
+                return;
+            }
+            if t.id == w.transfer.id {
+                if t != w.transfer {
+                    let reason = Rejection::IdInUse { id: t.id };
+                    return self.reply(client, t.id, Outcome::Rejected { reason }, o);
+                }
+                if w.client != client {
+                    state.to_mut().waiting.as_mut().expect("checked").client = client;
+                }
                 return;
             }
         }
         let st = state.to_mut();
+        // A newer request means the client gave up on the waiting one: it is dropped.
+        st.waiting = None;
         let w = Waiting {
             client,
             transfer: t,
@@ -401,12 +421,19 @@ impl ServerActor {
             },
             ApiMsg::GetChain { from } => ApiMsg::Chain {
                 from,
-                blocks: st
-                    .chain
-                    .blocks_from(from)
-                    .iter()
+                blocks: (st.chain.blocks_from(from).iter())
+                    .take(MAX_BLOCKS_PER_MESSAGE)
                     .map(|b| (**b).clone())
                     .collect(),
+            },
+            ApiMsg::GetLastAnswered => ApiMsg::LastAnswered {
+                id: st.last_outcome.as_ref().map(|(id, _)| *id),
+            },
+            ApiMsg::GetStatus => ApiMsg::Status {
+                promised: st.promised,
+                leading: state.round.is_some(),
+                tip: st.chain.tip().height,
+                pending: st.log.len(),
             },
             _ => return, // answers are for clients; a server ignores them
         };
@@ -479,6 +506,7 @@ impl ServerActor {
                 promised_by: BTreeSet::from([self.cfg.index]),
                 pending: own_pending,
                 highest: own_accepted,
+                gathered: false,
             },
         });
         self.broadcast(PeerMsg::Prepare { ballot, height }, o);
@@ -584,6 +612,7 @@ impl ServerActor {
                     promised_by,
                     pending,
                     highest,
+                    gathered,
                 },
         }) = st.round.clone()
         else {
@@ -592,6 +621,12 @@ impl ServerActor {
         if promised_by.len() < self.cfg.quorum() {
             return;
         }
+        // A quorum is enough for safety, but the block should hold every reachable server's
+        // pending transfers: wait for the others until the `Gather` timer fires.
+        if !self.is_literal() && promised_by.len() < self.n() && !gathered {
+            return o.set_timer(Timer::Gather, self.cfg.gather_timeout.clone());
+        }
+        o.cancel_timer(Timer::Gather);
         if self.is_literal() {
             let round = st.round.as_mut().expect("matched above");
             round.phase = Phase::Collecting {
@@ -861,6 +896,8 @@ impl ServerActor {
         o: &mut Out<Self>,
     ) {
         let next = state.storage.chain.next_height();
+        // A full message may have more behind it: ask for the rest once these are appended.
+        let maybe_more = blocks.len() >= MAX_BLOCKS_PER_MESSAGE;
         let useful: Vec<Arc<Block>> = blocks.into_iter().filter(|b| b.height >= next).collect();
         let Some(first) = useful.first() else {
             return;
@@ -878,12 +915,20 @@ impl ServerActor {
             let st = state.to_mut();
             *st = grown;
             self.save(st, o);
+            if maybe_more {
+                let from_height = st.storage.chain.next_height();
+                self.send(from, PeerMsg::CatchUpRequest { from: from_height }, o);
+            }
             self.after_growth(st, o);
         }
     }
 
+    /// Sends committed blocks from `from` on, at most [`MAX_BLOCKS_PER_MESSAGE`] of them.
     fn send_blocks(&self, state: &ServerState, to: usize, from: Height, o: &mut Out<Self>) {
-        let blocks = state.storage.chain.blocks_from(from).to_vec();
+        let blocks: Vec<Arc<Block>> = (state.storage.chain.blocks_from(from).iter())
+            .take(MAX_BLOCKS_PER_MESSAGE)
+            .cloned()
+            .collect();
         if !blocks.is_empty() {
             self.send(to, PeerMsg::CatchUp { blocks }, o);
         }
@@ -985,12 +1030,32 @@ impl Actor for ServerActor {
     }
 
     fn on_timeout(&self, _id: Id, state: &mut Cow<ServerState>, timer: &Timer, o: &mut Out<Self>) {
-        // The election or round stalled (lost messages, a crashed or competing leader):
-        // try again under a higher ballot, unless nothing is waiting any more.
-        if *timer == Timer::Round && state.waiting.is_some() {
-            let st = state.to_mut();
-            st.round = None;
-            self.start_election(st, o);
+        match timer {
+            // The election or round stalled (lost messages, a crashed or competing leader):
+            // try again under a higher ballot, unless nothing is waiting any more.
+            Timer::Round if state.waiting.is_some() => {
+                let st = state.to_mut();
+                st.round = None;
+                self.start_election(st, o);
+            }
+            // The servers that have not promised yet are slow or down: go on with a quorum.
+            Timer::Gather
+                if state
+                    .round
+                    .as_ref()
+                    .is_some_and(|r| matches!(r.phase, Phase::Electing { .. })) =>
+            {
+                let st = state.to_mut();
+                if let Some(Round {
+                    phase: Phase::Electing { gathered, .. },
+                    ..
+                }) = &mut st.round
+                {
+                    *gathered = true;
+                }
+                self.maybe_propose(st, o);
+            }
+            _ => {}
         }
     }
 

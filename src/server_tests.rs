@@ -22,6 +22,7 @@ fn server(index: usize, variant: Variant) -> ServerActor {
         variant,
         max_round: 3,
         round_timeout: Duration::ZERO..Duration::from_millis(1),
+        gather_timeout: Duration::ZERO..Duration::from_millis(1),
     })
 }
 
@@ -176,19 +177,61 @@ fn a_short_balance_starts_an_election_with_a_saved_ballot() {
         .any(|c| matches!(c, Command::SetTimer(Timer::Round, _))));
 }
 
-/// Server A short of funds, elected with B's promise carrying B's pending credit to A.
+fn promise(st: &ServerState, accepted: Option<AcceptedBlock>, pending: Vec<Transfer>) -> Msg {
+    PeerMsg::Promise {
+        ballot: st.storage.promised,
+        height: Height(1),
+        accepted,
+        pending,
+    }
+    .into()
+}
+
+/// Server A short of funds, elected by B (whose promise carries a pending credit to A) and
+/// then C; returns the effects of C's promise, the last one.
 fn elected_a() -> (ServerActor, ServerState, Vec<Cmd>) {
     let a = server(0, Variant::Safe);
     let (st, _) = deliver(&a, &start(&a), client(), submit(tx(A, 1, C, 2)));
     let st = st.unwrap();
-    let promise = PeerMsg::Promise {
-        ballot: st.storage.promised,
-        height: Height(1),
-        accepted: None,
-        pending: vec![tx(B, 1, A, 1)],
-    };
-    let (st, cmds) = deliver(&a, &st, Id::from(1), promise.into());
+    let (st, _) = deliver(
+        &a,
+        &st,
+        Id::from(1),
+        promise(&st, None, vec![tx(B, 1, A, 1)]),
+    );
+    let st = st.unwrap();
+    let (st, cmds) = deliver(&a, &st, Id::from(2), promise(&st, None, vec![]));
     (a, st.unwrap(), cmds)
+}
+
+#[test]
+fn with_a_bare_quorum_the_leader_waits_for_the_others_until_gather_fires() {
+    let a = server(0, Variant::Safe);
+    let (st, _) = deliver(&a, &start(&a), client(), submit(tx(A, 1, C, 2)));
+    let st = st.unwrap();
+    let (st, cmds) = deliver(
+        &a,
+        &st,
+        Id::from(1),
+        promise(&st, None, vec![tx(B, 1, A, 1)]),
+    );
+    let st = st.unwrap();
+    assert!(
+        sent(&cmds).is_empty(),
+        "no ACCEPT before the others had their chance"
+    );
+    assert!(cmds
+        .iter()
+        .any(|c| matches!(c, Command::SetTimer(Timer::Gather, _))));
+    let mut state = Cow::Borrowed(&st);
+    let mut out = Out::new();
+    a.on_timeout(Id::from(0), &mut state, &Timer::Gather, &mut out);
+    let cmds: Vec<Cmd> = out.into_iter().collect();
+    assert_eq!(sent(&cmds).len(), 2, "ACCEPT to B and C: {cmds:?}");
+    assert!(matches!(
+        &sent(&cmds)[0].1,
+        Msg::Peer(PeerMsg::Accept { block, .. }) if block.transfers == vec![tx(B, 1, A, 1)]
+    ));
 }
 
 #[test]
@@ -226,19 +269,21 @@ fn a_reported_accepted_block_is_proposed_unchanged() {
         st.storage.chain.tip().hash,
         vec![tx(C, 1, B, 1)],
     ));
-    let promise = PeerMsg::Promise {
-        ballot: st.storage.promised,
-        height: Height(1),
-        accepted: Some(AcceptedBlock {
-            ballot: Ballot {
-                round: 0,
-                leader: 2,
-            },
-            block: old.clone(),
-        }),
-        pending: vec![tx(B, 1, A, 1)],
-    };
-    let (st, cmds) = deliver(&a, &st, Id::from(1), promise.into());
+    let reported = Some(AcceptedBlock {
+        ballot: Ballot {
+            round: 0,
+            leader: 2,
+        },
+        block: old.clone(),
+    });
+    let (st, _) = deliver(
+        &a,
+        &st,
+        Id::from(1),
+        promise(&st, reported, vec![tx(B, 1, A, 1)]),
+    );
+    let st = st.unwrap();
+    let (st, cmds) = deliver(&a, &st, Id::from(2), promise(&st, None, vec![]));
     let st = st.unwrap();
     assert_eq!(st.storage.accepted.unwrap().block, old);
     assert!(matches!(
@@ -473,4 +518,32 @@ fn queries_answer_balance_log_and_chain() {
     assert!(
         matches!(&sent(&cmds)[0].1, Msg::Api(ApiMsg::Chain { blocks, .. }) if blocks.len() == 1)
     );
+}
+
+#[test]
+fn a_different_transfer_under_the_waiting_id_is_refused_and_a_retry_moves_the_answer() {
+    let a = server(0, Variant::Safe);
+    let short = tx(A, 1, B, 5);
+    let (st, _) = deliver(&a, &start(&a), client(), submit(short.clone()));
+    let st = st.unwrap();
+    // Same id, other content: refused, and the waiting transfer is untouched.
+    let forged = tx(A, 1, C, 1);
+    let (changed, cmds) = deliver(&a, &st, Id::from(200), submit(forged));
+    assert!(changed.is_none());
+    let reason = Rejection::IdInUse { id: short.id };
+    assert_eq!(
+        sent(&cmds),
+        vec![(
+            Id::from(200),
+            ApiMsg::Outcome {
+                id: short.id,
+                outcome: Outcome::Rejected { reason }
+            }
+            .into()
+        )]
+    );
+    // The same transfer from a new address (a restarted client): answers go there now.
+    let (changed, cmds) = deliver(&a, &st, Id::from(201), submit(short));
+    assert!(cmds.is_empty());
+    assert_eq!(changed.unwrap().waiting.unwrap().client, Id::from(201));
 }

@@ -32,6 +32,7 @@ pub fn build(cfg: &ModelConfig) -> BankModel {
             variant: cfg.variant,
             max_round: cfg.max_round,
             round_timeout: model_timeout(),
+            gather_timeout: model_timeout(),
         })));
     }
     for index in (0..n).filter(|&i| !cfg.script(i).is_empty()) {

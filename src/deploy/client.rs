@@ -1,0 +1,182 @@
+//! A client of the bank over UDP: requests with ids, answers matched to them, resends on
+//! timeout, and a clear "unreachable" after the resends.
+//!
+//! It speaks the same [`ApiMsg`] vocabulary as the model's client, as JSON datagrams.
+
+use super::cluster::Cluster;
+use crate::chain::Block;
+use crate::ids::{Account, Height, TxId};
+use crate::ledger::Transfer;
+use crate::msg::{ApiMsg, Msg, Outcome, MAX_BLOCKS_PER_MESSAGE};
+use std::net::{SocketAddrV4, UdpSocket};
+use std::time::{Duration, Instant};
+
+/// Why a request got no usable answer.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("server {addr} unreachable: no answer after {tries} tries")]
+    Unreachable { addr: SocketAddrV4, tries: u32 },
+    #[error("no server for account {0} in the cluster file")]
+    NoServer(Account),
+    #[error("network: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// A client bound to one account (and so to one server).
+pub struct BankClient {
+    socket: UdpSocket,
+    cluster: Cluster,
+    account: Account,
+    next_seq: u32,
+}
+
+impl BankClient {
+    /// Binds a UDP socket for `account`'s client. Call [`BankClient::resume`] before
+    /// transferring, so a restarted client continues after its last answered id.
+    pub fn new(cluster: &Cluster, account: Account) -> Result<BankClient, ClientError> {
+        cluster
+            .server_of(account)
+            .ok_or(ClientError::NoServer(account))?;
+        Ok(BankClient {
+            socket: UdpSocket::bind("0.0.0.0:0")?,
+            cluster: cluster.clone(),
+            account,
+            next_seq: 1,
+        })
+    }
+
+    /// How many servers the cluster has.
+    pub fn servers(&self) -> usize {
+        self.cluster.servers.len()
+    }
+
+    /// The account this client owns.
+    pub fn account(&self) -> Account {
+        self.account
+    }
+
+    /// The address of an account's server.
+    pub fn server(&self, account: Account) -> Result<SocketAddrV4, ClientError> {
+        Ok(self
+            .cluster
+            .server_of(account)
+            .ok_or(ClientError::NoServer(account))?
+            .addr)
+    }
+
+    /// Asks the own server which id it answered last, and continues after it.
+    pub fn resume(&mut self) -> Result<(), ClientError> {
+        let own = self.server(self.account)?;
+        let answer = self.request(own, ApiMsg::GetLastAnswered, |m| {
+            matches!(m, ApiMsg::LastAnswered { .. })
+        })?;
+        if let ApiMsg::LastAnswered { id: Some(id) } = answer {
+            self.next_seq = self.next_seq.max(id.seq + 1);
+        }
+        Ok(())
+    }
+
+    /// Submits a transfer from the own account and waits for its outcome. Resends reuse the
+    /// id, so the transfer is executed at most once whatever the network does.
+    pub fn transfer(&mut self, to: Account, amount: u64) -> Result<(TxId, Outcome), ClientError> {
+        let id = TxId {
+            client: self.account,
+            seq: self.next_seq,
+        };
+        self.next_seq += 1;
+        let transfer = Transfer {
+            id,
+            from: self.account,
+            to,
+            amount,
+        };
+        let own = self.server(self.account)?;
+        let answer = self.request(
+            own,
+            ApiMsg::Submit { transfer },
+            |m| matches!(m, ApiMsg::Outcome { id: got, .. } if *got == id),
+        )?;
+        match answer {
+            ApiMsg::Outcome { outcome, .. } => Ok((id, outcome)),
+            _ => unreachable!("request returns only what the filter accepts"),
+        }
+    }
+
+    /// PrintBalance: `account`'s balance as `server`'s account's server knows it.
+    pub fn balance(&self, server: Account, account: Account) -> Result<ApiMsg, ClientError> {
+        self.request(self.server(server)?, ApiMsg::GetBalance { account }, |m| {
+            matches!(m, ApiMsg::Balance { account: a, .. } if *a == account)
+                || matches!(m, ApiMsg::Outcome { .. })
+        })
+    }
+
+    /// PrintLog: a server's local log.
+    pub fn log(&self, server: Account) -> Result<Vec<Transfer>, ClientError> {
+        match self.request(self.server(server)?, ApiMsg::GetLog, |m| {
+            matches!(m, ApiMsg::Log { .. })
+        })? {
+            ApiMsg::Log { transfers } => Ok(transfers),
+            _ => unreachable!("filtered"),
+        }
+    }
+
+    /// PrintBlockchain: a server's whole chain, fetched in messages of bounded size.
+    pub fn chain(&self, server: Account) -> Result<Vec<Block>, ClientError> {
+        let addr = self.server(server)?;
+        let mut blocks: Vec<Block> = Vec::new();
+        loop {
+            let from = Height(blocks.len() as u32);
+            let part = match self.request(
+                addr,
+                ApiMsg::GetChain { from },
+                |m| matches!(m, ApiMsg::Chain { from: f, .. } if *f == from),
+            )? {
+                ApiMsg::Chain { blocks, .. } => blocks,
+                _ => unreachable!("filtered"),
+            };
+            let full = part.len() >= MAX_BLOCKS_PER_MESSAGE;
+            blocks.extend(part);
+            if !full {
+                return Ok(blocks);
+            }
+        }
+    }
+
+    /// A server's status.
+    pub fn status(&self, server: Account) -> Result<ApiMsg, ClientError> {
+        self.request(self.server(server)?, ApiMsg::GetStatus, |m| {
+            matches!(m, ApiMsg::Status { .. })
+        })
+    }
+
+    /// Sends `msg` to `addr` until an answer passing `wanted` arrives, resending after each
+    /// timeout; other datagrams (late answers to earlier requests) are skipped.
+    pub fn request(
+        &self,
+        addr: SocketAddrV4,
+        msg: ApiMsg,
+        wanted: impl Fn(&ApiMsg) -> bool,
+    ) -> Result<ApiMsg, ClientError> {
+        let bytes = serde_json::to_vec(&Msg::Api(msg)).expect("messages are plain data");
+        let timeout = Duration::from_millis(self.cluster.client_timeout_ms);
+        let tries = self.cluster.client_retries + 1;
+        let mut buf = vec![0u8; 65_535];
+        for _ in 0..tries {
+            self.socket.send_to(&bytes, addr)?;
+            let deadline = Instant::now() + timeout;
+            while let Some(left) = deadline.checked_duration_since(Instant::now()) {
+                self.socket
+                    .set_read_timeout(Some(left.max(Duration::from_millis(1))))?;
+                let Ok((n, _)) = self.socket.recv_from(&mut buf) else {
+                    break; // timed out (or an ICMP error from a closed port): resend
+                };
+                if let Ok(Msg::Api(answer)) = serde_json::from_slice::<Msg>(&buf[..n]) {
+                    if wanted(&answer) {
+                        return Ok(answer);
+                    }
+                }
+            }
+        }
+        Err(ClientError::Unreachable { addr, tries })
+    }
+}

@@ -1,0 +1,255 @@
+//! The cluster file: which servers exist, where they listen, and the timer settings.
+//!
+//! ```toml
+//! initial_balance = 10      # units every account starts with
+//! round_timeout_ms = 400    # an election or round is retried after 1x to 2x this
+//! gather_timeout_ms = 50    # a leader with a quorum waits this long for the other servers
+//! client_timeout_ms = 300   # a client resends after this long without an answer
+//! client_retries = 10       # resends before a client reports the server unreachable
+//!
+//! [[servers]]               # in account order: the first is A, then B, ...
+//! account = "A"
+//! addr = "127.0.0.1:7001"
+//! ```
+
+use crate::ids::{Account, MAX_ACCOUNTS};
+use crate::server::{ServerConfig, Variant};
+use serde::{Deserialize, Serialize};
+use stateright::actor::Id;
+use std::net::SocketAddrV4;
+use std::path::Path;
+use std::time::Duration;
+
+/// One server's entry.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ServerEntry {
+    /// The account it serves; entries are in account order.
+    pub account: Account,
+    /// Its UDP address (IPv4: the runtime identifies actors by IPv4 address and port).
+    pub addr: SocketAddrV4,
+}
+
+/// A whole cluster file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Cluster {
+    /// Units every account starts with.
+    #[serde(default = "default_initial")]
+    pub initial_balance: u64,
+    /// Milliseconds before a stalled election or round is retried (randomized up to twice).
+    #[serde(default = "default_round_ms")]
+    pub round_timeout_ms: u64,
+    /// Milliseconds a leader with a quorum of promises waits for the other servers' promises.
+    #[serde(default = "default_gather_ms")]
+    pub gather_timeout_ms: u64,
+    /// Milliseconds a client waits for an answer before resending.
+    #[serde(default = "default_client_ms")]
+    pub client_timeout_ms: u64,
+    /// Resends before a client reports its server unreachable.
+    #[serde(default = "default_retries")]
+    pub client_retries: u32,
+    /// The servers, in account order.
+    pub servers: Vec<ServerEntry>,
+}
+
+fn default_initial() -> u64 {
+    10
+}
+fn default_round_ms() -> u64 {
+    400
+}
+fn default_gather_ms() -> u64 {
+    50
+}
+fn default_client_ms() -> u64 {
+    300
+}
+fn default_retries() -> u32 {
+    10
+}
+
+impl Default for Cluster {
+    /// Three servers on loopback ports 7001 to 7003, 10 units each.
+    fn default() -> Cluster {
+        Cluster::local(3, 7001, 10)
+    }
+}
+
+/// A cluster file that cannot run. Each message names the field.
+#[derive(Debug, thiserror::Error)]
+pub enum ClusterError {
+    #[error("cannot read {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path}: {source}")]
+    Parse {
+        path: String,
+        source: Box<toml::de::Error>,
+    },
+    #[error("servers: {0} listed; a cluster has 1 to 26")]
+    ServerCount(usize),
+    #[error(
+        "servers[{index}].account: is {got}, expected {expected} (list servers in account order)"
+    )]
+    AccountOrder {
+        index: usize,
+        got: Account,
+        expected: Account,
+    },
+    #[error("servers[{index}].addr: {addr} is also used by servers[{first}]")]
+    DuplicateAddr {
+        index: usize,
+        first: usize,
+        addr: SocketAddrV4,
+    },
+    #[error("initial_balance: {0} units times the accounts overflows 64 bits")]
+    MoneyOverflow(u64),
+    #[error("{field}: must be at least 1")]
+    Zero { field: &'static str },
+}
+
+impl Cluster {
+    /// `n` servers on consecutive loopback ports from `first_port`.
+    pub fn local(n: usize, first_port: u16, initial_balance: u64) -> Cluster {
+        Cluster {
+            initial_balance,
+            round_timeout_ms: default_round_ms(),
+            gather_timeout_ms: default_gather_ms(),
+            client_timeout_ms: default_client_ms(),
+            client_retries: default_retries(),
+            servers: (0..n)
+                .map(|i| ServerEntry {
+                    account: Account::of_server(i),
+                    addr: SocketAddrV4::new([127, 0, 0, 1].into(), first_port + i as u16),
+                })
+                .collect(),
+        }
+    }
+
+    /// Reads and validates a cluster file.
+    pub fn load(path: &Path) -> Result<Cluster, ClusterError> {
+        let shown = path.display().to_string();
+        let text = std::fs::read_to_string(path).map_err(|source| ClusterError::Read {
+            path: shown.clone(),
+            source,
+        })?;
+        let cluster: Cluster = toml::from_str(&text).map_err(|e| ClusterError::Parse {
+            path: shown,
+            source: Box::new(e),
+        })?;
+        cluster.validate()?;
+        Ok(cluster)
+    }
+
+    /// The file's text.
+    pub fn to_toml(&self) -> String {
+        toml::to_string(self).expect("a cluster is plain data")
+    }
+
+    /// Checks every field; the error names the first bad one.
+    pub fn validate(&self) -> Result<(), ClusterError> {
+        let n = self.servers.len();
+        if n == 0 || n > MAX_ACCOUNTS {
+            return Err(ClusterError::ServerCount(n));
+        }
+        for (index, s) in self.servers.iter().enumerate() {
+            let expected = Account::of_server(index);
+            if s.account != expected {
+                return Err(ClusterError::AccountOrder {
+                    index,
+                    got: s.account,
+                    expected,
+                });
+            }
+            if let Some(first) = self.servers[..index].iter().position(|o| o.addr == s.addr) {
+                return Err(ClusterError::DuplicateAddr {
+                    index,
+                    first,
+                    addr: s.addr,
+                });
+            }
+        }
+        if self.initial_balance.checked_mul(n as u64).is_none() {
+            return Err(ClusterError::MoneyOverflow(self.initial_balance));
+        }
+        for (field, value) in [
+            ("round_timeout_ms", self.round_timeout_ms),
+            ("client_timeout_ms", self.client_timeout_ms),
+        ] {
+            if value == 0 {
+                return Err(ClusterError::Zero { field });
+            }
+        }
+        Ok(())
+    }
+
+    /// The actor ids of all servers, by index.
+    pub fn ids(&self) -> Vec<Id> {
+        self.servers.iter().map(|s| Id::from(s.addr)).collect()
+    }
+
+    /// The configuration of server `index`, running the `safe` protocol without a ballot bound.
+    pub fn server_config(&self, index: usize) -> ServerConfig {
+        let round = Duration::from_millis(self.round_timeout_ms);
+        ServerConfig {
+            index,
+            servers: self.ids(),
+            initial_balance: self.initial_balance,
+            variant: Variant::Safe,
+            max_round: u32::MAX,
+            round_timeout: round..round * 2,
+            gather_timeout: Duration::from_millis(self.gather_timeout_ms)
+                ..Duration::from_millis(self.gather_timeout_ms + 1),
+        }
+    }
+
+    /// The entry of an account's server.
+    pub fn server_of(&self, account: Account) -> Option<&ServerEntry> {
+        self.servers.get(account.index())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_file_round_trips_and_bad_fields_are_named() {
+        let c = Cluster::local(3, 7101, 100);
+        let back: Cluster = toml::from_str(&c.to_toml()).unwrap();
+        assert_eq!(back, c);
+        back.validate().unwrap();
+
+        let mut swapped = c.clone();
+        swapped.servers.swap(0, 1);
+        let e = swapped.validate().unwrap_err().to_string();
+        assert!(e.starts_with("servers[0].account"), "{e}");
+
+        let mut dup = c.clone();
+        dup.servers[2].addr = dup.servers[0].addr;
+        let e = dup.validate().unwrap_err().to_string();
+        assert!(e.starts_with("servers[2].addr"), "{e}");
+
+        let e = toml::from_str::<Cluster>("servers = []\nbogus = 1").unwrap_err();
+        assert!(e.to_string().contains("bogus"), "{e}");
+        let none = Cluster {
+            servers: vec![],
+            ..c
+        };
+        assert!(matches!(none.validate(), Err(ClusterError::ServerCount(0))));
+    }
+
+    #[test]
+    fn defaults_fill_the_timer_fields() {
+        let c: Cluster =
+            toml::from_str("[[servers]]\naccount = \"A\"\naddr = \"127.0.0.1:9000\"\n").unwrap();
+        assert_eq!(c.initial_balance, 10);
+        assert_eq!(
+            c.server_config(0).round_timeout.start,
+            Duration::from_millis(400)
+        );
+    }
+}

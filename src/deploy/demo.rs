@@ -1,0 +1,117 @@
+//! A local cluster as child processes on loopback, for the course's demo.
+//!
+//! Each server is `paxchain server` in its own data directory, so `crash` (SIGKILL) and
+//! `recover` (start again on the same directory) exercise the real storage. Dropping the
+//! [`Demo`] kills every child: no process is left behind.
+
+use super::cluster::Cluster;
+use crate::ids::Account;
+use std::net::UdpSocket;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+
+/// The running cluster.
+pub struct Demo {
+    /// Holds the cluster file and one data directory per server.
+    pub dir: PathBuf,
+    pub cluster_file: PathBuf,
+    pub cluster: Cluster,
+    exe: PathBuf,
+    children: Vec<Option<Child>>,
+}
+
+/// `n` free UDP ports on loopback (bound, read, released: another process could take one in
+/// between, which would make a server fail to start with a clear message).
+pub fn free_ports(n: usize) -> std::io::Result<Vec<u16>> {
+    let sockets: Vec<UdpSocket> = (0..n)
+        .map(|_| UdpSocket::bind("127.0.0.1:0"))
+        .collect::<Result<_, _>>()?;
+    sockets
+        .iter()
+        .map(|s| s.local_addr().map(|a| a.port()))
+        .collect()
+}
+
+impl Demo {
+    /// Writes a cluster file for `n` servers with `initial` units each under `dir` and starts
+    /// every server with `exe` (the `paxchain` binary).
+    pub fn start(exe: &Path, dir: &Path, n: usize, initial: u64) -> std::io::Result<Demo> {
+        std::fs::create_dir_all(dir)?;
+        let mut cluster = Cluster::local(n, 0, initial);
+        for (entry, port) in cluster.servers.iter_mut().zip(free_ports(n)?) {
+            entry.addr.set_port(port);
+        }
+        let cluster_file = dir.join("cluster.toml");
+        std::fs::write(&cluster_file, cluster.to_toml())?;
+        let mut demo = Demo {
+            dir: dir.to_path_buf(),
+            cluster_file,
+            cluster,
+            exe: exe.to_path_buf(),
+            children: (0..n).map(|_| None).collect(),
+        };
+        for i in 0..n {
+            demo.spawn(i)?;
+        }
+        Ok(demo)
+    }
+
+    /// Server `index`'s data directory.
+    pub fn data_dir(&self, index: usize) -> PathBuf {
+        self.dir
+            .join(format!("server-{}", Account::of_server(index)))
+    }
+
+    fn spawn(&mut self, index: usize) -> std::io::Result<()> {
+        let child = Command::new(&self.exe)
+            .arg("server")
+            .arg("--cluster")
+            .arg(&self.cluster_file)
+            .arg("--id")
+            .arg(index.to_string())
+            .arg("--data-dir")
+            .arg(self.data_dir(index))
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .spawn()?;
+        self.children[index] = Some(child);
+        Ok(())
+    }
+
+    /// Kills server `s` with SIGKILL; its data directory stays.
+    pub fn crash(&mut self, s: Account) -> String {
+        match self.children.get_mut(s.index()).and_then(Option::take) {
+            Some(mut child) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                format!("server {s} killed; its data directory is kept")
+            }
+            None => format!("server {s} is not running"),
+        }
+    }
+
+    /// Restarts server `s` from its data directory.
+    pub fn recover(&mut self, s: Account) -> String {
+        match self.children.get(s.index()) {
+            None => format!("there is no server {s}"),
+            Some(Some(_)) => format!("server {s} is already running"),
+            Some(None) => match self.spawn(s.index()) {
+                Ok(()) => format!(
+                    "server {s} restarted from {}",
+                    self.data_dir(s.index()).display()
+                ),
+                Err(e) => format!("server {s} did not start: {e}"),
+            },
+        }
+    }
+}
+
+impl Drop for Demo {
+    fn drop(&mut self) {
+        for child in self.children.iter_mut().filter_map(Option::take) {
+            let mut child = child;
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}

@@ -1,0 +1,88 @@
+//! Running the checked server actor for real: UDP datagrams of JSON, storage on disk.
+//!
+//! Nothing here decides anything about the protocol: [`run_server`] hands
+//! [`ServerActor`] to stateright's `spawn` runtime, which feeds it datagrams and timer
+//! events and carries out the commands it returns, exactly as the model checker does.
+//!
+//! - [`cluster`]: the cluster file.
+//! - [`client`]: a UDP client of the bank (used by the prompt, the demo and the tests).
+//! - [`input`]: transfers from files and the prompt.
+//! - [`prompt`], [`show`]: the terminal front end.
+//! - [`demo`]: a local cluster of child processes.
+
+pub mod client;
+pub mod cluster;
+pub mod demo;
+pub mod input;
+pub mod prompt;
+pub mod show;
+
+use crate::msg::Msg;
+use crate::server::{ServerActor, Storage};
+use cluster::Cluster;
+use std::path::Path;
+
+fn encode_msg(m: &Msg) -> Result<Vec<u8>, serde_json::Error> {
+    serde_json::to_vec(m)
+}
+
+fn decode_msg(b: &[u8]) -> Result<Msg, serde_json::Error> {
+    serde_json::from_slice(b)
+}
+
+fn encode_storage(s: &Storage) -> Result<Vec<u8>, serde_json::Error> {
+    serde_json::to_vec(s)
+}
+
+fn decode_storage(b: &[u8]) -> Result<Storage, serde_json::Error> {
+    serde_json::from_slice(b)
+}
+
+/// Why a server could not run.
+#[derive(Debug, thiserror::Error)]
+pub enum ServerError {
+    #[error("--id {id}: the cluster has servers 0 to {last}")]
+    NoSuchServer { id: usize, last: usize },
+    #[error("data directory {dir}: {source}")]
+    DataDir { dir: String, source: std::io::Error },
+    #[error("server {addr} stopped: {why} (is the address already in use?)")]
+    Runtime { addr: String, why: String },
+}
+
+/// Runs server `index` of `cluster` until the process is killed. Its durable state lives in
+/// `data_dir` (stateright's runtime writes `<addr>.storage` in the working directory).
+pub fn run_server(cluster: &Cluster, index: usize, data_dir: &Path) -> Result<(), ServerError> {
+    let entry = cluster
+        .servers
+        .get(index)
+        .ok_or(ServerError::NoSuchServer {
+            id: index,
+            last: cluster.servers.len().saturating_sub(1),
+        })?;
+    let data_err = |source| ServerError::DataDir {
+        dir: data_dir.display().to_string(),
+        source,
+    };
+    std::fs::create_dir_all(data_dir).map_err(data_err)?;
+    std::env::set_current_dir(data_dir).map_err(data_err)?;
+    let actor = ServerActor::new(cluster.server_config(index));
+    actor
+        .cfg
+        .validate()
+        .expect("a validated cluster gives valid server configurations");
+    stateright::actor::spawn(
+        encode_msg,
+        decode_msg,
+        encode_storage,
+        decode_storage,
+        vec![(entry.addr, actor)],
+    )
+    .map_err(|panic| ServerError::Runtime {
+        addr: entry.addr.to_string(),
+        why: panic
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_else(|| "the runtime panicked".into()),
+    })
+}

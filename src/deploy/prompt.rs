@@ -1,0 +1,257 @@
+//! The terminal prompt shared by `paxchain client` and `paxchain demo`.
+
+use super::client::{BankClient, ClientError};
+use super::demo::Demo;
+use super::input::{parse_line, Triplet};
+use super::show;
+use crate::ids::Account;
+use crate::msg::ApiMsg;
+use std::collections::BTreeMap;
+use std::io::{BufRead, Write};
+
+/// One prompt command.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Command {
+    /// `transfer B 4` (from the default account), `as A transfer B 4`, or `(A, B, 4)`.
+    Transfer {
+        from: Option<Account>,
+        to: Account,
+        amount: u64,
+    },
+    Balance(Option<Account>),
+    Log(Option<Account>),
+    Chain(Option<Account>),
+    Status,
+    Crash(Account),
+    Recover(Account),
+    Help,
+    Quit,
+}
+
+pub const HELP: &str = concat!(
+    "  transfer B 4          send 4 units from this client's account to B\n",
+    "  as A transfer B 4     (demo) send from A's client\n",
+    "  (A, B, 4)             the course's form, from A's client\n",
+    "  balance [X]           PrintBalance: X's balance as its server knows it (default: own)\n",
+    "  log [S]               PrintLog: server S's local log (default: own)\n",
+    "  chain [S]             PrintBlockchain: server S's chain (default: own)\n",
+    "  status                each server's ballot, chain height and log length\n",
+    "  crash S / recover S   (demo) kill server S's process / restart it from its data directory\n",
+    "  help, quit            (Ctrl-D quits too)",
+);
+
+fn account(word: Option<&&str>) -> Result<Option<Account>, String> {
+    word.map(|w| Account::parse(w).map_err(|e| e.to_string()))
+        .transpose()
+}
+
+fn amount(word: &str) -> Result<u64, String> {
+    match word.parse::<u64>() {
+        Ok(0) => Err("the amount must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("`{word}` is not a whole number of units")),
+    }
+}
+
+/// Parses a prompt line; `Ok(None)` for a blank line.
+pub fn parse(line: &str) -> Result<Option<Command>, String> {
+    let words: Vec<&str> = line.split_whitespace().collect();
+    let cmd = match words.as_slice() {
+        [] => return Ok(None),
+        [first, ..] if first.starts_with('(') => {
+            let Some(Triplet { from, to, amount }) = parse_line(line)? else {
+                return Ok(None);
+            };
+            Command::Transfer {
+                from: Some(from),
+                to,
+                amount,
+            }
+        }
+        ["transfer", to, n] => Command::Transfer {
+            from: None,
+            to: Account::parse(to).map_err(|e| e.to_string())?,
+            amount: amount(n)?,
+        },
+        ["as", from, "transfer", to, n] => Command::Transfer {
+            from: Some(Account::parse(from).map_err(|e| e.to_string())?),
+            to: Account::parse(to).map_err(|e| e.to_string())?,
+            amount: amount(n)?,
+        },
+        ["balance", rest @ ..] if rest.len() <= 1 => Command::Balance(account(rest.first())?),
+        ["log", rest @ ..] if rest.len() <= 1 => Command::Log(account(rest.first())?),
+        ["chain", rest @ ..] if rest.len() <= 1 => Command::Chain(account(rest.first())?),
+        ["status"] => Command::Status,
+        ["crash", s] => Command::Crash(Account::parse(s).map_err(|e| e.to_string())?),
+        ["recover", s] => Command::Recover(Account::parse(s).map_err(|e| e.to_string())?),
+        ["help"] | ["?"] => Command::Help,
+        ["quit"] | ["exit"] => Command::Quit,
+        _ => return Err(format!("`{}`: unknown command; try `help`", line.trim())),
+    };
+    Ok(Some(cmd))
+}
+
+/// The clients of a session (one in `client`, one per account in `demo`) and, in a demo,
+/// the server processes.
+pub struct Session {
+    pub clients: BTreeMap<Account, BankClient>,
+    /// The account `transfer` sends from when no `as` is given.
+    pub default: Option<Account>,
+    pub demo: Option<Demo>,
+}
+
+impl Session {
+    fn client(&mut self, from: Option<Account>) -> Result<&mut BankClient, String> {
+        let from = from
+            .or(self.default)
+            .ok_or("say which client: `as A transfer B 4`")?;
+        self.clients
+            .get_mut(&from)
+            .ok_or_else(|| format!("this session has no client for account {from}"))
+    }
+
+    fn any(&self) -> &BankClient {
+        self.clients
+            .values()
+            .next()
+            .expect("a session has a client")
+    }
+
+    /// Submits one transfer and says what became of it.
+    pub fn transfer(&mut self, from: Option<Account>, to: Account, amount: u64) -> String {
+        let client = match self.client(from) {
+            Ok(c) => c,
+            Err(e) => return e,
+        };
+        let text = format!("({}, {to}, {amount})", client.account());
+        match client.transfer(to, amount) {
+            Ok((id, outcome)) => show::outcome(id, &text, &outcome),
+            Err(e) => format!("{text}: {e}"),
+        }
+    }
+
+    /// Runs one command; the text to print.
+    pub fn run(&mut self, cmd: Command) -> Result<String, ClientError> {
+        let own = self.default.unwrap_or(Account(0));
+        Ok(match cmd {
+            Command::Transfer { from, to, amount } => self.transfer(from, to, amount),
+            Command::Balance(x) => {
+                let x = x.unwrap_or(own);
+                match self.any().balance(x, x)? {
+                    ApiMsg::Balance {
+                        account,
+                        balance,
+                        height,
+                    } => format!(
+                        "balance of {account}: {balance} (its server's view, chain up to {height})"
+                    ),
+                    _ => format!("account {x} does not exist"),
+                }
+            }
+            Command::Log(s) => {
+                let s = s.unwrap_or(own);
+                show::log(&s.to_string(), &self.any().log(s)?)
+            }
+            Command::Chain(s) => {
+                let s = s.unwrap_or(own);
+                show::chain(&s.to_string(), &self.any().chain(s)?)
+            }
+            Command::Status => {
+                let n = self.any().servers();
+                let mut out = String::from("server  ballot  leading  tip  log\n");
+                for i in 0..n {
+                    let a = Account::of_server(i);
+                    let line = match self.any().status(a) {
+                        Ok(ApiMsg::Status {
+                            promised,
+                            leading,
+                            tip,
+                            pending,
+                        }) => format!(
+                            "{:>6}  {:<6}  {:<7}  {:>3}  {pending:>3}",
+                            a.to_string(),
+                            promised.to_string(),
+                            leading,
+                            tip.0
+                        ),
+                        _ => format!("{:>6}  unreachable", a.to_string()),
+                    };
+                    out.push_str(&line);
+                    out.push('\n');
+                }
+                out
+            }
+            Command::Crash(s) | Command::Recover(s) if self.demo.is_none() => {
+                format!("crash and recover {s} work in `paxchain demo` only")
+            }
+            Command::Crash(s) => self.demo.as_mut().expect("checked").crash(s),
+            Command::Recover(s) => self.demo.as_mut().expect("checked").recover(s),
+            Command::Help => HELP.to_string(),
+            Command::Quit => String::new(),
+        })
+    }
+
+    /// Reads commands until `quit` or end of input.
+    pub fn prompt(&mut self, input: impl BufRead, mut out: impl Write) -> std::io::Result<()> {
+        write!(out, "> ")?;
+        out.flush()?;
+        for line in input.lines() {
+            let line = line?;
+            match parse(&line) {
+                Ok(None) => {}
+                Ok(Some(Command::Quit)) => return Ok(()),
+                Ok(Some(cmd)) => match self.run(cmd) {
+                    Ok(text) => writeln!(out, "{}", text.trim_end())?,
+                    Err(e) => writeln!(out, "{e}")?,
+                },
+                Err(e) => writeln!(out, "{e}")?,
+            }
+            write!(out, "> ")?;
+            out.flush()?;
+        }
+        writeln!(out)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn commands_parse() {
+        let b = Account(1);
+        assert_eq!(
+            parse("transfer B 4"),
+            Ok(Some(Command::Transfer {
+                from: None,
+                to: b,
+                amount: 4
+            }))
+        );
+        assert_eq!(
+            parse("as A transfer B 4"),
+            Ok(Some(Command::Transfer {
+                from: Some(Account(0)),
+                to: b,
+                amount: 4
+            }))
+        );
+        assert_eq!(
+            parse("(C, B, 2)"),
+            Ok(Some(Command::Transfer {
+                from: Some(Account(2)),
+                to: b,
+                amount: 2
+            }))
+        );
+        assert_eq!(parse("balance"), Ok(Some(Command::Balance(None))));
+        assert_eq!(parse("chain c"), Ok(Some(Command::Chain(Some(Account(2))))));
+        assert_eq!(parse("crash A"), Ok(Some(Command::Crash(Account(0)))));
+        assert_eq!(parse(""), Ok(None));
+        assert!(parse("transfer B 0").unwrap_err().contains("at least 1"));
+        assert!(parse("transfer B lots")
+            .unwrap_err()
+            .contains("whole number"));
+        assert!(parse("fly away").unwrap_err().contains("unknown command"));
+    }
+}

@@ -1,0 +1,172 @@
+//! `paxchain`: run a bank server, talk to one from a terminal, or run the course's demo.
+
+use clap::{Parser, Subcommand};
+use paxchain::deploy::client::BankClient;
+use paxchain::deploy::cluster::Cluster;
+use paxchain::deploy::demo::Demo;
+use paxchain::deploy::input::parse_file;
+use paxchain::deploy::prompt::{Session, HELP};
+use paxchain::deploy::run_server;
+use paxchain::Account;
+use std::collections::BTreeMap;
+use std::io::{stdin, stdout};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(
+    name = "paxchain",
+    version,
+    about = "A bank on a blockchain agreed by a model-checked Paxos"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Run one server of a cluster until killed.
+    Server {
+        /// The cluster file (TOML).
+        #[arg(long)]
+        cluster: PathBuf,
+        /// This server's position in the cluster file (0 serves account A).
+        #[arg(long)]
+        id: usize,
+        /// Where the server keeps its durable state.
+        #[arg(long, default_value = ".")]
+        data_dir: PathBuf,
+    },
+    /// A client bound to its own server: submit a file of transfers, then prompt.
+    Client {
+        #[arg(long)]
+        cluster: PathBuf,
+        /// The account this client owns.
+        #[arg(long, value_parser = parse_account)]
+        account: Account,
+        /// Transfers to submit first, one `(S, R, amt)` or `S R amt` a line.
+        #[arg(long)]
+        input: Option<PathBuf>,
+    },
+    /// Start a local cluster as child processes and give one prompt for every client.
+    Demo {
+        #[arg(long, default_value_t = 5)]
+        servers: usize,
+        /// Units every account starts with.
+        #[arg(long, default_value_t = 10)]
+        initial: u64,
+        /// Transfers to submit first, each from its sender's client.
+        #[arg(long)]
+        input: Option<PathBuf>,
+        /// Directory for the cluster file and the servers' data (default: a new temporary one).
+        #[arg(long)]
+        dir: Option<PathBuf>,
+    },
+}
+
+fn parse_account(s: &str) -> Result<Account, String> {
+    Account::parse(s).map_err(|e| e.to_string())
+}
+
+/// Submits every transfer of an input file; bad lines are reported and skipped.
+fn submit_file(session: &mut Session, path: &PathBuf) -> Result<(), String> {
+    let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let (transfers, errors) = parse_file(&text);
+    for (line, e) in errors {
+        eprintln!("{}:{line}: {e} (skipped)", path.display());
+    }
+    for (line, t) in transfers {
+        if !session.clients.contains_key(&t.from) {
+            eprintln!(
+                "{}:{line}: {t} is from {}, not from this client's account (skipped)",
+                path.display(),
+                t.from
+            );
+            continue;
+        }
+        println!("{}", session.transfer(Some(t.from), t.to, t.amount));
+    }
+    Ok(())
+}
+
+fn run(cli: Cli) -> Result<(), String> {
+    match cli.command {
+        Cmd::Server {
+            cluster,
+            id,
+            data_dir,
+        } => {
+            let cluster = Cluster::load(&cluster).map_err(|e| e.to_string())?;
+            run_server(&cluster, id, &data_dir).map_err(|e| e.to_string())
+        }
+        Cmd::Client {
+            cluster,
+            account,
+            input,
+        } => {
+            let cluster = Cluster::load(&cluster).map_err(|e| e.to_string())?;
+            let mut client = BankClient::new(&cluster, account).map_err(|e| e.to_string())?;
+            client.resume().map_err(|e| e.to_string())?;
+            let mut session = Session {
+                clients: BTreeMap::from([(account, client)]),
+                default: Some(account),
+                demo: None,
+            };
+            if let Some(path) = input {
+                submit_file(&mut session, &path)?;
+            }
+            eprintln!("client {account}; `help` lists the commands");
+            session
+                .prompt(stdin().lock(), stdout())
+                .map_err(|e| e.to_string())
+        }
+        Cmd::Demo {
+            servers,
+            initial,
+            input,
+            dir,
+        } => {
+            let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+            let dir = dir.unwrap_or_else(|| {
+                std::env::temp_dir().join(format!("paxchain-demo-{}", std::process::id()))
+            });
+            let demo = Demo::start(&exe, &dir, servers, initial).map_err(|e| e.to_string())?;
+            let cluster = demo.cluster.clone();
+            let mut clients = BTreeMap::new();
+            for i in 0..servers {
+                let a = Account::of_server(i);
+                let mut c = BankClient::new(&cluster, a).map_err(|e| e.to_string())?;
+                c.resume()
+                    .map_err(|e| format!("server {a} did not start: {e}"))?;
+                clients.insert(a, c);
+            }
+            eprintln!(
+                "{servers} servers, {initial} units each; cluster file {}",
+                demo.cluster_file.display()
+            );
+            let mut session = Session {
+                clients,
+                default: None,
+                demo: Some(demo),
+            };
+            if let Some(path) = input {
+                submit_file(&mut session, &path)?;
+            }
+            eprintln!("{HELP}");
+            session
+                .prompt(stdin().lock(), stdout())
+                .map_err(|e| e.to_string())
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    match run(Cli::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("paxchain: {e}");
+            ExitCode::from(2)
+        }
+    }
+}

@@ -1,0 +1,149 @@
+//! Real processes on 127.0.0.1: `paxchain server` children on free ports, driven through the
+//! UDP client. Every wait is bounded; every child is killed when its `Demo` is dropped.
+
+use paxchain::deploy::client::BankClient;
+use paxchain::deploy::demo::Demo;
+use paxchain::ledger::Balances;
+use paxchain::{Account, Block, Outcome};
+use std::net::UdpSocket;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+const A: Account = Account(0);
+const B: Account = Account(1);
+const C: Account = Account(2);
+
+fn start(name: &str, servers: usize, initial: u64) -> Demo {
+    let dir: PathBuf =
+        std::env::temp_dir().join(format!("paxchain-test-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    Demo::start(
+        env!("CARGO_BIN_EXE_paxchain").as_ref(),
+        &dir,
+        servers,
+        initial,
+    )
+    .expect("servers start")
+}
+
+fn client(demo: &Demo, account: Account) -> BankClient {
+    let mut c = BankClient::new(&demo.cluster, account).unwrap();
+    c.resume().expect("the server answers");
+    c
+}
+
+/// Every server's chain, once they all agree (commits travel asynchronously); panics after
+/// five seconds of disagreement.
+fn agreed_chain(c: &BankClient, servers: usize) -> Vec<Block> {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let chains: Vec<Vec<Block>> = (0..servers)
+            .map(|i| c.chain(Account::of_server(i)).expect("server answers"))
+            .collect();
+        if chains.windows(2).all(|w| w[0] == w[1]) {
+            return chains[0].clone();
+        }
+        assert!(Instant::now() < deadline, "chains disagree: {chains:?}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn replay(chain: &[Block], servers: usize, initial: u64) -> Balances {
+    let mut b = Balances::new(servers, initial);
+    b.apply_all(chain.iter().flat_map(|blk| blk.transfers.iter()))
+        .expect("a committed chain never overdraws");
+    b
+}
+
+#[test]
+fn three_servers_agree_after_consensus_and_conserve_money() {
+    let demo = start("agree", 3, 10);
+    let mut a = client(&demo, A);
+    let mut b = client(&demo, B);
+    // Fast path on both sides, then A goes short and needs B's credit.
+    assert_eq!(a.transfer(B, 6).unwrap().1, Outcome::Executed);
+    assert_eq!(b.transfer(A, 5).unwrap().1, Outcome::Executed);
+    assert_eq!(a.transfer(C, 8).unwrap().1, Outcome::ExecutedAfterConsensus);
+    let chain = agreed_chain(&a, 3);
+    assert!(chain.len() >= 2, "a block was committed");
+    let balances = replay(&chain, 3, 10);
+    assert_eq!(balances.total(), 30);
+    // A's own view: the chain plus its log (the 8 units to C executed after the block).
+    let log = a.log(A).unwrap();
+    assert_eq!(log.len(), 1);
+    assert_eq!(balances.of(A) - log[0].amount, 1);
+}
+
+#[test]
+fn the_course_example_prints_the_course_balances() {
+    // Figures 1 to 3 of the course text: three servers, 100 units each.
+    let demo = start("course", 3, 100);
+    let mut a = client(&demo, A);
+    let mut b = client(&demo, B);
+    let mut c = client(&demo, C);
+    let balance = |cl: &BankClient, x: Account| match cl.balance(x, x).unwrap() {
+        paxchain::ApiMsg::Balance { balance, .. } => balance,
+        other => panic!("{other:?}"),
+    };
+    // Figure 1: everything executes locally.
+    assert_eq!(a.transfer(C, 20).unwrap().1, Outcome::Executed);
+    assert_eq!(a.transfer(B, 60).unwrap().1, Outcome::Executed);
+    assert_eq!(b.transfer(A, 70).unwrap().1, Outcome::Executed);
+    assert_eq!(c.transfer(A, 50).unwrap().1, Outcome::Executed);
+    assert_eq!(balance(&a, A), 20);
+    // Figure 2: A has 20 and sends 30: consensus brings B's and C's transfers, A has 140.
+    assert_eq!(
+        a.transfer(B, 30).unwrap().1,
+        Outcome::ExecutedAfterConsensus
+    );
+    assert_eq!(
+        balance(&a, A),
+        110,
+        "140 after the block, minus the 30 sent"
+    );
+    assert_eq!(b.transfer(C, 50).unwrap().1, Outcome::Executed);
+    assert_eq!(c.transfer(B, 60).unwrap().1, Outcome::Executed);
+    // Figure 3: B has 40 and sends 60: consensus, then it executes.
+    assert_eq!(balance(&b, B), 40);
+    assert_eq!(
+        b.transfer(A, 60).unwrap().1,
+        Outcome::ExecutedAfterConsensus
+    );
+    let chain = agreed_chain(&a, 3);
+    assert_eq!(replay(&chain, 3, 100).total(), 300);
+}
+
+#[test]
+fn garbage_datagrams_do_not_stop_a_server() {
+    let demo = start("garbage", 3, 10);
+    let mut a = client(&demo, A);
+    let target = demo.cluster.servers[0].addr;
+    let s = UdpSocket::bind("127.0.0.1:0").unwrap();
+    let garbage: Vec<Vec<u8>> = vec![
+        b"\x00\xff\xfe garbage".to_vec(),
+        br#"{"Api":{"Submit":{"transfer":{"id":"#.to_vec(), // truncated
+        br#"{"Peer":{"Prepare":{"ballot":{"round":1,"leader":9},"height":1}}}"#.to_vec(),
+        vec![b'x'; 60_000], // oversized nonsense
+        // Well-formed but refused: not A's account, and an account the cluster lacks.
+        br#"{"Api":{"Submit":{"transfer":{"id":{"client":"B","seq":7},"from":"B","to":"A","amount":5}}}}"#.to_vec(),
+        br#"{"Api":{"Submit":{"transfer":{"id":{"client":"A","seq":7},"from":"A","to":"Z","amount":5}}}}"#.to_vec(),
+    ];
+    for g in &garbage {
+        s.send_to(g, target).unwrap();
+    }
+    // Still serving. An absurd amount is refused after consensus finds no money for it,
+    // and an ordinary transfer then executes.
+    let (_, outcome) = a.transfer(B, u64::MAX).unwrap();
+    assert!(
+        matches!(
+            &outcome,
+            Outcome::Rejected {
+                reason: paxchain::Rejection::InsufficientFunds { .. }
+            }
+        ),
+        "{outcome:?}"
+    );
+    let (_, outcome) = a.transfer(B, 1).unwrap();
+    assert_eq!(outcome, Outcome::Executed);
+    assert_eq!(a.log(A).unwrap().len(), 1);
+}
