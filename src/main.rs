@@ -72,11 +72,11 @@ fn parse_account(s: &str) -> Result<Account, String> {
 /// Submits every transfer of an input file; bad lines are reported and skipped.
 fn submit_file(session: &mut Session, path: &PathBuf) -> Result<(), String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let (transfers, errors) = parse_file(&text);
-    for (line, e) in errors {
+    let parsed = parse_file(&text);
+    for (line, e) in parsed.errors {
         eprintln!("{}:{line}: {e} (skipped)", path.display());
     }
-    for (line, t) in transfers {
+    for (line, t) in parsed.transfers {
         if !session.clients.contains_key(&t.from) {
             eprintln!(
                 "{}:{line}: {t} is from {}, not from this client's account (skipped)",

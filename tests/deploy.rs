@@ -147,3 +147,70 @@ fn garbage_datagrams_do_not_stop_a_server() {
     assert_eq!(outcome, Outcome::Executed);
     assert_eq!(a.log(A).unwrap().len(), 1);
 }
+
+/// Every acknowledged id appears exactly once in the agreed chain or its owner's log.
+fn assert_each_once(c: &BankClient, chain: &[Block], acked: &[paxchain::TxId], servers: usize) {
+    let mut seen: Vec<paxchain::TxId> = chain
+        .iter()
+        .flat_map(|b| b.transfers.iter().map(|t| t.id))
+        .collect();
+    for i in 0..servers {
+        let log = c.log(Account::of_server(i)).unwrap();
+        seen.extend(log.iter().map(|t| t.id).filter(|id| !chain_has(chain, *id)));
+    }
+    let mut sorted = seen.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(
+        sorted.len(),
+        seen.len(),
+        "a transfer applied twice: {seen:?}"
+    );
+    for id in acked {
+        assert!(seen.contains(id), "acknowledged {id} was lost");
+    }
+}
+
+fn chain_has(chain: &[Block], id: paxchain::TxId) -> bool {
+    chain.iter().any(|b| b.contains(id))
+}
+
+#[test]
+fn killing_the_leader_mid_round_then_a_follower_loses_nothing() {
+    let mut demo = start("faults", 3, 10);
+    let mut a = client(&demo, A);
+    let mut b = client(&demo, B);
+    let mut c = client(&demo, C);
+    let mut acked = Vec::new();
+    let mut note = |r: Result<(paxchain::TxId, Outcome), _>| {
+        if let Ok((id, o)) = r {
+            if Outcome::is_executed(&o) {
+                acked.push(id);
+            }
+        }
+    };
+    note(a.transfer(B, 8));
+    note(b.transfer(A, 4));
+    note(c.transfer(A, 3));
+    // A goes short (2 left, sends 6): its round starts; SIGKILL it a moment later.
+    let in_flight = std::thread::spawn(move || {
+        let r = a.transfer(C, 6);
+        (a, r)
+    });
+    std::thread::sleep(Duration::from_millis(3));
+    demo.crash(A);
+    std::thread::sleep(Duration::from_millis(200));
+    demo.recover(A);
+    let (a, r) = in_flight.join().unwrap();
+    note(r);
+    // Now a follower dies; C goes short (7 left, sends 9) and needs a quorum of A and C.
+    demo.crash(B);
+    note(c.transfer(B, 9));
+    demo.recover(B);
+    // B, back from its storage, goes short too: its election brings it up to date.
+    note(b.transfer(C, 50));
+    let chain = agreed_chain(&a, 3);
+    assert_eq!(replay(&chain, 3, 10).total(), 30);
+    assert_each_once(&a, &chain, &acked, 3);
+    assert!(acked.len() >= 3, "{acked:?}");
+}

@@ -48,18 +48,26 @@ pub fn parse_line(line: &str) -> Result<Option<Triplet>, String> {
     Ok(Some(Triplet { from, to, amount }))
 }
 
-/// Every line of a file: the transfers with their line numbers, and the errors with theirs.
-pub fn parse_file(text: &str) -> (Vec<(usize, Triplet)>, Vec<(usize, String)>) {
-    let mut ok = Vec::new();
-    let mut bad = Vec::new();
+/// What a file of transfers holds.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct ParsedFile {
+    /// The transfers, each with its line number.
+    pub transfers: Vec<(usize, Triplet)>,
+    /// The lines that are not transfers, each with its line number and what is wrong.
+    pub errors: Vec<(usize, String)>,
+}
+
+/// Every line of a file; a bad line is an error of its own and loses nothing else.
+pub fn parse_file(text: &str) -> ParsedFile {
+    let mut parsed = ParsedFile::default();
     for (i, line) in text.lines().enumerate() {
         match parse_line(line) {
-            Ok(Some(t)) => ok.push((i + 1, t)),
+            Ok(Some(t)) => parsed.transfers.push((i + 1, t)),
             Ok(None) => {}
-            Err(e) => bad.push((i + 1, e)),
+            Err(e) => parsed.errors.push((i + 1, e)),
         }
     }
-    (ok, bad)
+    parsed
 }
 
 #[cfg(test)]
@@ -98,10 +106,10 @@ mod tests {
 
     #[test]
     fn a_file_keeps_good_lines_and_numbers_bad_ones() {
-        let (ok, bad) = parse_file("(A, B, 4)\nnonsense\n\nB A 2\n");
-        assert_eq!(ok, vec![(1, t(0, 1, 4)), (4, t(1, 0, 2))]);
-        assert_eq!(bad.len(), 1);
-        assert_eq!(bad[0].0, 2);
+        let parsed = parse_file("(A, B, 4)\nnonsense\n\nB A 2\n");
+        assert_eq!(parsed.transfers, vec![(1, t(0, 1, 4)), (4, t(1, 0, 2))]);
+        assert_eq!(parsed.errors.len(), 1);
+        assert_eq!(parsed.errors[0].0, 2);
     }
 
     quickcheck! {

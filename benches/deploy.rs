@@ -1,0 +1,98 @@
+//! Deployment figures on loopback: `cargo bench --bench deploy` prints a table.
+//!
+//! - fast path: one client's transfers covered by its balance, one after another;
+//! - consensus path: each transfer of A is short and needs a round (B's credit arrives first);
+//! - failover: the leader of a round is killed; time until another server's transfer that
+//!   needs consensus is committed.
+
+use paxchain::deploy::client::BankClient;
+use paxchain::deploy::demo::Demo;
+use paxchain::{Account, Outcome};
+use std::time::{Duration, Instant};
+
+const A: Account = Account(0);
+const B: Account = Account(1);
+const C: Account = Account(2);
+
+fn cluster(name: &str, initial: u64) -> (Demo, Vec<BankClient>) {
+    let dir = std::env::temp_dir().join(format!("paxchain-bench-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let demo = Demo::start(env!("CARGO_BIN_EXE_paxchain").as_ref(), &dir, 3, initial).unwrap();
+    let clients = (0..3)
+        .map(|i| {
+            let mut c = BankClient::new(&demo.cluster, Account::of_server(i)).unwrap();
+            c.resume().unwrap();
+            c
+        })
+        .collect();
+    (demo, clients)
+}
+
+fn row(what: &str, n: usize, took: Duration) {
+    println!(
+        "{what:<34} {n:>6} {:>10.1} ms {:>12.0} /s {:>10.0} µs each",
+        took.as_secs_f64() * 1e3,
+        n as f64 / took.as_secs_f64(),
+        took.as_secs_f64() * 1e6 / n as f64
+    );
+}
+
+fn main() {
+    println!(
+        "{:<34} {:>6} {:>13} {:>15} {:>15}",
+        "three servers on 127.0.0.1", "n", "total", "rate", "latency"
+    );
+
+    let (_demo, mut c) = cluster("fast", 1_000_000);
+    let n = 2_000;
+    let t = Instant::now();
+    for _ in 0..n {
+        assert_eq!(c[0].transfer(B, 1).unwrap().1, Outcome::Executed);
+    }
+    row("fast path (executed locally)", n, t.elapsed());
+    drop(_demo);
+
+    // 1 unit each. B's 1 unit to A is executed at B; A, with nothing left, sends it on: short,
+    // so each of A's transfers needs one round to learn B's credit.
+    let (_demo, mut c) = cluster("consensus", 1);
+    assert_eq!(c[0].transfer(B, 1).unwrap().1, Outcome::Executed);
+    let n = 200;
+    let mut took = Duration::ZERO;
+    for _ in 0..n {
+        assert!(c[1].transfer(A, 1).unwrap().1.is_executed());
+        let t = Instant::now();
+        let (_, o) = c[0].transfer(B, 1).unwrap();
+        took += t.elapsed();
+        assert_eq!(o, Outcome::ExecutedAfterConsensus);
+    }
+    row("consensus path (one round each)", n, took);
+    drop(_demo);
+
+    let rounds = 10;
+    let mut total = Duration::ZERO;
+    for i in 0..rounds {
+        let (mut demo, mut c) = cluster(&format!("failover{i}"), 1);
+        // A is short (B's credit is pending at B): it leads a round, and is killed during it.
+        c[0].transfer(B, 1).unwrap();
+        c[1].transfer(A, 1).unwrap();
+        let mut a = c.remove(0);
+        let flight = std::thread::spawn(move || a.transfer(C, 1));
+        std::thread::sleep(Duration::from_millis(1));
+        let killed = Instant::now();
+        demo.crash(A);
+        // C gives its unit to B (pending at C); B asks for more than the bank holds, so its
+        // round with C commits C's transfer and then refuses: the refusal marks the commit.
+        let (b, c_) = (0, 1);
+        c[c_].transfer(B, 1).unwrap();
+        let before = c[b].chain(B).unwrap().len();
+        let (_, o) = c[b].transfer(C, 1_000).unwrap();
+        assert!(matches!(o, Outcome::Rejected { .. }), "{o:?}");
+        assert!(
+            c[b].chain(B).unwrap().len() > before,
+            "a block was committed"
+        );
+        total += killed.elapsed();
+        let _ = flight.join();
+    }
+    row("leader killed -> next commit", rounds, total);
+}
