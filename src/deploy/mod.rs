@@ -21,13 +21,32 @@ use crate::msg::Msg;
 use crate::server::{ServerActor, Storage};
 use cluster::Cluster;
 use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 fn encode_msg(m: &Msg) -> Result<Vec<u8>, serde_json::Error> {
     serde_json::to_vec(m)
 }
 
+/// Datagrams that did not parse, since this process started.
+static MALFORMED: AtomicU64 = AtomicU64::new(0);
+
+/// How many datagrams this process has dropped because they did not parse.
+pub fn malformed_datagrams() -> u64 {
+    MALFORMED.load(Ordering::Relaxed)
+}
+
+/// Parses a datagram. One that does not parse is counted and reported on stderr (the 1st,
+/// 2nd, 4th, 8th, ... so a flood cannot flood the terminal); the runtime then drops it.
 fn decode_msg(b: &[u8]) -> Result<Msg, serde_json::Error> {
-    serde_json::from_slice(b)
+    serde_json::from_slice(b).inspect_err(|e| {
+        let n = MALFORMED.fetch_add(1, Ordering::Relaxed) + 1;
+        if n.is_power_of_two() {
+            eprintln!(
+                "paxchain server: dropped a malformed datagram of {} bytes ({n} so far): {e}",
+                b.len()
+            );
+        }
+    })
 }
 
 fn encode_storage(s: &Storage) -> Result<Vec<u8>, serde_json::Error> {
@@ -85,4 +104,18 @@ pub fn run_server(cluster: &Cluster, index: usize, data_dir: &Path) -> Result<()
             .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
             .unwrap_or_else(|| "the runtime panicked".into()),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn malformed_datagrams_are_counted_and_good_ones_decode() {
+        let before = malformed_datagrams();
+        assert!(decode_msg(b"\x00 not json").is_err());
+        assert!(decode_msg(br#"{"Api":{"Submit":{"transfer":{"id":"#).is_err());
+        assert!(decode_msg(br#"{"Api":"GetLog"}"#).is_ok());
+        assert!(malformed_datagrams() >= before + 2);
+    }
 }
