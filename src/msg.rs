@@ -41,9 +41,13 @@ pub enum ApiMsg {
     Log { transfers: Vec<Transfer> },
     /// Client to server: PrintBlockchain, blocks from `from` on.
     GetChain { from: Height },
-    /// Server to client: at most [`MAX_BLOCKS_PER_MESSAGE`] blocks starting at height
-    /// `from`; fewer means the chain ends there.
-    Chain { from: Height, blocks: Vec<Block> },
+    /// Server to client: blocks starting at height `from`, as many as fit one datagram
+    /// (see [`fits_in_one_message`]); `more` says the chain goes on after them.
+    Chain {
+        from: Height,
+        blocks: Vec<Block>,
+        more: bool,
+    },
     /// Client to server: the id of the last transfer answered (a restarted client continues
     /// after it: the server ignores ids below it).
     GetLastAnswered,
@@ -61,9 +65,27 @@ pub enum ApiMsg {
     },
 }
 
-/// The most blocks one CATCH-UP or CHAIN message carries, so a datagram stays well below UDP's
-/// limit; a receiver that gets a full message asks for the rest.
+/// The most blocks one CATCH-UP or CHAIN message carries.
 pub const MAX_BLOCKS_PER_MESSAGE: usize = 16;
+/// The most transfers those blocks may hold together: a transfer is about 70 bytes of JSON,
+/// so a message stays well below 60 KB.
+pub const MAX_TRANSFERS_PER_MESSAGE: usize = 500;
+
+/// How many of `blocks`, from the first, one message carries: at most
+/// [`MAX_BLOCKS_PER_MESSAGE`] holding at most [`MAX_TRANSFERS_PER_MESSAGE`] transfers, but
+/// always at least one block (a single larger block is sent alone).
+pub fn fits_in_one_message<B: AsRef<Block>>(blocks: &[B]) -> usize {
+    let mut transfers = 0;
+    let mut n = 0;
+    for b in blocks.iter().take(MAX_BLOCKS_PER_MESSAGE) {
+        transfers += b.as_ref().transfers.len();
+        if n > 0 && transfers > MAX_TRANSFERS_PER_MESSAGE {
+            break;
+        }
+        n += 1;
+    }
+    n
+}
 
 /// What a server did with a transfer.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -126,8 +148,9 @@ pub enum PeerMsg {
     Commit { ballot: Ballot, block: Arc<Block> },
     /// "I am missing blocks from `from` on; send them."
     CatchUpRequest { from: Height },
-    /// Committed blocks, in height order, starting at the first block's height.
-    CatchUp { blocks: Vec<Arc<Block>> },
+    /// Committed blocks, in height order, starting at the first block's height; `more` says
+    /// the sender has blocks after these (ask again from the new tip).
+    CatchUp { blocks: Vec<Arc<Block>>, more: bool },
 }
 
 fn list<T: fmt::Display>(items: &[T]) -> String {
@@ -157,7 +180,7 @@ impl fmt::Display for Msg {
             Msg::Api(ApiMsg::GetLog) => write!(f, "GET-LOG"),
             Msg::Api(ApiMsg::Log { transfers }) => write!(f, "LOG [{}]", list(transfers)),
             Msg::Api(ApiMsg::GetChain { from }) => write!(f, "GET-CHAIN from {from}"),
-            Msg::Api(ApiMsg::Chain { from, blocks }) => {
+            Msg::Api(ApiMsg::Chain { from, blocks, .. }) => {
                 write!(f, "CHAIN from {from}: {} blocks", blocks.len())
             }
             Msg::Api(ApiMsg::GetLastAnswered) => write!(f, "GET-LAST-ANSWERED"),
@@ -221,7 +244,7 @@ impl fmt::Display for Msg {
             Msg::Peer(PeerMsg::CatchUpRequest { from }) => {
                 write!(f, "CATCH-UP-REQUEST from {from}")
             }
-            Msg::Peer(PeerMsg::CatchUp { blocks }) => {
+            Msg::Peer(PeerMsg::CatchUp { blocks, .. }) => {
                 let heights: Vec<String> = blocks.iter().map(|b| b.height.to_string()).collect();
                 write!(f, "CATCH-UP blocks {}", heights.join(" "))
             }
@@ -319,6 +342,7 @@ mod tests {
                 5 => ApiMsg::Chain {
                     from: h,
                     blocks: vec![block(g)],
+                    more: bool::arbitrary(g),
                 }
                 .into(),
                 6 => PeerMsg::Prepare {
@@ -360,6 +384,7 @@ mod tests {
                 12 => PeerMsg::CatchUpRequest { from: h }.into(),
                 _ => PeerMsg::CatchUp {
                     blocks: vec![Arc::new(block(g)), Arc::new(block(g))],
+                    more: bool::arbitrary(g),
                 }
                 .into(),
             };
@@ -373,6 +398,44 @@ mod tests {
             let text = serde_json::to_vec(&m.0).unwrap();
             serde_json::from_slice::<Msg>(&text).unwrap() == m.0
         }
+    }
+
+    #[test]
+    fn messages_of_blocks_are_bounded_by_count_and_by_transfers() {
+        let big = |n: usize| {
+            let t = |i: usize| crate::ledger::Transfer {
+                id: TxId {
+                    client: Account(0),
+                    seq: i as u32,
+                },
+                from: Account(0),
+                to: Account(1),
+                amount: 1,
+            };
+            Arc::new(Block::new(
+                Height(1),
+                Ballot::ZERO,
+                crate::chain::Digest::default(),
+                (0..n).map(t).collect(),
+            ))
+        };
+        assert_eq!(
+            fits_in_one_message(&vec![big(0); 40]),
+            MAX_BLOCKS_PER_MESSAGE
+        );
+        assert_eq!(fits_in_one_message(&vec![big(200); 5]), 2);
+        assert_eq!(
+            fits_in_one_message(&vec![big(2_000); 3]),
+            1,
+            "a huge block goes alone"
+        );
+        assert_eq!(fits_in_one_message::<Arc<Block>>(&[]), 0);
+        let blocks = vec![big(200); 2];
+        let one = PeerMsg::CatchUp {
+            blocks,
+            more: false,
+        };
+        assert!(serde_json::to_vec(&Msg::Peer(one)).unwrap().len() < 60_000);
     }
 
     #[test]

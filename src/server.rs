@@ -48,7 +48,7 @@
 use crate::chain::{Block, Chain};
 use crate::ids::{Account, Ballot, Height, TxId};
 use crate::ledger::{validate, Balances, Rejection, Transfer};
-use crate::msg::{AcceptedBlock, ApiMsg, Msg, Outcome, PeerMsg, MAX_BLOCKS_PER_MESSAGE};
+use crate::msg::{fits_in_one_message, AcceptedBlock, ApiMsg, Msg, Outcome, PeerMsg};
 use crate::node::Timer;
 use serde::{Deserialize, Serialize};
 use stateright::actor::{Actor, Id, Out};
@@ -419,13 +419,15 @@ impl ServerActor {
             ApiMsg::GetLog => ApiMsg::Log {
                 transfers: st.log.clone(),
             },
-            ApiMsg::GetChain { from } => ApiMsg::Chain {
-                from,
-                blocks: (st.chain.blocks_from(from).iter())
-                    .take(MAX_BLOCKS_PER_MESSAGE)
-                    .map(|b| (**b).clone())
-                    .collect(),
-            },
+            ApiMsg::GetChain { from } => {
+                let rest = st.chain.blocks_from(from);
+                let n = fits_in_one_message(rest);
+                ApiMsg::Chain {
+                    from,
+                    blocks: rest[..n].iter().map(|b| (**b).clone()).collect(),
+                    more: n < rest.len(),
+                }
+            }
             ApiMsg::GetLastAnswered => ApiMsg::LastAnswered {
                 id: st.last_outcome.as_ref().map(|(id, _)| *id),
             },
@@ -884,20 +886,20 @@ impl ServerActor {
             self.save(st, o);
             return self.after_growth(st, o);
         }
-        self.on_blocks(state, from, vec![block], o);
+        self.on_blocks(state, from, vec![block], false, o);
     }
 
-    /// Appends every block that extends the tip; asks for the gap if one arrives early.
+    /// Appends every block that extends the tip; asks for the gap if one arrives early, and
+    /// for the rest if the sender said `more`.
     fn on_blocks(
         &self,
         state: &mut Cow<ServerState>,
         from: usize,
         blocks: Vec<Arc<Block>>,
+        more: bool,
         o: &mut Out<Self>,
     ) {
         let next = state.storage.chain.next_height();
-        // A full message may have more behind it: ask for the rest once these are appended.
-        let maybe_more = blocks.len() >= MAX_BLOCKS_PER_MESSAGE;
         let useful: Vec<Arc<Block>> = blocks.into_iter().filter(|b| b.height >= next).collect();
         let Some(first) = useful.first() else {
             return;
@@ -915,7 +917,7 @@ impl ServerActor {
             let st = state.to_mut();
             *st = grown;
             self.save(st, o);
-            if maybe_more {
+            if more {
                 let from_height = st.storage.chain.next_height();
                 self.send(from, PeerMsg::CatchUpRequest { from: from_height }, o);
             }
@@ -923,14 +925,14 @@ impl ServerActor {
         }
     }
 
-    /// Sends committed blocks from `from` on, at most [`MAX_BLOCKS_PER_MESSAGE`] of them.
+    /// Sends committed blocks from `from` on, as many as fit one datagram.
     fn send_blocks(&self, state: &ServerState, to: usize, from: Height, o: &mut Out<Self>) {
-        let blocks: Vec<Arc<Block>> = (state.storage.chain.blocks_from(from).iter())
-            .take(MAX_BLOCKS_PER_MESSAGE)
-            .cloned()
-            .collect();
-        if !blocks.is_empty() {
-            self.send(to, PeerMsg::CatchUp { blocks }, o);
+        let rest = state.storage.chain.blocks_from(from);
+        let n = fits_in_one_message(rest);
+        if n > 0 {
+            let more = n < rest.len();
+            let blocks = rest[..n].to_vec();
+            self.send(to, PeerMsg::CatchUp { blocks, more }, o);
         }
     }
 
@@ -1022,8 +1024,8 @@ impl Actor for ServerActor {
             PeerMsg::CatchUpRequest { from: height } if !self.is_literal() => {
                 self.send_blocks(state, from, height, o)
             }
-            PeerMsg::CatchUp { blocks } if !self.is_literal() => {
-                self.on_blocks(state, from, blocks, o)
+            PeerMsg::CatchUp { blocks, more } if !self.is_literal() => {
+                self.on_blocks(state, from, blocks, more, o)
             }
             _ => {} // a message of the other variant
         }

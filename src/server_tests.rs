@@ -393,10 +393,16 @@ fn a_block_beyond_the_tip_asks_for_the_gap_and_catch_up_fills_it() {
     );
     let catch_up = PeerMsg::CatchUp {
         blocks: vec![b1, b2],
+        more: true,
     };
     let (st, cmds) = deliver(&b, &st, Id::from(0), catch_up.into());
     assert_eq!(st.unwrap().storage.chain.next_height(), Height(3));
     assert!(first_save(&cmds).is_some());
+    // The sender said there is more: ask for it from the new tip.
+    assert!(sent(&cmds).contains(&(
+        Id::from(0),
+        PeerMsg::CatchUpRequest { from: Height(3) }.into()
+    )));
 }
 
 #[test]

@@ -7,7 +7,7 @@ use super::cluster::Cluster;
 use crate::chain::Block;
 use crate::ids::{Account, Height, TxId};
 use crate::ledger::Transfer;
-use crate::msg::{ApiMsg, Msg, Outcome, MAX_BLOCKS_PER_MESSAGE};
+use crate::msg::{ApiMsg, Msg, Outcome};
 use std::net::{SocketAddrV4, UdpSocket};
 use std::time::{Duration, Instant};
 
@@ -126,17 +126,16 @@ impl BankClient {
         let mut blocks: Vec<Block> = Vec::new();
         loop {
             let from = Height(blocks.len() as u32);
-            let part = match self.request(
+            let (part, more) = match self.request(
                 addr,
                 ApiMsg::GetChain { from },
                 |m| matches!(m, ApiMsg::Chain { from: f, .. } if *f == from),
             )? {
-                ApiMsg::Chain { blocks, .. } => blocks,
+                ApiMsg::Chain { blocks, more, .. } => (blocks, more),
                 _ => unreachable!("filtered"),
             };
-            let full = part.len() >= MAX_BLOCKS_PER_MESSAGE;
             blocks.extend(part);
-            if !full {
+            if !more {
                 return Ok(blocks);
             }
         }
