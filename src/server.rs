@@ -46,7 +46,7 @@
 //! no catch-up. The branches are marked `Variant::Literal`; everything else is shared.
 
 use crate::chain::{Block, Chain};
-use crate::ids::{Account, Ballot, Height, TxId};
+use crate::ids::{Ballot, Height, TxId};
 use crate::ledger::{validate, Balances, Rejection, Transfer};
 use crate::msg::{fits_in_one_message, AcceptedBlock, ApiMsg, Msg, Outcome, PeerMsg};
 use crate::node::Timer;
@@ -54,115 +54,12 @@ use serde::{Deserialize, Serialize};
 use stateright::actor::{Actor, Id, Out};
 use std::borrow::Cow;
 use std::collections::BTreeSet;
-use std::ops::Range;
 use std::sync::Arc;
-use std::time::Duration;
 
-/// Which protocol the server runs.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub enum Variant {
-    /// The corrected protocol: passes every property.
-    #[default]
-    Safe,
-    /// The course text, read literally; kept so the checker can show its counterexamples.
-    Literal,
-}
+mod config;
+mod literal;
 
-impl std::str::FromStr for Variant {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Variant, String> {
-        match s {
-            "safe" => Ok(Variant::Safe),
-            "literal" => Ok(Variant::Literal),
-            _ => Err(format!("`{s}`: expected safe or literal")),
-        }
-    }
-}
-
-impl std::fmt::Display for Variant {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Variant::Safe => "safe",
-            Variant::Literal => "literal",
-        })
-    }
-}
-
-/// A server's fixed configuration.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ServerConfig {
-    /// This server's index; it owns the account with the same index.
-    pub index: usize,
-    /// Every server's actor id, by index, this one included.
-    pub servers: Vec<Id>,
-    /// Units every account holds before the first block.
-    pub initial_balance: u64,
-    /// The protocol to run.
-    pub variant: Variant,
-    /// The highest ballot round this server starts; past it a waiting transfer is answered
-    /// `NoQuorum`. Bounds the model's state space; `u32::MAX` when deployed.
-    pub max_round: u32,
-    /// How long an election or round may last before a higher ballot is tried (wall time;
-    /// the model checker ignores durations).
-    pub round_timeout: Range<Duration>,
-    /// How long a leader with a quorum of promises waits for the other servers' promises
-    /// (and their pending transfers) before proposing.
-    pub gather_timeout: Range<Duration>,
-}
-
-/// A [`ServerConfig`] that cannot run.
-#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
-pub enum ServerConfigError {
-    #[error("index {index} is not one of the {servers} servers")]
-    IndexOutOfRange { index: usize, servers: usize },
-    #[error("{0} servers: there must be 1 to 26")]
-    ServerCount(usize),
-    #[error("initial balance {initial} times {servers} accounts overflows 64 bits")]
-    MoneyOverflow { initial: u64, servers: usize },
-    #[error("max_round must be at least 1")]
-    NoRounds,
-    #[error("the round timeout range is empty")]
-    EmptyTimeout,
-}
-
-impl ServerConfig {
-    /// Checks the fields against each other.
-    pub fn validate(&self) -> Result<(), ServerConfigError> {
-        let n = self.servers.len();
-        if n == 0 || n > crate::ids::MAX_ACCOUNTS {
-            return Err(ServerConfigError::ServerCount(n));
-        }
-        if self.index >= n {
-            return Err(ServerConfigError::IndexOutOfRange {
-                index: self.index,
-                servers: n,
-            });
-        }
-        if self.initial_balance.checked_mul(n as u64).is_none() {
-            return Err(ServerConfigError::MoneyOverflow {
-                initial: self.initial_balance,
-                servers: n,
-            });
-        }
-        if self.max_round == 0 {
-            return Err(ServerConfigError::NoRounds);
-        }
-        if self.round_timeout.is_empty() {
-            return Err(ServerConfigError::EmptyTimeout);
-        }
-        Ok(())
-    }
-
-    /// The account this server serves.
-    pub fn account(&self) -> Account {
-        Account::of_server(self.index)
-    }
-
-    /// Servers needed for a decision: a majority.
-    pub fn quorum(&self) -> usize {
-        self.servers.len() / 2 + 1
-    }
-}
+pub use config::{ServerConfig, ServerConfigError, Variant};
 
 /// The server actor.
 #[derive(Clone, Debug)]
@@ -762,88 +659,6 @@ impl ServerActor {
         self.conclude(st, fresh, o);
     }
 
-    // ---------------------------------------------------------------- literal phase 2
-
-    fn on_literal_accept(
-        &self,
-        state: &mut Cow<ServerState>,
-        from: usize,
-        ballot: Ballot,
-        height: Height,
-        o: &mut Out<Self>,
-    ) {
-        if ballot < state.storage.promised {
-            return;
-        }
-        if ballot > state.storage.promised {
-            let st = state.to_mut();
-            st.storage.promised = ballot;
-            self.abandon_lower_round(st, ballot);
-            self.save(st, o);
-        }
-        let pending = state.storage.log.clone();
-        let reply = PeerMsg::LiteralAccepted {
-            ballot,
-            height,
-            pending,
-        };
-        self.send(from, reply, o);
-    }
-
-    fn on_literal_accepted(
-        &self,
-        state: &mut Cow<ServerState>,
-        from: usize,
-        ballot: Ballot,
-        height: Height,
-        pending: Vec<Transfer>,
-        o: &mut Out<Self>,
-    ) {
-        let collecting = |p: &Phase| matches!(p, Phase::Collecting { .. });
-        let Some(round) = self.count_vote(state, from, ballot, height, collecting) else {
-            return;
-        };
-        if let Phase::Collecting { pending: all, .. } = &mut round.phase {
-            all.extend(pending);
-        }
-        self.maybe_commit_literal(state.to_mut(), o);
-    }
-
-    /// The course: "once the leader receives f accepted messages ... constructs block B".
-    fn maybe_commit_literal(&self, st: &mut ServerState, o: &mut Out<Self>) {
-        let Some(Round {
-            ballot,
-            phase:
-                Phase::Collecting {
-                    accepted_by,
-                    pending,
-                },
-            ..
-        }) = st.round.clone()
-        else {
-            return;
-        };
-        if accepted_by.len() < (self.n() - 1) / 2 {
-            return;
-        }
-        let mut transfers: BTreeSet<Transfer> = st.storage.log.iter().cloned().collect();
-        transfers.extend(pending);
-        let chain = &st.storage.chain;
-        let block = Arc::new(Block::new(
-            chain.next_height(),
-            ballot,
-            chain.tip().hash,
-            transfers.into_iter().collect(),
-        ));
-        self.append(st, block.clone())
-            .expect("literal appends never fail");
-        self.save(st, o);
-        self.broadcast(PeerMsg::Commit { ballot, block }, o);
-        st.round = None;
-        o.cancel_timer(Timer::Round);
-        self.conclude(st, true, o);
-    }
-
     // ---------------------------------------------------------------- commit and catch-up
 
     /// Appends a block (checked in `safe`, blindly in `literal`), then drops its transfers
@@ -1067,5 +882,4 @@ impl Actor for ServerActor {
 }
 
 #[cfg(test)]
-#[path = "server_tests.rs"]
 mod tests;

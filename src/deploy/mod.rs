@@ -9,6 +9,7 @@
 //! - [`input`]: transfers from files and the prompt.
 //! - [`prompt`], [`show`]: the terminal front end.
 //! - [`demo`]: a local cluster of child processes.
+//! - [`storage`]: the durable copy the runtime's own storage file cannot guarantee.
 
 pub mod client;
 pub mod cluster;
@@ -16,9 +17,10 @@ pub mod demo;
 pub mod input;
 pub mod prompt;
 pub mod show;
+pub mod storage;
 
 use crate::msg::Msg;
-use crate::server::{ServerActor, Storage};
+use crate::server::ServerActor;
 use cluster::Cluster;
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -47,14 +49,6 @@ fn decode_msg(b: &[u8]) -> Result<Msg, serde_json::Error> {
             );
         }
     })
-}
-
-fn encode_storage(s: &Storage) -> Result<Vec<u8>, serde_json::Error> {
-    serde_json::to_vec(s)
-}
-
-fn decode_storage(b: &[u8]) -> Result<Storage, serde_json::Error> {
-    serde_json::from_slice(b)
 }
 
 /// Why a server could not run.
@@ -92,8 +86,8 @@ pub fn run_server(cluster: &Cluster, index: usize, data_dir: &Path) -> Result<()
     stateright::actor::spawn(
         encode_msg,
         decode_msg,
-        encode_storage,
-        decode_storage,
+        storage::encode,
+        storage::decode,
         vec![(entry.addr, actor)],
     )
     .map_err(|panic| ServerError::Runtime {

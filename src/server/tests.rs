@@ -2,7 +2,9 @@
 //! in order (a save must come before the sends that depend on it).
 
 use super::*;
+use crate::ids::Account;
 use stateright::actor::Command;
+use std::time::Duration;
 
 type Cmd = Command<Msg, Timer, (), Storage>;
 

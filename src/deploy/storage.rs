@@ -1,0 +1,76 @@
+//! Durable storage for the deployed server, atomic where the runtime's is not.
+//!
+//! stateright's `spawn` saves an actor's storage by truncating `<addr>.storage` and writing
+//! it again, without fsync or rename. A SIGKILL between the truncate and the write leaves an
+//! empty file, which the runtime then treats as "no storage": the server restarts empty and
+//! forgets promises, accepted blocks and acknowledged transfers. (The kill test in
+//! tests/deploy.rs found exactly that.)
+//!
+//! The runtime calls our codec on every save and every restart, so the codec keeps the real
+//! copy: [`encode`] writes `paxchain.storage` in the data directory atomically (temporary
+//! file, fsync, rename, fsync of the directory) *before* the runtime's own write, and
+//! [`decode`] restores from it, whatever state the runtime's file is in. A copy that exists
+//! but cannot be read stops the server: starting empty would break the promise it made.
+
+use crate::server::Storage;
+use std::fs::{self, File};
+use std::io::Write;
+use std::path::Path;
+
+/// The atomically replaced copy, in the server's working (data) directory.
+pub const FILE: &str = "paxchain.storage";
+
+/// Writes `bytes` to `path` so that a crash at any moment leaves the old or the new content.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let tmp = path.with_extension("storage.tmp");
+    let mut f = File::create(&tmp)?;
+    f.write_all(bytes)?;
+    f.sync_all()?;
+    fs::rename(&tmp, path)?;
+    let dir = path.parent().filter(|p| !p.as_os_str().is_empty());
+    File::open(dir.unwrap_or(Path::new(".")))?.sync_all()
+}
+
+/// The runtime's storage encoder: saves the durable copy first, then hands the runtime its
+/// bytes. A server that cannot save must not go on (its next message would promise what it
+/// did not keep), so a failed save ends the process.
+pub fn encode(s: &Storage) -> Result<Vec<u8>, serde_json::Error> {
+    let bytes = serde_json::to_vec(s)?;
+    if let Err(e) = write_atomically(Path::new(FILE), &bytes) {
+        eprintln!("paxchain server: cannot save {FILE}: {e}; stopping");
+        std::process::exit(3);
+    }
+    Ok(bytes)
+}
+
+/// The runtime's storage decoder: restores from the durable copy when there is one (the
+/// runtime's own file may be torn), else from the runtime's bytes.
+pub fn decode(runtime_bytes: &[u8]) -> Result<Storage, serde_json::Error> {
+    match fs::read(FILE) {
+        Ok(bytes) => serde_json::from_slice(&bytes).inspect_err(|e| {
+            eprintln!("paxchain server: {FILE} is unreadable ({e}); refusing to start empty");
+            std::process::exit(3);
+        }),
+        Err(_) => serde_json::from_slice(runtime_bytes),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_atomic_write_replaces_the_whole_file() {
+        let dir = std::env::temp_dir().join(format!("paxchain-storage-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("x.storage");
+        write_atomically(&path, b"first").unwrap();
+        write_atomically(&path, b"second, longer").unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"second, longer");
+        assert!(
+            !dir.join("x.storage.tmp").exists(),
+            "no temporary file is left"
+        );
+        fs::remove_dir_all(&dir).unwrap();
+    }
+}
