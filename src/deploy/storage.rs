@@ -35,8 +35,12 @@ pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
 /// bytes. A server that cannot save must not go on (its next message would promise what it
 /// did not keep), so a failed save ends the process.
 pub fn encode(s: &Storage) -> Result<Vec<u8>, serde_json::Error> {
+    encode_in(Path::new("."), s)
+}
+
+fn encode_in(dir: &Path, s: &Storage) -> Result<Vec<u8>, serde_json::Error> {
     let bytes = serde_json::to_vec(s)?;
-    if let Err(e) = write_atomically(Path::new(FILE), &bytes) {
+    if let Err(e) = write_atomically(&dir.join(FILE), &bytes) {
         eprintln!("paxchain server: cannot save {FILE}: {e}; stopping");
         std::process::exit(3);
     }
@@ -46,7 +50,11 @@ pub fn encode(s: &Storage) -> Result<Vec<u8>, serde_json::Error> {
 /// The runtime's storage decoder: restores from the durable copy when there is one (the
 /// runtime's own file may be torn), else from the runtime's bytes.
 pub fn decode(runtime_bytes: &[u8]) -> Result<Storage, serde_json::Error> {
-    match fs::read(FILE) {
+    decode_in(Path::new("."), runtime_bytes)
+}
+
+fn decode_in(dir: &Path, runtime_bytes: &[u8]) -> Result<Storage, serde_json::Error> {
+    match fs::read(dir.join(FILE)) {
         Ok(bytes) => serde_json::from_slice(&bytes).inspect_err(|e| {
             eprintln!("paxchain server: {FILE} is unreadable ({e}); refusing to start empty");
             std::process::exit(3);
@@ -72,5 +80,26 @@ mod tests {
             "no temporary file is left"
         );
         fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_torn_runtime_file_still_restores_the_last_save() {
+        let dir = std::env::temp_dir().join(format!("paxchain-torn-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let saved = Storage {
+            promised: crate::Ballot {
+                round: 3,
+                leader: 1,
+            },
+            ..Storage::default()
+        };
+        let runtime_bytes = encode_in(&dir, &saved).unwrap();
+        // The runtime's own file, truncated by a kill, or cut short: the copy wins.
+        assert_eq!(decode_in(&dir, b"").unwrap(), saved);
+        let half = &runtime_bytes[..runtime_bytes.len() / 2];
+        assert_eq!(decode_in(&dir, half).unwrap(), saved);
+        fs::remove_dir_all(&dir).unwrap();
+        // Without a copy (a server that never saved through this codec), the runtime's bytes.
+        assert_eq!(decode_in(&dir, &runtime_bytes).unwrap(), saved);
     }
 }
