@@ -426,14 +426,8 @@ impl ServerActor {
             // The candidate is behind: it cannot lead this height; give it the blocks.
             return self.send_blocks(state, from, height, o);
         }
-        if ballot < state.storage.promised {
+        if !self.promise(state, ballot, o) {
             return;
-        }
-        if ballot > state.storage.promised {
-            let st = state.to_mut();
-            st.storage.promised = ballot;
-            self.abandon_lower_round(st, ballot);
-            self.save(st, o);
         }
         let (accepted, pending) = if self.is_literal() {
             (None, Vec::new())
@@ -453,6 +447,26 @@ impl ServerActor {
         if height > next && !self.is_literal() {
             self.send(from, PeerMsg::CatchUpRequest { from: next }, o);
         }
+    }
+
+    /// Promises `ballot` unless a higher one was promised: records and saves a higher ballot
+    /// (stepping down from a lower round of its own). Returns whether the ballot stands.
+    pub(super) fn promise(
+        &self,
+        state: &mut Cow<ServerState>,
+        ballot: Ballot,
+        o: &mut Out<Self>,
+    ) -> bool {
+        if ballot < state.storage.promised {
+            return false;
+        }
+        if ballot > state.storage.promised {
+            let st = state.to_mut();
+            st.storage.promised = ballot;
+            self.abandon_lower_round(st, ballot);
+            self.save(st, o);
+        }
+        true
     }
 
     /// A server that promises a higher ballot can no longer finish its own lower round.

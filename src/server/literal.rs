@@ -22,14 +22,8 @@ impl ServerActor {
         height: Height,
         o: &mut Out<Self>,
     ) {
-        if ballot < state.storage.promised {
+        if !self.promise(state, ballot, o) {
             return;
-        }
-        if ballot > state.storage.promised {
-            let st = state.to_mut();
-            st.storage.promised = ballot;
-            self.abandon_lower_round(st, ballot);
-            self.save(st, o);
         }
         let pending = state.storage.log.clone();
         let reply = PeerMsg::LiteralAccepted {
