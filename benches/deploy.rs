@@ -19,11 +19,7 @@ fn cluster(name: &str, initial: u64) -> (Demo, Vec<BankClient>) {
     let _ = std::fs::remove_dir_all(&dir);
     let demo = Demo::start(env!("CARGO_BIN_EXE_paxchain").as_ref(), &dir, 3, initial).unwrap();
     let clients = (0..3)
-        .map(|i| {
-            let mut c = BankClient::new(&demo.cluster, Account::of_server(i)).unwrap();
-            c.resume().unwrap();
-            c
-        })
+        .map(|i| BankClient::connect(&demo.cluster, Account::of_server(i)).unwrap())
         .collect();
     (demo, clients)
 }

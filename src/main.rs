@@ -106,20 +106,14 @@ fn run(cli: Cli) -> Result<(), String> {
             input,
         } => {
             let cluster = Cluster::load(&cluster).map_err(|e| e.to_string())?;
-            let mut client = BankClient::new(&cluster, account).map_err(|e| e.to_string())?;
-            client.resume().map_err(|e| e.to_string())?;
-            let mut session = Session {
+            let client = BankClient::connect(&cluster, account).map_err(|e| e.to_string())?;
+            eprintln!("client {account}; `help` lists the commands");
+            let session = Session {
                 clients: BTreeMap::from([(account, client)]),
                 default: Some(account),
                 demo: None,
             };
-            if let Some(path) = input {
-                submit_file(&mut session, &path)?;
-            }
-            eprintln!("client {account}; `help` lists the commands");
-            session
-                .prompt(stdin().lock(), stdout())
-                .map_err(|e| e.to_string())
+            interact(session, input)
         }
         Cmd::Demo {
             servers,
@@ -132,33 +126,35 @@ fn run(cli: Cli) -> Result<(), String> {
                 std::env::temp_dir().join(format!("paxchain-demo-{}", std::process::id()))
             });
             let demo = Demo::start(&exe, &dir, servers, initial).map_err(|e| e.to_string())?;
-            let cluster = demo.cluster.clone();
             let mut clients = BTreeMap::new();
             for i in 0..servers {
                 let a = Account::of_server(i);
-                let mut c = BankClient::new(&cluster, a).map_err(|e| e.to_string())?;
-                c.resume()
+                let c = BankClient::connect(&demo.cluster, a)
                     .map_err(|e| format!("server {a} did not start: {e}"))?;
                 clients.insert(a, c);
             }
             eprintln!(
-                "{servers} servers, {initial} units each; cluster file {}",
+                "{servers} servers, {initial} units each; cluster file {}\n{HELP}",
                 demo.cluster_file.display()
             );
-            let mut session = Session {
+            let session = Session {
                 clients,
                 default: None,
                 demo: Some(demo),
             };
-            if let Some(path) = input {
-                submit_file(&mut session, &path)?;
-            }
-            eprintln!("{HELP}");
-            session
-                .prompt(stdin().lock(), stdout())
-                .map_err(|e| e.to_string())
+            interact(session, input)
         }
     }
+}
+
+/// Submits the input file's transfers, if any, then prompts until `quit` or end of input.
+fn interact(mut session: Session, input: Option<PathBuf>) -> Result<(), String> {
+    if let Some(path) = input {
+        submit_file(&mut session, &path)?;
+    }
+    session
+        .prompt(stdin().lock(), stdout())
+        .map_err(|e| e.to_string())
 }
 
 fn main() -> ExitCode {

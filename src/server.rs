@@ -664,8 +664,23 @@ impl ServerActor {
         if accepted_by.len() < self.cfg.quorum() {
             return;
         }
-        self.append(st, block.clone())
-            .expect("the proposed block follows the tip: the round is dropped when it grows");
+        self.commit(st, ballot, block, fresh, o);
+    }
+
+    /// The leader's block is chosen: append, save, announce, end the round, answer.
+    /// `fresh`: the block was built from the round's own gathering (see [`Self::conclude`]).
+    fn commit(
+        &self,
+        st: &mut ServerState,
+        ballot: Ballot,
+        block: Arc<Block>,
+        fresh: bool,
+        o: &mut Out<Self>,
+    ) {
+        self.append(st, block.clone()).expect(
+            "a leader's block extends its tip: a round is dropped when the chain grows, \
+             and literal appends never fail",
+        );
         self.save(st, o);
         self.broadcast(PeerMsg::Commit { ballot, block }, o);
         st.round = None;

@@ -27,9 +27,7 @@ fn start(name: &str, servers: usize, initial: u64) -> Demo {
 }
 
 fn client(demo: &Demo, account: Account) -> BankClient {
-    let mut c = BankClient::new(&demo.cluster, account).unwrap();
-    c.resume().expect("the server answers");
-    c
+    BankClient::connect(&demo.cluster, account).expect("the server answers")
 }
 
 /// Every server's chain, once they all agree (commits travel asynchronously); panics after

@@ -43,7 +43,7 @@ fn safe_passes_every_property_on_crash_loss() {
 }
 
 #[test]
-fn safe_passes_on_the_default_scenario_with_one_round() {
+fn safe_passes_on_the_default_scenario_over_fifo_links() {
     // The default scenario with a FIFO network: competing leaders, small enough for CI.
     let cfg = ModelConfig {
         network: paxchain_model::NetworkKind::Ordered,

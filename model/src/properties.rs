@@ -17,12 +17,12 @@
 //! the same step it changes; "never lost" reads the saved storage itself, as a crash would.
 
 use crate::config::ModelConfig;
-use crate::history::History;
+use crate::history::{History, Proposal};
 use paxchain::ledger::Balances;
 use paxchain::{Chain, Node, NodeState, ServerState, Storage, TxId};
 use stateright::actor::{ActorModel, ActorModelState};
 use stateright::{Expectation, Property};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// The model type: servers and clients, configured by [`ModelConfig`], with a [`History`].
 pub type BankModel = ActorModel<Node, ModelConfig, History>;
@@ -92,17 +92,18 @@ pub fn chain_prefix_agreement(m: &BankModel, s: &BankState) -> bool {
 ///
 /// How: the history records every ACCEPT and COMMIT sent (crashes cannot erase it).
 pub fn one_leader_per_ballot(_: &BankModel, s: &BankState) -> bool {
-    let p: Vec<_> = s.history.proposals.iter().collect();
-    p.windows(2).all(|w| {
-        let (a, b) = (w[0], w[1]);
-        a.ballot != b.ballot
-            || (a.leader == b.leader && (a.height != b.height || a.block == b.block))
-    }) && {
-        // Proposals sort by ballot, then height: check leaders across non-adjacent entries.
-        let mut leaders = std::collections::BTreeMap::new();
-        p.iter()
-            .all(|q| *leaders.entry(q.ballot).or_insert(q.leader) == q.leader)
-    }
+    proposals_agree(&s.history.proposals)
+}
+
+/// The heart of [`one_leader_per_ballot`]: one sender per ballot, one block per ballot and
+/// height.
+pub fn proposals_agree(proposals: &BTreeSet<Proposal>) -> bool {
+    let mut leader_of = BTreeMap::new();
+    let mut block_of = BTreeMap::new();
+    proposals.iter().all(|p| {
+        *leader_of.entry(p.ballot).or_insert(p.leader) == p.leader
+            && *block_of.entry((p.ballot, p.height)).or_insert(p.block) == p.block
+    })
 }
 
 /// **Money conserved.** Every server's view of the bank (its chain, then its log) holds
@@ -159,12 +160,12 @@ pub fn exactly_once(m: &BankModel, s: &BankState) -> bool {
 pub fn acknowledged_never_lost(m: &BankModel, s: &BankState) -> bool {
     s.history.acknowledged.keys().all(|id| {
         let owner = id.client.index();
-        s.actor_storages[owner]
-            .as_ref()
-            .is_some_and(|st: &Storage| {
-                st.log.iter().any(|t| t.id == *id) || st.chain.contains(*id)
-            })
-            && owner < m.cfg.servers
+        owner < m.cfg.servers
+            && s.actor_storages[owner]
+                .as_ref()
+                .is_some_and(|st: &Storage| {
+                    st.log.iter().any(|t| t.id == *id) || st.chain.contains(*id)
+                })
     })
 }
 
@@ -288,4 +289,37 @@ pub fn properties(cfg: &ModelConfig) -> Vec<Property<BankModel>> {
 /// `Sometimes` (a discovery is the example that was wanted).
 pub fn is_example(p: &Property<BankModel>) -> bool {
     p.expectation == Expectation::Sometimes
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use paxchain::chain::Digest;
+    use paxchain::{Ballot, Height};
+    use stateright::actor::Id;
+
+    fn p(round: u32, height: u32, leader: usize, block: u8) -> Proposal {
+        Proposal {
+            ballot: Ballot { round, leader: 0 },
+            height: Height(height),
+            leader: Id::from(leader),
+            block: Digest([block; 32]),
+        }
+    }
+
+    #[test]
+    fn a_ballot_has_one_leader_and_one_block_per_height() {
+        let ok = BTreeSet::from([p(1, 1, 0, 7), p(1, 2, 0, 8), p(2, 1, 1, 9)]);
+        assert!(proposals_agree(&ok));
+        // The same ballot sent by a second server (even at another height).
+        assert!(!proposals_agree(&BTreeSet::from([
+            p(1, 1, 0, 7),
+            p(1, 3, 1, 7)
+        ])));
+        // The same ballot proposing two blocks at one height (a leader that forgot).
+        assert!(!proposals_agree(&BTreeSet::from([
+            p(1, 1, 0, 7),
+            p(1, 1, 0, 8)
+        ])));
+    }
 }

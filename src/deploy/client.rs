@@ -64,6 +64,13 @@ impl BankClient {
             .addr)
     }
 
+    /// A client ready to transfer: [`BankClient::new`], then [`BankClient::resume`].
+    pub fn connect(cluster: &Cluster, account: Account) -> Result<BankClient, ClientError> {
+        let mut client = BankClient::new(cluster, account)?;
+        client.resume()?;
+        Ok(client)
+    }
+
     /// Asks the own server which id it answered last, and continues after it.
     pub fn resume(&mut self) -> Result<(), ClientError> {
         let own = self.server(self.account)?;

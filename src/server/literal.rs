@@ -7,7 +7,6 @@ use crate::chain::Block;
 use crate::ids::{Ballot, Height};
 use crate::ledger::Transfer;
 use crate::msg::PeerMsg;
-use crate::node::Timer;
 use stateright::actor::Out;
 use std::borrow::Cow;
 use std::collections::BTreeSet;
@@ -79,12 +78,6 @@ impl ServerActor {
             chain.tip().hash,
             transfers.into_iter().collect(),
         ));
-        self.append(st, block.clone())
-            .expect("literal appends never fail");
-        self.save(st, o);
-        self.broadcast(PeerMsg::Commit { ballot, block }, o);
-        st.round = None;
-        o.cancel_timer(Timer::Round);
-        self.conclude(st, true, o);
+        self.commit(st, ballot, block, true, o);
     }
 }
