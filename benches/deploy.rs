@@ -5,21 +5,21 @@
 //! - failover: the leader of a round is killed; time until another server's transfer that
 //!   needs consensus is committed.
 
-use paxchain::deploy::client::BankClient;
-use paxchain::deploy::demo::Demo;
 use paxchain::{Account, Outcome};
+use paxchain_deploy::demo::Demo;
+use paxchain_deploy::UdpClient;
 use std::time::{Duration, Instant};
 
 const A: Account = Account(0);
 const B: Account = Account(1);
 const C: Account = Account(2);
 
-fn cluster(name: &str, initial: u64) -> (Demo, Vec<BankClient>) {
+fn cluster(name: &str, initial: u64) -> (Demo, Vec<UdpClient>) {
     let dir = std::env::temp_dir().join(format!("paxchain-bench-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
     let demo = Demo::start(env!("CARGO_BIN_EXE_paxchain").as_ref(), &dir, 3, initial).unwrap();
     let clients = (0..3)
-        .map(|i| BankClient::connect(&demo.cluster, Account::of_server(i)).unwrap())
+        .map(|i| UdpClient::connect(&demo.cluster, Account::of_server(i)).unwrap())
         .collect();
     (demo, clients)
 }

@@ -10,7 +10,7 @@
 //! the digest covers every block whole, whether or not the blocks link correctly (the
 //! `literal` variant appends without checking links, and its broken chains must stay distinct).
 
-use crate::ids::{Account, Ballot, Height, TxId};
+use crate::ids::{Ballot, Height, TxId};
 use crate::ledger::{Balances, LedgerError, Transfer};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
@@ -125,6 +125,28 @@ pub enum ChainError {
     Duplicate { height: Height, id: TxId },
     #[error("block {height}: {source}")]
     Ledger { height: Height, source: LedgerError },
+    #[error("the chain does not start with the genesis block")]
+    BadGenesis,
+}
+
+/// Whether `block` may follow `prev`: the next height, linked to `prev`, its hash valid. The
+/// one rule behind both [`Chain::append`] and [`Chain::check_links`].
+fn check_follows(prev: &Block, block: &Block) -> Result<(), ChainError> {
+    let expected = prev.height.next();
+    let height = block.height;
+    if height != expected {
+        return Err(ChainError::WrongHeight {
+            expected,
+            got: height,
+        });
+    }
+    if block.prev != prev.hash {
+        return Err(ChainError::BrokenLink { height });
+    }
+    if !block.hash_is_valid() {
+        return Err(ChainError::BadHash { height });
+    }
+    Ok(())
 }
 
 /// The blockchain: genesis, then blocks in height order.
@@ -191,23 +213,7 @@ impl Chain {
 
     /// Appends a block that follows the tip: right height, linked, hash valid.
     pub fn append(&mut self, block: Arc<Block>) -> Result<(), ChainError> {
-        let expected = self.next_height();
-        if block.height != expected {
-            return Err(ChainError::WrongHeight {
-                expected,
-                got: block.height,
-            });
-        }
-        if block.prev != self.tip().hash {
-            return Err(ChainError::BrokenLink {
-                height: block.height,
-            });
-        }
-        if !block.hash_is_valid() {
-            return Err(ChainError::BadHash {
-                height: block.height,
-            });
-        }
+        check_follows(self.tip(), &block)?;
         self.push(block);
         Ok(())
     }
@@ -228,47 +234,57 @@ impl Chain {
         self.blocks.push(block);
     }
 
-    /// Checks every link and hash, then replays the balances. The first fault is returned.
+    /// The audit: every height, hash and link ([`Chain::check_links`]), no transfer twice
+    /// ([`Chain::first_duplicate`]), and a replay that never overdraws ([`Chain::balances`]).
+    /// The first fault is returned; on success, the balances the chain leaves.
     pub fn verify(&self, accounts: usize, initial: u64) -> Result<Balances, ChainError> {
-        let mut seen = std::collections::BTreeSet::new();
-        let mut balances = Balances::new(accounts, initial);
-        for (i, block) in self.blocks.iter().enumerate() {
-            let height = block.height;
-            if height.index() != i {
-                let expected = Height(u32::try_from(i).expect("chain shorter than u32"));
-                return Err(ChainError::WrongHeight {
-                    expected,
-                    got: height,
-                });
-            }
-            if !block.hash_is_valid() {
-                return Err(ChainError::BadHash { height });
-            }
-            if i > 0 && block.prev != self.blocks[i - 1].hash {
-                return Err(ChainError::BrokenLink { height });
-            }
-            for t in &block.transfers {
-                if !seen.insert(t.id) {
-                    return Err(ChainError::Duplicate { height, id: t.id });
-                }
-                balances
-                    .apply(t)
-                    .map_err(|source| ChainError::Ledger { height, source })?;
-            }
+        self.check_links()?;
+        if let Some((height, id)) = self.first_duplicate() {
+            return Err(ChainError::Duplicate { height, id });
         }
-        Ok(balances)
+        self.balances(accounts, initial)
+            .map_err(|source| ChainError::Ledger {
+                height: self
+                    .height_of(source.id())
+                    .expect("replay fails on a chained transfer"),
+                source,
+            })
+    }
+
+    /// Genesis first, then every block follows the one before it (see [`Chain::append`]).
+    pub fn check_links(&self) -> Result<(), ChainError> {
+        if *self.blocks[0] != Block::genesis() {
+            return Err(ChainError::BadGenesis);
+        }
+        (self.blocks.windows(2)).try_for_each(|pair| check_follows(&pair[0], &pair[1]))
+    }
+
+    /// The first transfer id the chain holds twice, with the height of its second copy.
+    pub fn first_duplicate(&self) -> Option<(Height, TxId)> {
+        let mut seen = std::collections::BTreeSet::new();
+        self.blocks.iter().find_map(|b| {
+            (b.transfers.iter())
+                .find(|t| !seen.insert(t.id))
+                .map(|t| (b.height, t.id))
+        })
+    }
+
+    /// Every transfer, block after block, in the order they are applied.
+    pub fn transfers(&self) -> impl Iterator<Item = &Transfer> {
+        self.blocks.iter().flat_map(|b| b.transfers.iter())
+    }
+
+    /// The height of the first block holding transfer `id`.
+    pub fn height_of(&self, id: TxId) -> Option<Height> {
+        self.blocks
+            .iter()
+            .find(|b| b.contains(id))
+            .map(|b| b.height)
     }
 
     /// Replays the transfers alone (no link checks) from `initial` each.
     pub fn balances(&self, accounts: usize, initial: u64) -> Result<Balances, LedgerError> {
-        let mut b = Balances::new(accounts, initial);
-        b.apply_all(self.blocks.iter().flat_map(|blk| blk.transfers.iter()))?;
-        Ok(b)
-    }
-
-    /// One account's balance on this chain, or `None` if the chain overdraws some account.
-    pub fn balance_of(&self, account: Account, accounts: usize, initial: u64) -> Option<u64> {
-        self.balances(accounts, initial).ok().map(|b| b.of(account))
+        Balances::replay(accounts, initial, self.transfers())
     }
 
     /// Whether this chain is a prefix of `other`, block for block.
@@ -359,6 +375,8 @@ mod tests {
     use super::*;
     use quickcheck::quickcheck;
 
+    use crate::ids::Account;
+
     fn tx(client: u8, seq: u32, to: u8, amount: u64) -> Transfer {
         Transfer {
             id: TxId {
@@ -414,10 +432,23 @@ mod tests {
         let mut c = Chain::new();
         grow(&mut c, vec![tx(0, 1, 1, 3)]);
         grow(&mut c, vec![tx(0, 1, 1, 3)]);
-        assert!(matches!(c.verify(2, 10), Err(ChainError::Duplicate { .. })));
+        assert_eq!(
+            c.verify(2, 10),
+            Err(ChainError::Duplicate {
+                height: Height(2),
+                id: tx(0, 1, 1, 3).id
+            })
+        );
         let mut c = Chain::new();
+        grow(&mut c, vec![]);
         grow(&mut c, vec![tx(0, 1, 1, 11)]);
-        assert!(matches!(c.verify(2, 10), Err(ChainError::Ledger { .. })));
+        assert!(matches!(
+            c.verify(2, 10),
+            Err(ChainError::Ledger {
+                height: Height(2),
+                ..
+            })
+        ));
     }
 
     #[test]

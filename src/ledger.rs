@@ -4,7 +4,7 @@
 //! transfers (a chain, then a server's local log). Replay fails loudly on an overdraft, so a
 //! double spend cannot hide in a running total.
 
-use crate::ids::{Account, TxId};
+use crate::ids::{Account, TxId, MAX_ACCOUNTS};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -56,6 +56,29 @@ pub enum Rejection {
     NoQuorum,
 }
 
+/// A bank that cannot exist: the one check of its size and its money, shared by the server's
+/// configuration, the cluster file and the model's configuration.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum BankError {
+    /// Accounts are letters, one per server.
+    #[error("{0} accounts: a bank has 1 to 26, one per server")]
+    AccountCount(usize),
+    /// The bank's total must fit a `u64`, so no balance can overflow.
+    #[error("{initial} units times {accounts} accounts overflows 64 bits")]
+    MoneyOverflow { initial: u64, accounts: usize },
+}
+
+/// Checks that `accounts` accounts of `initial` units each make a bank.
+pub fn check_bank(accounts: usize, initial: u64) -> Result<(), BankError> {
+    if accounts == 0 || accounts > MAX_ACCOUNTS {
+        return Err(BankError::AccountCount(accounts));
+    }
+    if initial.checked_mul(accounts as u64).is_none() {
+        return Err(BankError::MoneyOverflow { initial, accounts });
+    }
+    Ok(())
+}
+
 /// Checks what can be checked without balances: ownership, account names, amount.
 pub fn validate(transfer: &Transfer, owner: Account, accounts: usize) -> Result<(), Rejection> {
     for account in [transfer.from, transfer.to, transfer.id.client] {
@@ -96,6 +119,15 @@ pub enum LedgerError {
     UnknownAccount { id: TxId, account: Account },
 }
 
+impl LedgerError {
+    /// The transfer that could not be applied.
+    pub fn id(&self) -> TxId {
+        match self {
+            LedgerError::Overdraft { id, .. } | LedgerError::UnknownAccount { id, .. } => *id,
+        }
+    }
+}
+
 /// Every account's balance, indexed by account.
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Balances(Vec<u64>);
@@ -104,6 +136,18 @@ impl Balances {
     /// `accounts` accounts holding `initial` units each.
     pub fn new(accounts: usize, initial: u64) -> Balances {
         Balances(vec![initial; accounts])
+    }
+
+    /// The one replay: `accounts` accounts of `initial` units, then `transfers` in order. The
+    /// first transfer that overdraws or names an unknown account fails the replay.
+    pub fn replay<'a>(
+        accounts: usize,
+        initial: u64,
+        transfers: impl IntoIterator<Item = &'a Transfer>,
+    ) -> Result<Balances, LedgerError> {
+        let mut b = Balances::new(accounts, initial);
+        b.apply_all(transfers)?;
+        Ok(b)
     }
 
     /// One account's balance (0 for an account that does not exist).
@@ -191,6 +235,21 @@ mod tests {
             Err(Rejection::SameAccount { account: a })
         );
         assert_eq!(validate(&t(0, 1, 0), a, 3), Err(Rejection::ZeroAmount));
+    }
+
+    #[test]
+    fn a_bank_has_1_to_26_accounts_and_its_money_fits_64_bits() {
+        assert_eq!(check_bank(3, 10), Ok(()));
+        assert_eq!(check_bank(0, 10), Err(BankError::AccountCount(0)));
+        assert_eq!(check_bank(27, 10), Err(BankError::AccountCount(27)));
+        assert_eq!(
+            check_bank(2, u64::MAX),
+            Err(BankError::MoneyOverflow {
+                initial: u64::MAX,
+                accounts: 2
+            })
+        );
+        assert_eq!(check_bank(1, u64::MAX), Ok(()));
     }
 
     #[test]

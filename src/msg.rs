@@ -1,14 +1,26 @@
-//! The two message vocabularies: the client API and the peer protocol.
+//! The two message vocabularies, the client API and the peer protocol, and the timers.
 //!
-//! Both travel as JSON datagrams when deployed and as values in the model checker's network.
-//! Every variant has named fields in the course's nouns; none is reused for two meanings.
+//! Both vocabularies travel as datagrams when deployed and as values in the model checker's
+//! network. Every variant has named fields in the course's nouns; none is reused for two
+//! meanings. A timer is the third kind of event an actor handles.
 
-use crate::chain::Block;
+use crate::chain::{Block, Chain};
 use crate::ids::{Account, Ballot, Height, TxId};
 use crate::ledger::{Rejection, Transfer};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::sync::Arc;
+
+/// The named timers. Time is never read: a timer is an event that may happen.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum Timer {
+    /// Server: the election or round has gone on too long; start a higher ballot.
+    Round,
+    /// Server: a quorum has promised; stop waiting for the other servers' promises.
+    Gather,
+    /// Client: no outcome arrived; resend the request.
+    Retry,
+}
 
 /// Everything that crosses the network.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -45,7 +57,7 @@ pub enum ApiMsg {
     /// (see [`fits_in_one_message`]); `more` says the chain goes on after them.
     Chain {
         from: Height,
-        blocks: Vec<Block>,
+        blocks: Vec<Arc<Block>>,
         more: bool,
     },
     /// Client to server: the id of the last transfer answered (a restarted client continues
@@ -85,6 +97,15 @@ pub fn fits_in_one_message<B: AsRef<Block>>(blocks: &[B]) -> usize {
         n += 1;
     }
     n
+}
+
+/// The blocks of `chain` from `from` on that one message carries (see
+/// [`fits_in_one_message`]), and whether the chain goes on after them: what both a CATCH-UP
+/// and a CHAIN answer hold.
+pub fn blocks_message(chain: &Chain, from: Height) -> (Vec<Arc<Block>>, bool) {
+    let rest = chain.blocks_from(from);
+    let n = fits_in_one_message(rest);
+    (rest[..n].to_vec(), n < rest.len())
 }
 
 /// What a server did with a transfer.
@@ -341,7 +362,7 @@ mod tests {
                 4 => ApiMsg::Log { transfers: txs(g) }.into(),
                 5 => ApiMsg::Chain {
                     from: h,
-                    blocks: vec![block(g)],
+                    blocks: vec![Arc::new(block(g))],
                     more: bool::arbitrary(g),
                 }
                 .into(),

@@ -1,10 +1,10 @@
 //! Real processes on 127.0.0.1: `paxchain server` children on free ports, driven through the
 //! UDP client. Every wait is bounded; every child is killed when its `Demo` is dropped.
 
-use paxchain::deploy::client::BankClient;
-use paxchain::deploy::demo::Demo;
 use paxchain::ledger::Balances;
 use paxchain::{Account, Block, Outcome};
+use paxchain_deploy::demo::Demo;
+use paxchain_deploy::UdpClient;
 use std::net::UdpSocket;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -26,13 +26,13 @@ fn start(name: &str, servers: usize, initial: u64) -> Demo {
     .expect("servers start")
 }
 
-fn client(demo: &Demo, account: Account) -> BankClient {
-    BankClient::connect(&demo.cluster, account).expect("the server answers")
+fn client(demo: &Demo, account: Account) -> UdpClient {
+    UdpClient::connect(&demo.cluster, account).expect("the server answers")
 }
 
 /// Every server's chain, once they all agree (commits travel asynchronously); panics after
 /// five seconds of disagreement.
-fn agreed_chain(c: &BankClient, servers: usize) -> Vec<Block> {
+fn agreed_chain(c: &UdpClient, servers: usize) -> Vec<Block> {
     let deadline = Instant::now() + Duration::from_secs(5);
     loop {
         let chains: Vec<Vec<Block>> = (0..servers)
@@ -47,10 +47,8 @@ fn agreed_chain(c: &BankClient, servers: usize) -> Vec<Block> {
 }
 
 fn replay(chain: &[Block], servers: usize, initial: u64) -> Balances {
-    let mut b = Balances::new(servers, initial);
-    b.apply_all(chain.iter().flat_map(|blk| blk.transfers.iter()))
-        .expect("a committed chain never overdraws");
-    b
+    Balances::replay(servers, initial, chain.iter().flat_map(|b| &b.transfers))
+        .expect("a committed chain never overdraws")
 }
 
 #[test]
@@ -79,7 +77,7 @@ fn the_course_example_prints_the_course_balances() {
     let mut a = client(&demo, A);
     let mut b = client(&demo, B);
     let mut c = client(&demo, C);
-    let balance = |cl: &BankClient, x: Account| match cl.balance(x, x).unwrap() {
+    let balance = |cl: &UdpClient, x: Account| match cl.balance(x, x).unwrap() {
         paxchain::ApiMsg::Balance { balance, .. } => balance,
         other => panic!("{other:?}"),
     };
@@ -147,7 +145,7 @@ fn garbage_datagrams_do_not_stop_a_server() {
 }
 
 /// Every acknowledged id appears exactly once in the agreed chain or its owner's log.
-fn assert_each_once(c: &BankClient, chain: &[Block], acked: &[paxchain::TxId], servers: usize) {
+fn assert_each_once(c: &UdpClient, chain: &[Block], acked: &[paxchain::TxId], servers: usize) {
     let mut seen: Vec<paxchain::TxId> = chain
         .iter()
         .flat_map(|b| b.transfers.iter().map(|t| t.id))

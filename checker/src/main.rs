@@ -19,11 +19,11 @@ use std::process::ExitCode;
 )]
 struct Cli {
     #[command(subcommand)]
-    command: Command,
+    command: CheckerCommand,
 }
 
 #[derive(Subcommand)]
-enum Command {
+enum CheckerCommand {
     /// Check every property of a scenario. Exit 0: all hold after a complete search;
     /// 1: a property is violated (or a `sometimes` example is never reached in a complete
     /// search); 2: the search was cut short (timeout or depth bound) without a violation.
@@ -148,14 +148,14 @@ pub struct CheckArgs {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Scenarios => {
+        CheckerCommand::Scenarios => {
             for s in scenarios::all() {
                 println!("{:<12} {}", s.name, s.about);
             }
             return ExitCode::SUCCESS;
         }
-        Command::Check(args) => args.model.config().map(|cfg| run::check(&cfg, &args)),
-        Command::Explore {
+        CheckerCommand::Check(args) => args.model.config().map(|cfg| run::check(&cfg, &args)),
+        CheckerCommand::Explore {
             model,
             addr,
             threads,

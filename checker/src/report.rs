@@ -31,7 +31,7 @@ pub struct PropertyResult {
 }
 
 /// Everything a search produced.
-pub struct Outcome {
+pub struct SearchResult {
     pub ending: Ending,
     pub states: usize,
     pub unique: usize,
@@ -105,7 +105,7 @@ struct JsonReport<'a> {
 
 /// Prints the report and returns the exit code: 0 all hold after a complete search, 1 a
 /// violation (or an unreached `sometimes` after a complete search), 2 cut short.
-pub fn print(cfg: &ModelConfig, model: &BankModel, o: &Outcome, json: bool) -> u8 {
+pub fn print(cfg: &ModelConfig, model: &BankModel, o: &SearchResult, json: bool) -> u8 {
     let statuses: Vec<Status> = o.properties.iter().map(|p| p.status(&o.ending)).collect();
     let failed = statuses
         .iter()

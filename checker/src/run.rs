@@ -5,7 +5,7 @@
 //! prints progress, and itself declares the search cut short when the time runs out or the
 //! depth bound was reached. A cut-short search is reported as such and exits 2.
 
-use crate::report::{self, Ending, Outcome};
+use crate::report::{self, Ending, SearchResult};
 use crate::{CheckArgs, Strategy};
 use paxchain_model::properties::is_example;
 use paxchain_model::trace::{self, Step};
@@ -51,7 +51,11 @@ pub fn check(cfg: &ModelConfig, args: &CheckArgs) -> ExitCode {
 }
 
 /// Polls `checker` to its end, printing progress to stderr once a second.
-fn drive(checker: impl Checker<BankModel>, timeout: Option<Duration>, args: &CheckArgs) -> Outcome {
+fn drive(
+    checker: impl Checker<BankModel>,
+    timeout: Option<Duration>,
+    args: &CheckArgs,
+) -> SearchResult {
     let start = Instant::now();
     let mut last_print = Instant::now();
     let mut last_count = 0;
@@ -137,7 +141,7 @@ fn drive(checker: impl Checker<BankModel>, timeout: Option<Duration>, args: &Che
             }
         })
         .collect();
-    Outcome {
+    SearchResult {
         ending,
         states: checker.state_count(),
         unique: checker.unique_state_count(),

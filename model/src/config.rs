@@ -1,6 +1,8 @@
 //! The one configuration every model is built from, and its validation.
 
-use paxchain::{Account, Variant};
+use crate::scripted_client::script_transfer;
+use paxchain::ledger::{check_bank, validate, BankError};
+use paxchain::{Account, Rejection, TxId, Variant};
 use std::fmt;
 use std::str::FromStr;
 
@@ -91,14 +93,10 @@ pub enum ConfigError {
     Servers(usize),
     #[error("workloads: {clients} scripts for {servers} accounts")]
     TooManyClients { clients: usize, servers: usize },
-    #[error("workloads: client {client} sends to {to}, which is not an account")]
-    UnknownReceiver { client: Account, to: Account },
-    #[error("workloads: client {client} sends to itself")]
-    SelfTransfer { client: Account },
-    #[error("workloads: client {client} sends 0 units")]
-    ZeroAmount { client: Account },
-    #[error("initial_balance: {0} units times the accounts overflows 64 bits")]
-    MoneyOverflow(u64),
+    #[error("workloads: transfer {id} of client {}: {reason}", id.client)]
+    Workload { id: TxId, reason: Rejection },
+    #[error("servers and initial_balance: {0}")]
+    Bank(#[from] BankError),
     #[error("max_crashes: {crashes} with {servers} servers tolerates at most {f}")]
     TooManyCrashes {
         crashes: usize,
@@ -124,23 +122,16 @@ impl ModelConfig {
                 servers: n,
             });
         }
+        // The same checks a server makes before executing a transfer.
         for (i, script) in self.workloads.iter().enumerate() {
             let client = Account::of_server(i);
-            for &(to, amount) in script {
-                if to.index() >= n {
-                    return Err(ConfigError::UnknownReceiver { client, to });
-                }
-                if to == client {
-                    return Err(ConfigError::SelfTransfer { client });
-                }
-                if amount == 0 {
-                    return Err(ConfigError::ZeroAmount { client });
-                }
+            for (index, &step) in script.iter().enumerate() {
+                let t = script_transfer(client, index, step);
+                validate(&t, client, n)
+                    .map_err(|reason| ConfigError::Workload { id: t.id, reason })?;
             }
         }
-        if self.initial_balance.checked_mul(n as u64).is_none() {
-            return Err(ConfigError::MoneyOverflow(self.initial_balance));
-        }
+        check_bank(n, self.initial_balance)?;
         let f = (n - 1) / 2;
         if self.max_crashes > f {
             return Err(ConfigError::TooManyCrashes {
@@ -188,17 +179,31 @@ mod tests {
             workloads: vec![vec![(Account(0), 1)]],
             ..ModelConfig::default()
         };
-        assert_eq!(
+        assert!(matches!(
             bad.validate(),
-            Err(ConfigError::SelfTransfer { client: Account(0) })
-        );
+            Err(ConfigError::Workload {
+                reason: Rejection::SameAccount { .. },
+                ..
+            })
+        ));
         let bad = ModelConfig {
             workloads: vec![vec![(Account(5), 1)]],
             ..ModelConfig::default()
         };
         assert!(matches!(
             bad.validate(),
-            Err(ConfigError::UnknownReceiver { .. })
+            Err(ConfigError::Workload {
+                reason: Rejection::UnknownAccount { .. },
+                ..
+            })
+        ));
+        let bad = ModelConfig {
+            initial_balance: u64::MAX,
+            ..ModelConfig::default()
+        };
+        assert!(matches!(
+            bad.validate(),
+            Err(ConfigError::Bank(BankError::MoneyOverflow { .. }))
         ));
     }
 }

@@ -1,6 +1,8 @@
 //! The stateright model of paxchain: one constructor turns a [`ModelConfig`] into the
 //! [`BankModel`] every subcommand, test and benchmark checks.
 //!
+//! - [`node`], [`scripted_client`]: the model-only actors: the wrapper stateright needs to
+//!   hold servers and clients in one model, and the clients that submit a fixed script.
 //! - [`config`]: the configuration and its validation.
 //! - [`scenarios`]: the named presets.
 //! - [`history`]: what the properties remember of the past.
@@ -9,15 +11,25 @@
 
 pub mod config;
 pub mod history;
+pub mod node;
 pub mod properties;
 pub mod scenarios;
+pub mod scripted_client;
 pub mod trace;
 
 pub use config::{ConfigError, ModelConfig, NetworkKind};
+pub use node::{Node, NodeState};
 pub use properties::{BankModel, BankState};
+pub use scripted_client::{ScriptedClient, ScriptedClientConfig, ScriptedClientState};
 
-use paxchain::{ClientActor, ClientConfig, Node, ServerActor, ServerConfig};
-use stateright::actor::{model_timeout, ActorModel, Id, LossyNetwork, Network};
+use paxchain::{ServerActor, ServerConfig};
+use stateright::actor::{ActorModel, Id, LossyNetwork, Network};
+use std::ops::Range;
+use std::time::Duration;
+
+/// The timer range every model actor is given. The checker ignores durations (any armed
+/// timer may fire at any moment); the range only has to be one a configuration accepts.
+const MODEL_TIMER: Range<Duration> = Duration::ZERO..Duration::from_millis(1);
 
 /// Builds the model of a configuration (validate it first).
 pub fn build(cfg: &ModelConfig) -> BankModel {
@@ -25,23 +37,27 @@ pub fn build(cfg: &ModelConfig) -> BankModel {
     let servers: Vec<Id> = (0..n).map(Id::from).collect();
     let mut model = ActorModel::new(cfg.clone(), history::History::default());
     for index in 0..n {
-        model = model.actor(Node::Server(ServerActor::new(ServerConfig {
+        let server = ServerConfig {
             index,
             servers: servers.clone(),
             initial_balance: cfg.initial_balance,
             variant: cfg.variant,
             max_round: cfg.max_round,
-            round_timeout: model_timeout(),
-            gather_timeout: model_timeout(),
-        })));
+            round_timeout: MODEL_TIMER,
+            gather_timeout: MODEL_TIMER,
+        };
+        server
+            .validate()
+            .expect("a validated model configuration gives valid server configurations");
+        model = model.actor(Node::Server(ServerActor::new(server)));
     }
     for index in (0..n).filter(|&i| !cfg.script(i).is_empty()) {
-        model = model.actor(Node::Client(ClientActor::new(ClientConfig {
+        model = model.actor(Node::Client(ScriptedClient::new(ScriptedClientConfig {
             account: paxchain::Account::of_server(index),
             server: servers[index],
             script: cfg.script(index).to_vec(),
             max_retries: cfg.client_retries,
-            retry_timeout: model_timeout(),
+            retry_timeout: MODEL_TIMER,
         })));
     }
     let network = match cfg.network {

@@ -5,8 +5,9 @@
 //! from the initial state, so a reported counterexample can be checked independently of the
 //! search that found it.
 
+use crate::node::{Node, NodeState};
 use crate::properties::{BankModel, BankState};
-use paxchain::{Msg, Node, NodeState, Timer};
+use paxchain::{Msg, Timer};
 use serde::{Deserialize, Serialize};
 use stateright::actor::{Actor as _, ActorModelAction, Envelope, Id};
 use stateright::{Model, Path};

@@ -1,6 +1,7 @@
 //! The server's fixed configuration and the protocol variant it runs.
 
 use crate::ids::Account;
+use crate::ledger::{check_bank, BankError};
 use serde::{Deserialize, Serialize};
 use stateright::actor::Id;
 use std::ops::Range;
@@ -43,7 +44,7 @@ pub struct ServerConfig {
     pub index: usize,
     /// Every server's actor id, by index, this one included.
     pub servers: Vec<Id>,
-    /// Units every account holds before the first block.
+    /// Units every account holds before the first block (whole units of money).
     pub initial_balance: u64,
     /// The protocol to run.
     pub variant: Variant,
@@ -58,18 +59,32 @@ pub struct ServerConfig {
     pub gather_timeout: Range<Duration>,
 }
 
+impl Default for ServerConfig {
+    /// Server A of three (ids 0 to 2), 10 units each, `safe`, no ballot bound, and the
+    /// deployment's timers: rounds retried after 400 to 800 ms, a 50 ms gather wait.
+    fn default() -> ServerConfig {
+        ServerConfig {
+            index: 0,
+            servers: (0..3).map(Id::from).collect(),
+            initial_balance: 10,
+            variant: Variant::Safe,
+            max_round: u32::MAX,
+            round_timeout: Duration::from_millis(400)..Duration::from_millis(800),
+            gather_timeout: Duration::from_millis(50)..Duration::from_millis(51),
+        }
+    }
+}
+
 /// A [`ServerConfig`] that cannot run.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum ServerConfigError {
     #[error("index {index} is not one of the {servers} servers")]
     IndexOutOfRange { index: usize, servers: usize },
-    #[error("{0} servers: there must be 1 to 26")]
-    ServerCount(usize),
-    #[error("initial balance {initial} times {servers} accounts overflows 64 bits")]
-    MoneyOverflow { initial: u64, servers: usize },
+    #[error("servers and initial balance: {0}")]
+    Bank(#[from] BankError),
     #[error("max_round must be at least 1")]
     NoRounds,
-    #[error("the round timeout range is empty")]
+    #[error("a timeout range is empty")]
     EmptyTimeout,
 }
 
@@ -77,25 +92,17 @@ impl ServerConfig {
     /// Checks the fields against each other.
     pub fn validate(&self) -> Result<(), ServerConfigError> {
         let n = self.servers.len();
-        if n == 0 || n > crate::ids::MAX_ACCOUNTS {
-            return Err(ServerConfigError::ServerCount(n));
-        }
+        check_bank(n, self.initial_balance)?;
         if self.index >= n {
             return Err(ServerConfigError::IndexOutOfRange {
                 index: self.index,
                 servers: n,
             });
         }
-        if self.initial_balance.checked_mul(n as u64).is_none() {
-            return Err(ServerConfigError::MoneyOverflow {
-                initial: self.initial_balance,
-                servers: n,
-            });
-        }
         if self.max_round == 0 {
             return Err(ServerConfigError::NoRounds);
         }
-        if self.round_timeout.is_empty() {
+        if self.round_timeout.is_empty() || self.gather_timeout.is_empty() {
             return Err(ServerConfigError::EmptyTimeout);
         }
         Ok(())

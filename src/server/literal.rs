@@ -1,46 +1,131 @@
-//! Phase 2 of the `literal` variant: the course's ⟨ACCEPT, n, TX(S)⟩, ⟨ACCEPTED, n, TX(R)⟩
-//! and a block built from f ACCEPTED replies. Kept so the checker can show what goes wrong
-//! (spec/deviations.md); the `safe` variant never runs this code.
+//! The `literal` consensus: the course text read literally (spec/deviations.md), kept so the
+//! checker can show where it breaks. The `safe` variant never runs this code.
+//!
+//! 1. **Election.** "Follow the Paxos leader election protocol": PREPARE and PROMISE, as in
+//!    `safe`, but the promise carries nothing and a stale candidate gets no blocks.
+//! 2. **Phase 2.** With a quorum of promises the leader multicasts ⟨ACCEPT, n, TX(S)⟩, its
+//!    own pending transfers; a server that has not promised a higher ballot answers
+//!    ⟨ACCEPTED, n, TX(R)⟩ with its own.
+//! 3. **Commit.** "Once the leader receives f accepted messages": it builds a block of its own
+//!    and the replies' transfers at its next height, appends it and sends COMMIT.
+//! 4. **Append.** "Upon receiving a commit message ... each node appends block B": as it
+//!    comes, without checking height, link or repeats. There is no catch-up.
 
-use super::{Phase, Round, ServerActor, ServerState};
+use super::{electing, Consensus, Outbox, Phase, Round, ServerActor, ServerState};
 use crate::chain::Block;
 use crate::ids::{Ballot, Height};
 use crate::ledger::Transfer;
 use crate::msg::PeerMsg;
-use stateright::actor::Out;
 use std::borrow::Cow;
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-impl ServerActor {
-    pub(super) fn on_literal_accept(
-        &self,
-        state: &mut Cow<ServerState>,
-        from: usize,
-        ballot: Ballot,
-        height: Height,
-        o: &mut Out<Self>,
-    ) {
-        if !self.promise(state, ballot, o) {
-            return;
-        }
-        let pending = state.storage.log.clone();
-        let reply = PeerMsg::LiteralAccepted {
-            ballot,
-            height,
-            pending,
-        };
-        self.send(from, reply, o);
+/// The course's protocol, as written.
+pub(super) struct Literal;
+
+impl Consensus for Literal {
+    /// The course's election gathers nothing.
+    fn electing(&self, a: &ServerActor, _st: &ServerState, _height: Height) -> Phase {
+        electing(BTreeSet::new(), None, a.cfg.index)
     }
 
-    pub(super) fn on_literal_accepted(
+    fn on_peer(
+        &self,
+        a: &ServerActor,
+        state: &mut Cow<ServerState>,
+        from: usize,
+        msg: PeerMsg,
+        fx: &mut Outbox,
+    ) {
+        match msg {
+            PeerMsg::Prepare { ballot, height } => {
+                if a.promise(state, ballot) {
+                    let promise = PeerMsg::Promise {
+                        ballot,
+                        height,
+                        accepted: None,
+                        pending: Vec::new(),
+                    };
+                    a.send(from, promise, fx);
+                }
+            }
+            PeerMsg::Promise {
+                ballot,
+                height,
+                accepted,
+                pending,
+            } => a.on_promise(state, from, ballot, height, accepted, pending, fx),
+            PeerMsg::LiteralAccept { ballot, height, .. } => {
+                if a.promise(state, ballot) {
+                    let pending = state.storage.log.clone();
+                    let reply = PeerMsg::LiteralAccepted {
+                        ballot,
+                        height,
+                        pending,
+                    };
+                    a.send(from, reply, fx);
+                }
+            }
+            PeerMsg::LiteralAccepted {
+                ballot,
+                height,
+                pending,
+            } => a.on_literal_accepted(state, from, ballot, height, pending, fx),
+            PeerMsg::Commit { block, .. } => {
+                let st = state.to_mut();
+                Arc::make_mut(&mut st.storage.chain).append_unchecked(block.clone());
+                a.absorb(st, &block);
+                a.after_growth(st, fx);
+            }
+            // The safe variant's phase 2 and catch-up never reach a literal server.
+            PeerMsg::Accept { .. }
+            | PeerMsg::Accepted { .. }
+            | PeerMsg::CatchUpRequest { .. }
+            | PeerMsg::CatchUp { .. } => {}
+        }
+    }
+
+    /// No wait beyond a quorum: straight to phase 2 with the leader's own transfers.
+    fn maybe_propose(&self, a: &ServerActor, st: &mut ServerState, fx: &mut Outbox) {
+        let Some(Round {
+            ballot,
+            height,
+            phase: Phase::Electing { .. },
+        }) = a.round_with_votes(st, a.cfg.quorum())
+        else {
+            return;
+        };
+        fx.cancel_timer(crate::msg::Timer::Gather);
+        let round = st.round.as_mut().expect("matched above");
+        round.phase = Phase::Collecting {
+            accepted_by: BTreeSet::new(),
+            pending: BTreeSet::new(),
+        };
+        let pending = st.storage.log.clone();
+        a.broadcast(
+            PeerMsg::LiteralAccept {
+                ballot,
+                height,
+                pending,
+            },
+            fx,
+        );
+        a.maybe_commit_literal(st, fx);
+    }
+
+    /// The course has no wait for promises beyond a quorum, so this timer is never armed.
+    fn on_gather(&self, _: &ServerActor, _: &mut Cow<ServerState>, _: &mut Outbox) {}
+}
+
+impl ServerActor {
+    fn on_literal_accepted(
         &self,
         state: &mut Cow<ServerState>,
         from: usize,
         ballot: Ballot,
         height: Height,
         pending: Vec<Transfer>,
-        o: &mut Out<Self>,
+        fx: &mut Outbox,
     ) {
         let collecting = |p: &Phase| matches!(p, Phase::Collecting { .. });
         let Some(round) = self.count_vote(state, from, ballot, height, collecting) else {
@@ -49,26 +134,20 @@ impl ServerActor {
         if let Phase::Collecting { pending: all, .. } = &mut round.phase {
             all.extend(pending);
         }
-        self.maybe_commit_literal(state.to_mut(), o);
+        self.maybe_commit_literal(state.to_mut(), fx);
     }
 
     /// The course: "once the leader receives f accepted messages ... constructs block B".
-    pub(super) fn maybe_commit_literal(&self, st: &mut ServerState, o: &mut Out<Self>) {
+    fn maybe_commit_literal(&self, st: &mut ServerState, fx: &mut Outbox) {
+        // f of 2f + 1: the leader's own acceptance is not counted among them.
         let Some(Round {
             ballot,
-            phase:
-                Phase::Collecting {
-                    accepted_by,
-                    pending,
-                },
+            phase: Phase::Collecting { pending, .. },
             ..
-        }) = st.round.clone()
+        }) = self.round_with_votes(st, (self.n() - 1) / 2)
         else {
             return;
         };
-        if accepted_by.len() < (self.n() - 1) / 2 {
-            return;
-        }
         let mut transfers: BTreeSet<Transfer> = st.storage.log.iter().cloned().collect();
         transfers.extend(pending);
         let chain = &st.storage.chain;
@@ -78,6 +157,8 @@ impl ServerActor {
             chain.tip().hash,
             transfers.into_iter().collect(),
         ));
-        self.commit(st, ballot, block, true, o);
+        Arc::make_mut(&mut st.storage.chain).append_unchecked(block.clone());
+        self.absorb(st, &block);
+        self.announce(st, ballot, block, true, fx);
     }
 }

@@ -2,7 +2,8 @@
 //! in order (a save must come before the sends that depend on it).
 
 use super::*;
-use crate::ids::Account;
+use crate::chain::Chain;
+use crate::ids::{Account, TxId};
 use stateright::actor::Command;
 use std::time::Duration;
 
@@ -421,7 +422,7 @@ fn a_restarted_server_resumes_from_storage_and_catches_up_on_the_next_message() 
     let mut out = Out::new();
     let st = b.on_start(Id::from(1), &Some(storage.clone()), &mut out);
     assert_eq!(st.storage, storage, "nothing durable is forgotten");
-    assert_eq!(st.restarted_at, Some(Height(0)));
+    assert_eq!(st.instrumentation.restarted_at, Some(Height(0)));
     assert!(out.is_empty());
     // A PREPARE for height 3 tells it blocks 1 and 2 exist: it promises and asks for them.
     let prepare = PeerMsg::Prepare {

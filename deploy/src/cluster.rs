@@ -12,8 +12,8 @@
 //! addr = "127.0.0.1:7001"
 //! ```
 
-use crate::ids::{Account, MAX_ACCOUNTS};
-use crate::server::{ServerConfig, Variant};
+use paxchain::ledger::{check_bank, BankError};
+use paxchain::{Account, ServerConfig, Variant};
 use serde::{Deserialize, Serialize};
 use stateright::actor::Id;
 use std::net::SocketAddrV4;
@@ -69,13 +69,6 @@ fn default_retries() -> u32 {
     10
 }
 
-impl Default for Cluster {
-    /// Three servers on loopback ports 7001 to 7003, 10 units each.
-    fn default() -> Cluster {
-        Cluster::local(3, 7001, 10)
-    }
-}
-
 /// A cluster file that cannot run. Each message names the field.
 #[derive(Debug, thiserror::Error)]
 pub enum ClusterError {
@@ -89,8 +82,8 @@ pub enum ClusterError {
         path: String,
         source: Box<toml::de::Error>,
     },
-    #[error("servers: {0} listed; a cluster has 1 to 26")]
-    ServerCount(usize),
+    #[error("servers and initial_balance: {0}")]
+    Bank(#[from] BankError),
     #[error(
         "servers[{index}].account: is {got}, expected {expected} (list servers in account order)"
     )]
@@ -105,8 +98,6 @@ pub enum ClusterError {
         first: usize,
         addr: SocketAddrV4,
     },
-    #[error("initial_balance: {0} units times the accounts overflows 64 bits")]
-    MoneyOverflow(u64),
     #[error("{field}: must be at least 1")]
     Zero { field: &'static str },
 }
@@ -151,10 +142,7 @@ impl Cluster {
 
     /// Checks every field; the error names the first bad one.
     pub fn validate(&self) -> Result<(), ClusterError> {
-        let n = self.servers.len();
-        if n == 0 || n > MAX_ACCOUNTS {
-            return Err(ClusterError::ServerCount(n));
-        }
+        check_bank(self.servers.len(), self.initial_balance)?;
         for (index, s) in self.servers.iter().enumerate() {
             let expected = Account::of_server(index);
             if s.account != expected {
@@ -171,9 +159,6 @@ impl Cluster {
                     addr: s.addr,
                 });
             }
-        }
-        if self.initial_balance.checked_mul(n as u64).is_none() {
-            return Err(ClusterError::MoneyOverflow(self.initial_balance));
         }
         for (field, value) in [
             ("round_timeout_ms", self.round_timeout_ms),
@@ -239,7 +224,10 @@ mod tests {
             servers: vec![],
             ..c
         };
-        assert!(matches!(none.validate(), Err(ClusterError::ServerCount(0))));
+        assert!(matches!(
+            none.validate(),
+            Err(ClusterError::Bank(BankError::AccountCount(0)))
+        ));
     }
 
     #[test]

@@ -3,25 +3,10 @@
 //! Nothing here decides anything about the protocol: [`run_server`] hands
 //! [`ServerActor`] to stateright's `spawn` runtime, which feeds it datagrams and timer
 //! events and carries out the commands it returns, exactly as the model checker does.
-//!
-//! - [`cluster`]: the cluster file.
-//! - [`client`]: a UDP client of the bank (used by the prompt, the demo and the tests).
-//! - [`input`]: transfers from files and the prompt.
-//! - [`prompt`], [`show`]: the terminal front end.
-//! - [`demo`]: a local cluster of child processes.
-//! - [`storage`]: the durable copy the runtime's own storage file cannot guarantee.
 
-pub mod client;
-pub mod cluster;
-pub mod demo;
-pub mod input;
-pub mod prompt;
-pub mod show;
-pub mod storage;
-
-use crate::msg::Msg;
-use crate::server::ServerActor;
-use cluster::Cluster;
+use crate::cluster::Cluster;
+use crate::storage;
+use paxchain::{Msg, ServerActor};
 use std::path::Path;
 use std::sync::atomic::{AtomicU64, Ordering};
 

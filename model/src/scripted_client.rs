@@ -1,4 +1,5 @@
-//! The scripted client used by the model: one outstanding transfer at a time.
+//! The model's scripted client: one outstanding transfer at a time. (The deployed bank's
+//! client is `paxchain_deploy::UdpClient`; this one exists only in the model.)
 //!
 //! A client owns one account and talks only to that account's server. It submits its script
 //! in order, each transfer with the next sequence number, and sends the next one only after
@@ -9,13 +10,9 @@
 //! up on a timer would abandon requests that were merely slow. (The deployed client, which
 //! does have a clock, reports an unreachable server after its retries.)
 //!
-//! The deployed client (a terminal prompt) speaks the same [`ApiMsg`] vocabulary.
+//! The deployed client speaks the same [`ApiMsg`] vocabulary.
 
-use crate::ids::{Account, TxId};
-use crate::ledger::Transfer;
-use crate::msg::{ApiMsg, Msg};
-use crate::node::Timer;
-use crate::server::Storage;
+use paxchain::{Account, ApiMsg, Msg, Storage, Timer, Transfer, TxId};
 use stateright::actor::{Actor, Id, Out};
 use std::borrow::Cow;
 use std::ops::Range;
@@ -24,7 +21,7 @@ use std::time::Duration;
 
 /// A client's fixed configuration.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ClientConfig {
+pub struct ScriptedClientConfig {
     /// The account this client owns.
     pub account: Account,
     /// Its server.
@@ -37,15 +34,29 @@ pub struct ClientConfig {
     pub retry_timeout: Range<Duration>,
 }
 
-/// The client actor.
+/// The transfer a script's step `index` (from 0) becomes: from the client's own account,
+/// with sequence number `index + 1`.
+pub fn script_transfer(client: Account, index: usize, (to, amount): (Account, u64)) -> Transfer {
+    Transfer {
+        id: TxId {
+            client,
+            seq: u32::try_from(index + 1).expect("scripts are short"),
+        },
+        from: client,
+        to,
+        amount,
+    }
+}
+
+/// The scripted client actor.
 #[derive(Clone, Debug)]
-pub struct ClientActor {
-    pub cfg: Arc<ClientConfig>,
+pub struct ScriptedClient {
+    pub cfg: Arc<ScriptedClientConfig>,
 }
 
 /// Where the client is in its script.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
-pub struct ClientState {
+pub struct ScriptedClientState {
     /// Index of the transfer awaiting an outcome (= the script's length when done).
     pub next: usize,
     /// Resends of that transfer so far.
@@ -54,28 +65,19 @@ pub struct ClientState {
     pub answered_after_retry: u32,
 }
 
-impl ClientActor {
+impl ScriptedClient {
     /// A client with this configuration.
-    pub fn new(cfg: ClientConfig) -> ClientActor {
-        ClientActor { cfg: Arc::new(cfg) }
+    pub fn new(cfg: ScriptedClientConfig) -> ScriptedClient {
+        ScriptedClient { cfg: Arc::new(cfg) }
     }
 
     /// The transfer at `index` in the script.
     pub fn transfer(&self, index: usize) -> Transfer {
-        let (to, amount) = self.cfg.script[index];
-        Transfer {
-            id: TxId {
-                client: self.cfg.account,
-                seq: u32::try_from(index + 1).expect("scripts are short"),
-            },
-            from: self.cfg.account,
-            to,
-            amount,
-        }
+        script_transfer(self.cfg.account, index, self.cfg.script[index])
     }
 
     /// Whether every transfer of the script has an outcome.
-    pub fn is_done(&self, st: &ClientState) -> bool {
+    pub fn is_done(&self, st: &ScriptedClientState) -> bool {
         st.next >= self.cfg.script.len()
     }
 
@@ -92,19 +94,31 @@ impl ClientActor {
     }
 }
 
-impl Actor for ClientActor {
+impl Actor for ScriptedClient {
     type Msg = Msg;
-    type State = ClientState;
+    type State = ScriptedClientState;
     type Timer = Timer;
     type Random = ();
     type Storage = Storage;
 
-    fn on_start(&self, _id: Id, _storage: &Option<Storage>, o: &mut Out<Self>) -> ClientState {
+    fn on_start(
+        &self,
+        _id: Id,
+        _storage: &Option<Storage>,
+        o: &mut Out<Self>,
+    ) -> ScriptedClientState {
         self.submit(0, o);
-        ClientState::default()
+        ScriptedClientState::default()
     }
 
-    fn on_msg(&self, _id: Id, state: &mut Cow<ClientState>, src: Id, msg: Msg, o: &mut Out<Self>) {
+    fn on_msg(
+        &self,
+        _id: Id,
+        state: &mut Cow<ScriptedClientState>,
+        src: Id,
+        msg: Msg,
+        o: &mut Out<Self>,
+    ) {
         let Msg::Api(ApiMsg::Outcome { id, .. }) = msg else {
             return;
         };
@@ -122,7 +136,13 @@ impl Actor for ClientActor {
         self.submit(st.next, o);
     }
 
-    fn on_timeout(&self, _id: Id, state: &mut Cow<ClientState>, timer: &Timer, o: &mut Out<Self>) {
+    fn on_timeout(
+        &self,
+        _id: Id,
+        state: &mut Cow<ScriptedClientState>,
+        timer: &Timer,
+        o: &mut Out<Self>,
+    ) {
         if *timer != Timer::Retry || self.is_done(state) || state.retries >= self.cfg.max_retries {
             return;
         }

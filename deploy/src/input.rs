@@ -1,6 +1,6 @@
 //! Transfers from a file or a prompt: `(A, B, 4)` as the course writes them, or `A B 4`.
 
-use crate::ids::Account;
+use paxchain::Account;
 use std::fmt;
 
 /// A transfer as a person wrote it.
@@ -37,15 +37,27 @@ pub fn parse_line(line: &str) -> Result<Option<Triplet>, String> {
             "`{text}` is not a transfer: write (S, R, amount) or S R amount"
         ));
     };
-    let from = Account::parse(from).map_err(|e| e.to_string())?;
-    let to = Account::parse(to).map_err(|e| e.to_string())?;
-    let amount: u64 = amount
-        .parse()
-        .map_err(|_| format!("`{amount}` is not a whole number of units (0 to 2^64-1)"))?;
-    if amount == 0 {
-        return Err("the amount must be at least 1".into());
+    Ok(Some(Triplet {
+        from: parse_account(from)?,
+        to: parse_account(to)?,
+        amount: parse_amount(amount)?,
+    }))
+}
+
+/// An account letter, as people type it.
+pub fn parse_account(word: &str) -> Result<Account, String> {
+    Account::parse(word).map_err(|e| e.to_string())
+}
+
+/// An amount as people type it: a whole number of units, at least 1.
+pub fn parse_amount(word: &str) -> Result<u64, String> {
+    match word.parse::<u64>() {
+        Ok(0) => Err("the amount must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!(
+            "`{word}` is not a whole number of units (1 to 2^64-1)"
+        )),
     }
-    Ok(Some(Triplet { from, to, amount }))
 }
 
 /// What a file of transfers holds.

@@ -1,13 +1,10 @@
 //! A client of the bank over UDP: requests with ids, answers matched to them, resends on
 //! timeout, and a clear "unreachable" after the resends.
 //!
-//! It speaks the same [`ApiMsg`] vocabulary as the model's client, as JSON datagrams.
+//! It speaks the same [`ApiMsg`] vocabulary as the model's scripted client, as JSON datagrams.
 
-use super::cluster::Cluster;
-use crate::chain::Block;
-use crate::ids::{Account, Height, TxId};
-use crate::ledger::Transfer;
-use crate::msg::{ApiMsg, Msg, Outcome};
+use crate::cluster::Cluster;
+use paxchain::{Account, ApiMsg, Block, Height, Msg, Outcome, Transfer, TxId};
 use std::net::{SocketAddrV4, UdpSocket};
 use std::time::{Duration, Instant};
 
@@ -23,21 +20,21 @@ pub enum ClientError {
 }
 
 /// A client bound to one account (and so to one server).
-pub struct BankClient {
+pub struct UdpClient {
     socket: UdpSocket,
     cluster: Cluster,
     account: Account,
     next_seq: u32,
 }
 
-impl BankClient {
-    /// Binds a UDP socket for `account`'s client. Call [`BankClient::resume`] before
+impl UdpClient {
+    /// Binds a UDP socket for `account`'s client. Call [`UdpClient::resume`] before
     /// transferring, so a restarted client continues after its last answered id.
-    pub fn new(cluster: &Cluster, account: Account) -> Result<BankClient, ClientError> {
+    pub fn new(cluster: &Cluster, account: Account) -> Result<UdpClient, ClientError> {
         cluster
             .server_of(account)
             .ok_or(ClientError::NoServer(account))?;
-        Ok(BankClient {
+        Ok(UdpClient {
             socket: UdpSocket::bind("0.0.0.0:0")?,
             cluster: cluster.clone(),
             account,
@@ -64,9 +61,9 @@ impl BankClient {
             .addr)
     }
 
-    /// A client ready to transfer: [`BankClient::new`], then [`BankClient::resume`].
-    pub fn connect(cluster: &Cluster, account: Account) -> Result<BankClient, ClientError> {
-        let mut client = BankClient::new(cluster, account)?;
+    /// A client ready to transfer: [`UdpClient::new`], then [`UdpClient::resume`].
+    pub fn connect(cluster: &Cluster, account: Account) -> Result<UdpClient, ClientError> {
+        let mut client = UdpClient::new(cluster, account)?;
         client.resume()?;
         Ok(client)
     }
@@ -141,7 +138,7 @@ impl BankClient {
                 ApiMsg::Chain { blocks, more, .. } => (blocks, more),
                 _ => unreachable!("filtered"),
             };
-            blocks.extend(part);
+            blocks.extend(part.into_iter().map(std::sync::Arc::unwrap_or_clone));
             if !more {
                 return Ok(blocks);
             }

@@ -1,32 +1,19 @@
-//! One actor type for the model: a server or a client.
+//! One actor type for the model: a server or a scripted client.
 //!
 //! stateright's `ActorModel` holds actors of a single type, so `Node` wraps the two and
 //! delegates every event to the one it holds; neither actor knows about the wrapper, and the
 //! deployed server runs [`ServerActor`] itself.
 
-use crate::client::{ClientActor, ClientState};
-use crate::msg::Msg;
-use crate::server::{ServerActor, ServerState, Storage};
-use serde::{Deserialize, Serialize};
+use crate::scripted_client::{ScriptedClient, ScriptedClientState};
+use paxchain::{Msg, ServerActor, ServerState, Storage, Timer};
 use stateright::actor::{Actor, Id, Out};
 use std::borrow::Cow;
 
-/// The named timers. Time is never read: a timer is an event that may happen.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub enum Timer {
-    /// Server: the election or round has gone on too long; start a higher ballot.
-    Round,
-    /// Server: a quorum has promised; stop waiting for the other servers' promises.
-    Gather,
-    /// Client: no outcome arrived; resend the request.
-    Retry,
-}
-
-/// A server or a client.
+/// A server or a scripted client.
 #[derive(Clone, Debug)]
 pub enum Node {
     Server(ServerActor),
-    Client(ClientActor),
+    Client(ScriptedClient),
 }
 
 /// The state of a [`Node`].
@@ -36,7 +23,7 @@ pub enum Node {
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum NodeState {
     Server(ServerState),
-    Client(ClientState),
+    Client(ScriptedClientState),
 }
 
 impl NodeState {
@@ -49,7 +36,7 @@ impl NodeState {
     }
 
     /// The client state, if this is a client.
-    pub fn client(&self) -> Option<&ClientState> {
+    pub fn client(&self) -> Option<&ScriptedClientState> {
         match self {
             NodeState::Client(c) => Some(c),
             NodeState::Server(_) => None,
@@ -83,7 +70,7 @@ fn as_server(s: &NodeState) -> &ServerState {
         .expect("a server actor always holds server state")
 }
 
-fn as_client(s: &NodeState) -> &ClientState {
+fn as_client(s: &NodeState) -> &ScriptedClientState {
     s.client()
         .expect("a client actor always holds client state")
 }

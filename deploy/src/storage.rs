@@ -12,7 +12,7 @@
 //! [`decode`] restores from it, whatever state the runtime's file is in. A copy that exists
 //! but cannot be read stops the server: starting empty would break the promise it made.
 
-use crate::server::Storage;
+use paxchain::Storage;
 use std::fs::{self, File};
 use std::io::Write;
 use std::path::Path;
@@ -54,13 +54,20 @@ pub fn decode(runtime_bytes: &[u8]) -> Result<Storage, serde_json::Error> {
 }
 
 fn decode_in(dir: &Path, runtime_bytes: &[u8]) -> Result<Storage, serde_json::Error> {
-    match fs::read(dir.join(FILE)) {
+    let storage = match fs::read(dir.join(FILE)) {
         Ok(bytes) => serde_json::from_slice(&bytes).inspect_err(|e| {
             eprintln!("paxchain server: {FILE} is unreadable ({e}); refusing to start empty");
             std::process::exit(3);
-        }),
-        Err(_) => serde_json::from_slice(runtime_bytes),
+        })?,
+        Err(_) => serde_json::from_slice::<Storage>(runtime_bytes)?,
+    };
+    // A chain that parses but does not link (a file edited or damaged on disk) is refused
+    // too: serving from it would spread a forged history.
+    if let Err(e) = storage.chain.check_links() {
+        eprintln!("paxchain server: the stored chain is damaged ({e}); refusing to start");
+        std::process::exit(3);
     }
+    Ok(storage)
 }
 
 #[cfg(test)]
@@ -87,7 +94,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("paxchain-torn-{}", std::process::id()));
         fs::create_dir_all(&dir).unwrap();
         let saved = Storage {
-            promised: crate::Ballot {
+            promised: paxchain::Ballot {
                 round: 3,
                 leader: 1,
             },

@@ -1,9 +1,6 @@
 //! Output for people: outcomes in words, aligned tables for chains.
 
-use crate::chain::Block;
-use crate::ids::TxId;
-use crate::ledger::Transfer;
-use crate::msg::Outcome;
+use paxchain::{Block, Outcome, Transfer, TxId};
 use std::fmt::Write as _;
 
 /// "A3 (A, B, 4): executed after consensus".

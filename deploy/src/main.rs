@@ -1,13 +1,13 @@
 //! `paxchain`: run a bank server, talk to one from a terminal, or run the course's demo.
 
 use clap::{Parser, Subcommand};
-use paxchain::deploy::client::BankClient;
-use paxchain::deploy::cluster::Cluster;
-use paxchain::deploy::demo::Demo;
-use paxchain::deploy::input::parse_file;
-use paxchain::deploy::prompt::{Session, HELP};
-use paxchain::deploy::run_server;
 use paxchain::Account;
+use paxchain_deploy::cluster::Cluster;
+use paxchain_deploy::demo::Demo;
+use paxchain_deploy::input::{parse_account, parse_file};
+use paxchain_deploy::prompt::{Session, HELP};
+use paxchain_deploy::runtime::run_server;
+use paxchain_deploy::UdpClient;
 use std::collections::BTreeMap;
 use std::io::{stdin, stdout};
 use std::path::PathBuf;
@@ -38,8 +38,9 @@ enum Cmd {
         #[arg(long, default_value = ".")]
         data_dir: PathBuf,
     },
-    /// A client bound to its own server: submit a file of transfers, then prompt.
-    Client {
+    /// The prompt of one account's client, talking to its own server: submit a file of
+    /// transfers, then read commands.
+    Prompt {
         #[arg(long)]
         cluster: PathBuf,
         /// The account this client owns.
@@ -63,10 +64,6 @@ enum Cmd {
         #[arg(long)]
         dir: Option<PathBuf>,
     },
-}
-
-fn parse_account(s: &str) -> Result<Account, String> {
-    Account::parse(s).map_err(|e| e.to_string())
 }
 
 /// Submits every transfer of an input file; bad lines are reported and skipped.
@@ -100,13 +97,13 @@ fn run(cli: Cli) -> Result<(), String> {
             let cluster = Cluster::load(&cluster).map_err(|e| e.to_string())?;
             run_server(&cluster, id, &data_dir).map_err(|e| e.to_string())
         }
-        Cmd::Client {
+        Cmd::Prompt {
             cluster,
             account,
             input,
         } => {
             let cluster = Cluster::load(&cluster).map_err(|e| e.to_string())?;
-            let client = BankClient::connect(&cluster, account).map_err(|e| e.to_string())?;
+            let client = UdpClient::connect(&cluster, account).map_err(|e| e.to_string())?;
             eprintln!("client {account}; `help` lists the commands");
             let session = Session {
                 clients: BTreeMap::from([(account, client)]),
@@ -129,7 +126,7 @@ fn run(cli: Cli) -> Result<(), String> {
             let mut clients = BTreeMap::new();
             for i in 0..servers {
                 let a = Account::of_server(i);
-                let c = BankClient::connect(&demo.cluster, a)
+                let c = UdpClient::connect(&demo.cluster, a)
                     .map_err(|e| format!("server {a} did not start: {e}"))?;
                 clients.insert(a, c);
             }

@@ -1,17 +1,16 @@
-//! The terminal prompt shared by `paxchain client` and `paxchain demo`.
+//! The terminal prompt shared by `paxchain prompt` (one account's client) and `paxchain demo`.
 
-use super::client::{BankClient, ClientError};
-use super::demo::Demo;
-use super::input::{parse_line, Triplet};
-use super::show;
-use crate::ids::Account;
-use crate::msg::ApiMsg;
+use crate::demo::Demo;
+use crate::input::{parse_account, parse_amount, parse_line, Triplet};
+use crate::show;
+use crate::udp_client::{ClientError, UdpClient};
+use paxchain::{Account, ApiMsg};
 use std::collections::BTreeMap;
 use std::io::{BufRead, Write};
 
 /// One prompt command.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Command {
+pub enum PromptCommand {
     /// `transfer B 4` (from the default account), `as A transfer B 4`, or `(A, B, 4)`.
     Transfer {
         from: Option<Account>,
@@ -41,20 +40,11 @@ pub const HELP: &str = concat!(
 );
 
 fn account(word: Option<&&str>) -> Result<Option<Account>, String> {
-    word.map(|w| Account::parse(w).map_err(|e| e.to_string()))
-        .transpose()
-}
-
-fn amount(word: &str) -> Result<u64, String> {
-    match word.parse::<u64>() {
-        Ok(0) => Err("the amount must be at least 1".into()),
-        Ok(n) => Ok(n),
-        Err(_) => Err(format!("`{word}` is not a whole number of units")),
-    }
+    word.map(|w| parse_account(w)).transpose()
 }
 
 /// Parses a prompt line; `Ok(None)` for a blank line.
-pub fn parse(line: &str) -> Result<Option<Command>, String> {
+pub fn parse(line: &str) -> Result<Option<PromptCommand>, String> {
     let words: Vec<&str> = line.split_whitespace().collect();
     let cmd = match words.as_slice() {
         [] => return Ok(None),
@@ -62,30 +52,30 @@ pub fn parse(line: &str) -> Result<Option<Command>, String> {
             let Some(Triplet { from, to, amount }) = parse_line(line)? else {
                 return Ok(None);
             };
-            Command::Transfer {
+            PromptCommand::Transfer {
                 from: Some(from),
                 to,
                 amount,
             }
         }
-        ["transfer", to, n] => Command::Transfer {
+        ["transfer", to, n] => PromptCommand::Transfer {
             from: None,
-            to: Account::parse(to).map_err(|e| e.to_string())?,
-            amount: amount(n)?,
+            to: parse_account(to)?,
+            amount: parse_amount(n)?,
         },
-        ["as", from, "transfer", to, n] => Command::Transfer {
-            from: Some(Account::parse(from).map_err(|e| e.to_string())?),
-            to: Account::parse(to).map_err(|e| e.to_string())?,
-            amount: amount(n)?,
+        ["as", from, "transfer", to, n] => PromptCommand::Transfer {
+            from: Some(parse_account(from)?),
+            to: parse_account(to)?,
+            amount: parse_amount(n)?,
         },
-        ["balance", rest @ ..] if rest.len() <= 1 => Command::Balance(account(rest.first())?),
-        ["log", rest @ ..] if rest.len() <= 1 => Command::Log(account(rest.first())?),
-        ["chain", rest @ ..] if rest.len() <= 1 => Command::Chain(account(rest.first())?),
-        ["status"] => Command::Status,
-        ["crash", s] => Command::Crash(Account::parse(s).map_err(|e| e.to_string())?),
-        ["recover", s] => Command::Recover(Account::parse(s).map_err(|e| e.to_string())?),
-        ["help"] | ["?"] => Command::Help,
-        ["quit"] | ["exit"] => Command::Quit,
+        ["balance", rest @ ..] if rest.len() <= 1 => PromptCommand::Balance(account(rest.first())?),
+        ["log", rest @ ..] if rest.len() <= 1 => PromptCommand::Log(account(rest.first())?),
+        ["chain", rest @ ..] if rest.len() <= 1 => PromptCommand::Chain(account(rest.first())?),
+        ["status"] => PromptCommand::Status,
+        ["crash", s] => PromptCommand::Crash(parse_account(s)?),
+        ["recover", s] => PromptCommand::Recover(parse_account(s)?),
+        ["help"] | ["?"] => PromptCommand::Help,
+        ["quit"] | ["exit"] => PromptCommand::Quit,
         _ => return Err(format!("`{}`: unknown command; try `help`", line.trim())),
     };
     Ok(Some(cmd))
@@ -94,14 +84,14 @@ pub fn parse(line: &str) -> Result<Option<Command>, String> {
 /// The clients of a session (one in `client`, one per account in `demo`) and, in a demo,
 /// the server processes.
 pub struct Session {
-    pub clients: BTreeMap<Account, BankClient>,
+    pub clients: BTreeMap<Account, UdpClient>,
     /// The account `transfer` sends from when no `as` is given.
     pub default: Option<Account>,
     pub demo: Option<Demo>,
 }
 
 impl Session {
-    fn client(&mut self, from: Option<Account>) -> Result<&mut BankClient, String> {
+    fn client(&mut self, from: Option<Account>) -> Result<&mut UdpClient, String> {
         let from = from
             .or(self.default)
             .ok_or("say which client: `as A transfer B 4`")?;
@@ -110,7 +100,7 @@ impl Session {
             .ok_or_else(|| format!("this session has no client for account {from}"))
     }
 
-    fn any(&self) -> &BankClient {
+    fn any(&self) -> &UdpClient {
         self.clients
             .values()
             .next()
@@ -131,11 +121,11 @@ impl Session {
     }
 
     /// Runs one command; the text to print.
-    pub fn run(&mut self, cmd: Command) -> Result<String, ClientError> {
+    pub fn run(&mut self, cmd: PromptCommand) -> Result<String, ClientError> {
         let own = self.default.unwrap_or(Account(0));
         Ok(match cmd {
-            Command::Transfer { from, to, amount } => self.transfer(from, to, amount),
-            Command::Balance(x) => {
+            PromptCommand::Transfer { from, to, amount } => self.transfer(from, to, amount),
+            PromptCommand::Balance(x) => {
                 let x = x.unwrap_or(own);
                 match self.any().balance(x, x)? {
                     ApiMsg::Balance {
@@ -148,15 +138,15 @@ impl Session {
                     _ => format!("account {x} does not exist"),
                 }
             }
-            Command::Log(s) => {
+            PromptCommand::Log(s) => {
                 let s = s.unwrap_or(own);
                 show::log(&s.to_string(), &self.any().log(s)?)
             }
-            Command::Chain(s) => {
+            PromptCommand::Chain(s) => {
                 let s = s.unwrap_or(own);
                 show::chain(&s.to_string(), &self.any().chain(s)?)
             }
-            Command::Status => {
+            PromptCommand::Status => {
                 let n = self.any().servers();
                 let mut out = String::from("server  ballot  leading  tip  log\n");
                 for i in 0..n {
@@ -181,13 +171,13 @@ impl Session {
                 }
                 out
             }
-            Command::Crash(s) | Command::Recover(s) if self.demo.is_none() => {
+            PromptCommand::Crash(s) | PromptCommand::Recover(s) if self.demo.is_none() => {
                 format!("crash and recover {s} work in `paxchain demo` only")
             }
-            Command::Crash(s) => self.demo.as_mut().expect("checked").crash(s),
-            Command::Recover(s) => self.demo.as_mut().expect("checked").recover(s),
-            Command::Help => HELP.to_string(),
-            Command::Quit => String::new(),
+            PromptCommand::Crash(s) => self.demo.as_mut().expect("checked").crash(s),
+            PromptCommand::Recover(s) => self.demo.as_mut().expect("checked").recover(s),
+            PromptCommand::Help => HELP.to_string(),
+            PromptCommand::Quit => String::new(),
         })
     }
 
@@ -199,7 +189,7 @@ impl Session {
             let line = line?;
             match parse(&line) {
                 Ok(None) => {}
-                Ok(Some(Command::Quit)) => return Ok(()),
+                Ok(Some(PromptCommand::Quit)) => return Ok(()),
                 Ok(Some(cmd)) => match self.run(cmd) {
                     Ok(text) => writeln!(out, "{}", text.trim_end())?,
                     Err(e) => writeln!(out, "{e}")?,
@@ -222,7 +212,7 @@ mod tests {
         let b = Account(1);
         assert_eq!(
             parse("transfer B 4"),
-            Ok(Some(Command::Transfer {
+            Ok(Some(PromptCommand::Transfer {
                 from: None,
                 to: b,
                 amount: 4
@@ -230,7 +220,7 @@ mod tests {
         );
         assert_eq!(
             parse("as A transfer B 4"),
-            Ok(Some(Command::Transfer {
+            Ok(Some(PromptCommand::Transfer {
                 from: Some(Account(0)),
                 to: b,
                 amount: 4
@@ -238,15 +228,18 @@ mod tests {
         );
         assert_eq!(
             parse("(C, B, 2)"),
-            Ok(Some(Command::Transfer {
+            Ok(Some(PromptCommand::Transfer {
                 from: Some(Account(2)),
                 to: b,
                 amount: 2
             }))
         );
-        assert_eq!(parse("balance"), Ok(Some(Command::Balance(None))));
-        assert_eq!(parse("chain c"), Ok(Some(Command::Chain(Some(Account(2))))));
-        assert_eq!(parse("crash A"), Ok(Some(Command::Crash(Account(0)))));
+        assert_eq!(parse("balance"), Ok(Some(PromptCommand::Balance(None))));
+        assert_eq!(
+            parse("chain c"),
+            Ok(Some(PromptCommand::Chain(Some(Account(2)))))
+        );
+        assert_eq!(parse("crash A"), Ok(Some(PromptCommand::Crash(Account(0)))));
         assert_eq!(parse(""), Ok(None));
         assert!(parse("transfer B 0").unwrap_err().contains("at least 1"));
         assert!(parse("transfer B lots")

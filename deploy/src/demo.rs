@@ -4,8 +4,8 @@
 //! `recover` (start again on the same directory) exercise the real storage. Dropping the
 //! [`Demo`] kills every child: no process is left behind.
 
-use super::cluster::Cluster;
-use crate::ids::Account;
+use crate::cluster::Cluster;
+use paxchain::Account;
 use std::net::UdpSocket;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};

@@ -1,0 +1,24 @@
+//! The paxchain bank deployed: the checked server actor over UDP, and what people use to
+//! talk to it. Nothing here decides anything about the protocol (that is the `paxchain`
+//! crate); this crate moves datagrams, keeps storage on disk and talks to people.
+//!
+//! - [`runtime`]: runs one server through stateright's UDP runtime, with the wire codec.
+//! - [`storage`]: the durable copy the runtime's own storage file cannot guarantee.
+//! - [`cluster`]: the cluster file.
+//! - [`udp_client`]: a client of the bank over UDP (used by the prompt, the demo and the tests).
+//! - [`input`]: transfers and amounts as people write them, in files and at the prompt.
+//! - [`prompt`], [`show`]: the terminal front end.
+//! - [`demo`]: a local cluster of child processes.
+//!
+//! The `paxchain` binary (src/main.rs) puts these together as `server`, `prompt` and `demo`.
+
+pub mod cluster;
+pub mod demo;
+pub mod input;
+pub mod prompt;
+pub mod runtime;
+pub mod show;
+pub mod storage;
+pub mod udp_client;
+
+pub use udp_client::UdpClient;

@@ -1,0 +1,298 @@
+//! The `safe` consensus: a modified Paxos, one instance per chain height (spec/protocol.md).
+//!
+//! 1. **Election** (phase 1). A server short of funds picks a ballot above every ballot it
+//!    has promised and sends PREPARE(ballot, height) ([`ServerActor::start_election`]). A
+//!    server that has promised nothing higher promises and answers with the block it has
+//!    accepted for that height, if any, and its pending transfers (its local log).
+//! 2. **Gather.** With promises from a quorum (its own included), the leader waits for the
+//!    other servers' promises until the last arrives or the `Gather` timer fires, so the
+//!    block holds every reachable server's pending transfers.
+//! 3. **Proposal** (phase 2). The leader picks the block: the accepted block with the highest
+//!    ballot among the promises if there is one (it may already be chosen), else a fresh
+//!    block of every pending transfer it heard of that is not yet on its chain. It accepts the
+//!    block itself and sends ACCEPT.
+//! 4. **Acceptance.** A server accepts a block for the height right after its tip under a
+//!    ballot no lower than its promise, and answers ACCEPTED (after the step's save).
+//! 5. **Commit.** With ACCEPTED from a quorum the block is chosen: the leader appends it,
+//!    drops its transfers from its log and sends COMMIT; then it answers its client
+//!    ([`ServerActor::conclude`]).
+//!
+//! Servers that fall behind (lost COMMITs, a crash) learn blocks by height: any message about
+//! a height above their tip makes them send CATCH-UP-REQUEST, any message about a height
+//! below the sender's tip gets a CATCH-UP reply with the missing blocks. A restarted server
+//! resumes from its storage and catches up the same way, at the first message it gets.
+
+use super::{electing, Consensus, Outbox, Phase, Round, ServerActor, ServerState};
+use crate::chain::Block;
+use crate::ids::{Ballot, Height};
+use crate::ledger::Transfer;
+use crate::msg::{blocks_message, AcceptedBlock, PeerMsg, Timer};
+use std::borrow::Cow;
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+/// The corrected protocol.
+pub(super) struct Safe;
+
+impl Consensus for Safe {
+    /// The candidate brings its own log and the block it accepted for this height, if any.
+    fn electing(&self, a: &ServerActor, st: &ServerState, height: Height) -> Phase {
+        let own_accepted = (st.storage.accepted.clone()).filter(|acc| acc.block.height == height);
+        let own_pending = st.storage.log.iter().cloned().collect();
+        electing(own_pending, own_accepted, a.cfg.index)
+    }
+
+    fn on_peer(
+        &self,
+        a: &ServerActor,
+        state: &mut Cow<ServerState>,
+        from: usize,
+        msg: PeerMsg,
+        fx: &mut Outbox,
+    ) {
+        match msg {
+            PeerMsg::Prepare { ballot, height } => a.on_prepare(state, from, ballot, height, fx),
+            PeerMsg::Promise {
+                ballot,
+                height,
+                accepted,
+                pending,
+            } => a.on_promise(state, from, ballot, height, accepted, pending, fx),
+            PeerMsg::Accept { ballot, block } => a.on_accept(state, from, ballot, block, fx),
+            PeerMsg::Accepted { ballot, height } => a.on_accepted(state, from, ballot, height, fx),
+            PeerMsg::Commit { block, .. } => a.on_blocks(state, from, vec![block], false, fx),
+            PeerMsg::CatchUpRequest { from: height } => a.send_blocks(state, from, height, fx),
+            PeerMsg::CatchUp { blocks, more } => a.on_blocks(state, from, blocks, more, fx),
+            // The literal variant's phase 2 never reaches a safe server.
+            PeerMsg::LiteralAccept { .. } | PeerMsg::LiteralAccepted { .. } => {}
+        }
+    }
+
+    fn maybe_propose(&self, a: &ServerActor, st: &mut ServerState, fx: &mut Outbox) {
+        a.maybe_propose(st, fx);
+    }
+
+    /// The servers that have not promised yet are slow or down: go on with a quorum.
+    fn on_gather(&self, a: &ServerActor, state: &mut Cow<ServerState>, fx: &mut Outbox) {
+        let electing = |r: &Round| matches!(r.phase, Phase::Electing { .. });
+        if !state.round.as_ref().is_some_and(electing) {
+            return;
+        }
+        let st = state.to_mut();
+        if let Some(Round {
+            phase: Phase::Electing { gathered, .. },
+            ..
+        }) = &mut st.round
+        {
+            *gathered = true;
+        }
+        a.maybe_propose(st, fx);
+    }
+}
+
+impl ServerActor {
+    fn on_prepare(
+        &self,
+        state: &mut Cow<ServerState>,
+        from: usize,
+        ballot: Ballot,
+        height: Height,
+        fx: &mut Outbox,
+    ) {
+        let next = state.storage.chain.next_height();
+        if height < next {
+            // The candidate is behind: it cannot lead this height; give it the blocks.
+            return self.send_blocks(state, from, height, fx);
+        }
+        if !self.promise(state, ballot) {
+            return;
+        }
+        let accepted = (state.storage.accepted.as_ref())
+            .filter(|acc| acc.block.height == height)
+            .cloned();
+        let pending = state.storage.log.clone();
+        let promise = PeerMsg::Promise {
+            ballot,
+            height,
+            accepted,
+            pending,
+        };
+        self.send(from, promise, fx);
+        if height > next {
+            self.send(from, PeerMsg::CatchUpRequest { from: next }, fx);
+        }
+    }
+
+    /// With a quorum of promises, gathered, moves to phase 2.
+    fn maybe_propose(&self, st: &mut ServerState, fx: &mut Outbox) {
+        let Some(Round {
+            ballot,
+            height,
+            phase:
+                Phase::Electing {
+                    promised_by,
+                    pending,
+                    highest,
+                    gathered,
+                },
+        }) = self.round_with_votes(st, self.cfg.quorum())
+        else {
+            return;
+        };
+        // A quorum is enough for safety, but the block should hold every reachable server's
+        // pending transfers: wait for the others until the `Gather` timer fires.
+        if promised_by.len() < self.n() && !gathered {
+            return fx.set_timer(Timer::Gather, self.cfg.gather_timeout.clone());
+        }
+        fx.cancel_timer(Timer::Gather);
+        // 1. A block some promiser accepted may already be chosen: propose it unchanged.
+        // 2. Otherwise build a fresh block of every pending transfer heard of that is not
+        //    already on the chain (a lagging promiser may still hold committed ones).
+        let (block, fresh) = match highest {
+            Some(acc) => (acc.block, false),
+            None => {
+                let chain = &st.storage.chain;
+                let transfers: Vec<Transfer> = pending
+                    .into_iter()
+                    .filter(|t| !chain.contains(t.id))
+                    .collect();
+                if transfers.is_empty() {
+                    // 3. Nobody has anything new: no block, and the answer is final.
+                    st.round = None;
+                    fx.cancel_timer(Timer::Round);
+                    return self.conclude(st, true, fx);
+                }
+                let block = Block::new(height, ballot, chain.tip().hash, transfers);
+                (Arc::new(block), true)
+            }
+        };
+        st.storage.accepted = Some(AcceptedBlock {
+            ballot,
+            block: block.clone(),
+        });
+        st.round = Some(Round {
+            ballot,
+            height,
+            phase: Phase::Proposing {
+                block: block.clone(),
+                fresh,
+                accepted_by: BTreeSet::from([self.cfg.index]),
+            },
+        });
+        self.broadcast(PeerMsg::Accept { ballot, block }, fx);
+        self.maybe_commit(st, fx);
+    }
+
+    fn on_accept(
+        &self,
+        state: &mut Cow<ServerState>,
+        from: usize,
+        ballot: Ballot,
+        block: Arc<Block>,
+        fx: &mut Outbox,
+    ) {
+        let next = state.storage.chain.next_height();
+        let height = block.height;
+        if height < next {
+            return self.send_blocks(state, from, height, fx);
+        }
+        if ballot < state.storage.promised {
+            return;
+        }
+        if height > next {
+            return self.send(from, PeerMsg::CatchUpRequest { from: next }, fx);
+        }
+        if block.prev != state.storage.chain.tip().hash || !block.hash_is_valid() {
+            return;
+        }
+        let accepted = Some(AcceptedBlock { ballot, block });
+        if state.storage.promised != ballot || state.storage.accepted != accepted {
+            let st = state.to_mut();
+            st.storage.promised = ballot;
+            st.storage.accepted = accepted;
+            super::abandon_lower_round(st, ballot);
+        }
+        self.send(from, PeerMsg::Accepted { ballot, height }, fx);
+    }
+
+    fn on_accepted(
+        &self,
+        state: &mut Cow<ServerState>,
+        from: usize,
+        ballot: Ballot,
+        height: Height,
+        fx: &mut Outbox,
+    ) {
+        let proposing = |p: &Phase| matches!(p, Phase::Proposing { .. });
+        if self
+            .count_vote(state, from, ballot, height, proposing)
+            .is_some()
+        {
+            self.maybe_commit(state.to_mut(), fx);
+        }
+    }
+
+    /// With a quorum of ACCEPTED, the block is chosen: append, announce, answer.
+    fn maybe_commit(&self, st: &mut ServerState, fx: &mut Outbox) {
+        let Some(Round {
+            ballot,
+            phase: Phase::Proposing { block, fresh, .. },
+            ..
+        }) = self.round_with_votes(st, self.cfg.quorum())
+        else {
+            return;
+        };
+        Arc::make_mut(&mut st.storage.chain)
+            .append(block.clone())
+            .expect("a leader's block extends its tip: a round is dropped when the chain grows");
+        self.absorb(st, &block);
+        self.announce(st, ballot, block, fresh, fx);
+    }
+
+    /// Appends every block that extends the tip; asks for the gap if one arrives early, and
+    /// for the rest if the sender said `more`.
+    fn on_blocks(
+        &self,
+        state: &mut Cow<ServerState>,
+        from: usize,
+        blocks: Vec<Arc<Block>>,
+        more: bool,
+        fx: &mut Outbox,
+    ) {
+        let next = state.storage.chain.next_height();
+        let useful: Vec<Arc<Block>> = blocks.into_iter().filter(|b| b.height >= next).collect();
+        let Some(first) = useful.first() else {
+            return;
+        };
+        if first.height > next {
+            return self.send(from, PeerMsg::CatchUpRequest { from: next }, fx);
+        }
+        let mut grown = state.as_ref().clone();
+        for block in useful {
+            if Arc::make_mut(&mut grown.storage.chain)
+                .append(block.clone())
+                .is_err()
+            {
+                break;
+            }
+            self.absorb(&mut grown, &block);
+        }
+        if grown.storage.chain.next_height() > next {
+            let st = state.to_mut();
+            *st = grown;
+            if more {
+                let from_height = st.storage.chain.next_height();
+                self.send(from, PeerMsg::CatchUpRequest { from: from_height }, fx);
+            }
+            self.after_growth(st, fx);
+        }
+    }
+
+    /// Sends committed blocks from `from` on, as many as fit one datagram.
+    fn send_blocks(&self, state: &ServerState, to: usize, from: Height, fx: &mut Outbox) {
+        let (blocks, more) = blocks_message(&state.storage.chain, from);
+        if !blocks.is_empty() {
+            self.send(to, PeerMsg::CatchUp { blocks, more }, fx);
+        }
+    }
+}

@@ -1,0 +1,132 @@
+//! What a server holds: the durable [`Storage`] a crash must not forget, and the volatile rest.
+
+use crate::chain::{Block, Chain};
+use crate::ids::{Ballot, Height, TxId};
+use crate::ledger::Transfer;
+use crate::msg::{AcceptedBlock, Outcome};
+use serde::{Deserialize, Serialize};
+use stateright::actor::Id;
+use std::collections::BTreeSet;
+use std::sync::Arc;
+
+/// What a crash must not forget. A step that changes it saves it once, before any send
+/// (see `ServerActor::step`).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Storage {
+    /// The highest ballot promised (or led): never accept or lead below it again.
+    pub promised: Ballot,
+    /// The block accepted for the height after the tip, and under which ballot.
+    pub accepted: Option<AcceptedBlock>,
+    /// The committed blocks; shared with the volatile state, never copied.
+    pub chain: Arc<Chain>,
+    /// Own client's transfers executed here and not yet in the chain, in execution order.
+    pub log: Vec<Transfer>,
+    /// The last final outcome given to the own client: retries get it again, older requests
+    /// are ignored. This is what makes a retried or duplicated request execute once.
+    pub last_outcome: Option<(TxId, Outcome)>,
+}
+
+/// The server's whole state.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct ServerState {
+    /// Durable: everything here is also in the last save.
+    pub storage: Storage,
+    /// Leader (volatile): the instance this server is leading, if any.
+    pub round: Option<Round>,
+    /// Client (volatile): the short-balance transfer waiting for consensus, and whom to answer.
+    pub waiting: Option<Waiting>,
+    /// Read by the model's properties only; no rule of the protocol looks at it.
+    pub instrumentation: Instrumentation,
+}
+
+/// Facts about a server's past that only the model's properties read. Volatile, and part of
+/// the state (so of its hash) only because stateright's history cannot see a restart.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Instrumentation {
+    /// The tip height this incarnation restarted from after a crash (`None`: never crashed).
+    pub restarted_at: Option<Height>,
+}
+
+/// A transfer waiting for consensus.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Waiting {
+    /// Where the outcome goes.
+    pub client: Id,
+    /// The transfer.
+    pub transfer: Transfer,
+}
+
+/// One consensus instance led by this server.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct Round {
+    /// The ballot this server leads.
+    pub ballot: Ballot,
+    /// The height of the block being agreed on.
+    pub height: Height,
+    /// How far the instance has got.
+    pub phase: Phase,
+}
+
+/// The steps of a [`Round`].
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Phase {
+    /// Collecting promises: who promised, the pending transfers they sent, the accepted
+    /// block with the highest ballot among them, and whether the wait for promises beyond a
+    /// quorum is over. (`literal` promises carry nothing: its sets stay empty.)
+    Electing {
+        promised_by: BTreeSet<usize>,
+        pending: BTreeSet<Transfer>,
+        highest: Option<AcceptedBlock>,
+        gathered: bool,
+    },
+    /// `safe`: the block proposed, whether it was built fresh from the promises' pending
+    /// transfers, and who has accepted it.
+    Proposing {
+        block: Arc<Block>,
+        fresh: bool,
+        accepted_by: BTreeSet<usize>,
+    },
+    /// `literal`: ACCEPTED replies so far and the transfers they carried.
+    Collecting {
+        accepted_by: BTreeSet<usize>,
+        pending: BTreeSet<Transfer>,
+    },
+}
+
+impl Phase {
+    /// The servers that have answered in this phase (promised, or accepted).
+    pub(super) fn voters(&self) -> &BTreeSet<usize> {
+        match self {
+            Phase::Electing { promised_by, .. } => promised_by,
+            Phase::Proposing { accepted_by, .. } | Phase::Collecting { accepted_by, .. } => {
+                accepted_by
+            }
+        }
+    }
+
+    pub(super) fn voters_mut(&mut self) -> &mut BTreeSet<usize> {
+        match self {
+            Phase::Electing { promised_by, .. } => promised_by,
+            Phase::Proposing { accepted_by, .. } | Phase::Collecting { accepted_by, .. } => {
+                accepted_by
+            }
+        }
+    }
+}
+
+impl ServerState {
+    /// A server that has never run: genesis only, nothing promised.
+    pub fn fresh() -> ServerState {
+        ServerState::resumed(Storage::default(), None)
+    }
+
+    /// A server resuming from `storage`; `restarted_at` says it crashed.
+    pub fn resumed(storage: Storage, restarted_at: Option<Height>) -> ServerState {
+        ServerState {
+            storage,
+            round: None,
+            waiting: None,
+            instrumentation: Instrumentation { restarted_at },
+        }
+    }
+}
