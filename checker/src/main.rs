@@ -3,6 +3,7 @@
 //! Every subcommand turns its flags into one `ModelConfig` (a named scenario with overrides)
 //! and builds the model with `paxchain_model::build`: there is one model constructor.
 
+mod bench;
 mod report;
 mod run;
 
@@ -41,6 +42,10 @@ enum CheckerCommand {
     },
     /// List the named scenarios.
     Scenarios,
+    /// Measure the checker: every scenario with BFS and DFS on 1 and 2 threads, each as its
+    /// own process (wall time, unique states per second, peak memory), beside stateright's
+    /// own Paxos example measured in the same run.
+    Bench(bench::BenchArgs),
 }
 
 /// Which scenario, and what to change in it.
@@ -154,6 +159,7 @@ fn main() -> ExitCode {
             }
             return ExitCode::SUCCESS;
         }
+        CheckerCommand::Bench(args) => return bench::bench(&args),
         CheckerCommand::Check(args) => args.model.config().map(|cfg| run::check(&cfg, &args)),
         CheckerCommand::Explore {
             model,

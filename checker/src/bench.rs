@@ -1,0 +1,182 @@
+//! `paxchain-check bench`: the checker's speed and memory, one table.
+//!
+//! Each search runs as its own child process (`paxchain-check check ... --json`), so its wall
+//! time is the whole process and its peak memory is its own (`wait4`'s maximum resident set).
+//! One-thread runs are pinned to CPU 0 and two-thread runs to CPUs 0 and 1, as the anchor is.
+//!
+//! The anchor is stateright's own Paxos example, built and timed by the script that the
+//! project's shared tools provide (`--anchor`), in the same run, so the ratio holds when the
+//! machine's speed drifts.
+
+use clap::Args;
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode, Stdio};
+use std::time::Instant;
+
+#[derive(Args)]
+pub struct BenchArgs {
+    /// Scenarios to measure, comma-separated (default: every preset).
+    #[arg(long, value_delimiter = ',')]
+    scenarios: Vec<String>,
+    /// Strategies to measure, comma-separated.
+    #[arg(long, value_delimiter = ',', default_values_t = [String::from("bfs"), String::from("dfs")])]
+    strategies: Vec<String>,
+    /// Thread counts to measure, comma-separated.
+    #[arg(long, value_delimiter = ',', default_values_t = [1, 2])]
+    threads: Vec<usize>,
+    /// The checker binary to measure (default: this one). Another build's binary gives a
+    /// before/after comparison in one run.
+    #[arg(long)]
+    exe: Option<PathBuf>,
+    /// The anchor script; skipped with a note if it does not exist.
+    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../../shared/tools/anchor-stateright-paxos"))]
+    anchor: PathBuf,
+}
+
+/// One search's figures.
+struct Run {
+    unique: u64,
+    wall: f64,
+    peak_mb: f64,
+    complete: bool,
+}
+
+pub fn bench(args: &BenchArgs) -> ExitCode {
+    let exe = match &args.exe {
+        Some(p) => p.clone(),
+        None => std::env::current_exe().expect("the running binary has a path"),
+    };
+    let scenarios = if args.scenarios.is_empty() {
+        paxchain_model::scenarios::names()
+            .into_iter()
+            .map(String::from)
+            .collect()
+    } else {
+        args.scenarios.clone()
+    };
+    let anchor: Vec<(usize, Option<f64>)> = (args.threads.iter())
+        .map(|&t| (t, anchor_rate(&args.anchor, t)))
+        .collect();
+    println!(
+        "{:<12} {:<5} {:>3} {:>11} {:>9} {:>11} {:>9} {:>8}",
+        "scenario", "strat", "thr", "unique", "wall s", "unique/s", "peak MB", "/anchor"
+    );
+    let mut failed = false;
+    for scenario in &scenarios {
+        for strategy in &args.strategies {
+            for &threads in &args.threads {
+                let Some(run) = run_check(&exe, scenario, strategy, threads) else {
+                    println!(
+                        "{scenario:<12} {strategy:<5} {threads:>3}   the search failed to run"
+                    );
+                    failed = true;
+                    continue;
+                };
+                let rate = run.unique as f64 / run.wall;
+                let ratio = (anchor.iter())
+                    .find(|(t, _)| *t == threads)
+                    .and_then(|(_, a)| *a)
+                    .map_or("-".to_string(), |a| format!("{:.2}", rate / a));
+                println!(
+                    "{scenario:<12} {strategy:<5} {threads:>3} {:>11} {:>9.2} {:>11.0} {:>9.0} {:>8}{}",
+                    run.unique,
+                    run.wall,
+                    rate,
+                    run.peak_mb,
+                    ratio,
+                    if run.complete { "" } else { "  (incomplete)" }
+                );
+            }
+        }
+    }
+    for (threads, rate) in &anchor {
+        match rate {
+            Some(r) => println!(
+                "anchor: stateright's Paxos example (DFS), {threads} thread(s): {r:.0} unique/s"
+            ),
+            None => println!(
+                "anchor: not measured for {threads} thread(s) ({} missing or failed)",
+                args.anchor.display()
+            ),
+        }
+    }
+    if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+/// CPUs a run with `threads` threads is pinned to: 0, or 0 and 1.
+fn cpus(threads: usize) -> &'static str {
+    if threads <= 1 {
+        "0"
+    } else {
+        "0,1"
+    }
+}
+
+/// Runs one complete check as a child process and reads its JSON report.
+fn run_check(exe: &Path, scenario: &str, strategy: &str, threads: usize) -> Option<Run> {
+    let mut cmd = Command::new("taskset");
+    cmd.args(["-c", cpus(threads)])
+        .arg(exe)
+        .args([
+            "check",
+            "--json",
+            "--scenario",
+            scenario,
+            "--strategy",
+            strategy,
+        ])
+        .args(["--threads", &threads.to_string()])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let start = Instant::now();
+    let child = cmd.spawn().ok()?;
+    let pid = child.id() as libc::pid_t;
+    let mut stdout = child.stdout.expect("piped");
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut stdout, &mut text).ok()?;
+    let (status, rusage) = wait4(pid)?;
+    let wall = start.elapsed().as_secs_f64();
+    let report: serde_json::Value = serde_json::from_str(&text).ok()?;
+    (status <= 2).then_some(())?;
+    Some(Run {
+        unique: report["unique_states"].as_u64()?,
+        wall,
+        peak_mb: rusage.ru_maxrss as f64 / 1024.0,
+        complete: report["complete"].as_bool()?,
+    })
+}
+
+/// Waits for child `pid`; its exit code and its own resource usage (peak memory included).
+fn wait4(pid: libc::pid_t) -> Option<(i32, libc::rusage)> {
+    let mut status = 0;
+    // SAFETY: an all-zero `rusage` is valid, and `wait4` only writes to the two pointers.
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    let got = unsafe { libc::wait4(pid, &mut status, 0, &mut usage) };
+    (got == pid && libc::WIFEXITED(status)).then(|| (libc::WEXITSTATUS(status), usage))
+}
+
+/// The anchor's unique states per second on `threads` threads, if the script runs.
+fn anchor_rate(script: &Path, threads: usize) -> Option<f64> {
+    if !script.exists() {
+        return None;
+    }
+    // The script keeps its build under $XDG_CACHE_HOME (or ~/.cache), which must exist.
+    let cache = std::env::var_os("XDG_CACHE_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| Path::new(&h).join(".cache")));
+    if let Some(dir) = cache {
+        let _ = std::fs::create_dir_all(dir);
+    }
+    let out = Command::new(script)
+        .env("CPUS", cpus(threads))
+        .stderr(Stdio::inherit())
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let rate = text.rsplit("unique/s=").next()?.trim();
+    rate.parse().ok()
+}
