@@ -147,7 +147,7 @@ pub enum PeerMsg {
         ballot: Ballot,
         height: Height,
         accepted: Option<AcceptedBlock>,
-        pending: Vec<Transfer>,
+        pending: Arc<Vec<Transfer>>,
     },
     /// Phase 2a (`safe`): accept this block for its height.
     Accept { ballot: Ballot, block: Arc<Block> },
@@ -157,13 +157,13 @@ pub enum PeerMsg {
     LiteralAccept {
         ballot: Ballot,
         height: Height,
-        pending: Vec<Transfer>,
+        pending: Arc<Vec<Transfer>>,
     },
     /// The course's ⟨ACCEPTED, n, TX(R)⟩ (`literal` only): the follower's pending transfers.
     LiteralAccepted {
         ballot: Ballot,
         height: Height,
-        pending: Vec<Transfer>,
+        pending: Arc<Vec<Transfer>>,
     },
     /// The block is chosen: append it.
     Commit { ballot: Ballot, block: Arc<Block> },
@@ -328,7 +328,11 @@ mod tests {
         fn arbitrary(g: &mut Gen) -> AnyMsg {
             let b = ballot(g);
             let h = Height(u32::arbitrary(g));
-            let txs = |g: &mut Gen| (0..usize::arbitrary(g) % 3).map(|_| transfer(g)).collect();
+            let txs = |g: &mut Gen| {
+                (0..usize::arbitrary(g) % 3)
+                    .map(|_| transfer(g))
+                    .collect::<Vec<_>>()
+            };
             let reasons = [
                 Rejection::ZeroAmount,
                 Rejection::NoQuorum,
@@ -378,7 +382,7 @@ mod tests {
                         ballot: b,
                         block: Arc::new(block(g)),
                     }),
-                    pending: txs(g),
+                    pending: Arc::new(txs(g)),
                 }
                 .into(),
                 8 => PeerMsg::Accept {
@@ -394,7 +398,7 @@ mod tests {
                 10 => PeerMsg::LiteralAccepted {
                     ballot: b,
                     height: h,
-                    pending: txs(g),
+                    pending: Arc::new(txs(g)),
                 }
                 .into(),
                 11 => PeerMsg::Commit {

@@ -48,7 +48,7 @@ mod state;
 
 pub use config::{ServerConfig, ServerConfigError, Variant};
 pub use outbox::Outbox;
-pub use state::{Instrumentation, Phase, Round, ServerState, Storage, Waiting};
+pub use state::{Instrumentation, Phase, Round, ServerState, Storage, Voters, Waiting};
 
 /// The server actor.
 #[derive(Clone, Debug)]
@@ -214,7 +214,7 @@ impl ServerActor {
         ballot: Ballot,
         height: Height,
         accepted: Option<AcceptedBlock>,
-        pending: Vec<Transfer>,
+        pending: Arc<Vec<Transfer>>,
         fx: &mut Outbox,
     ) {
         let is_electing = |p: &Phase| matches!(p, Phase::Electing { .. });
@@ -227,7 +227,7 @@ impl ServerActor {
             ..
         } = &mut round.phase
         {
-            all.extend(pending);
+            all.extend(pending.iter().cloned());
             if accepted.as_ref().map(|a| a.ballot) > highest.as_ref().map(|h| h.ballot) {
                 *highest = accepted;
             }
@@ -250,7 +250,7 @@ impl ServerActor {
             r.ballot == ballot
                 && r.height == height
                 && in_phase(&r.phase)
-                && !r.phase.voters().contains(&from)
+                && !r.phase.voters().contains(from)
         });
         if !news {
             return None;
@@ -270,7 +270,9 @@ impl ServerActor {
     /// Drops a block's transfers from the log and forgets an accepted block at or below its
     /// height: what follows every append, in both variants.
     fn absorb(&self, st: &mut ServerState, block: &Block) {
-        st.storage.log.retain(|t| !block.contains(t.id));
+        if st.storage.log.iter().any(|t| block.contains(t.id)) {
+            Arc::make_mut(&mut st.storage.log).retain(|t| !block.contains(t.id));
+        }
         if (st.storage.accepted.as_ref()).is_some_and(|a| a.block.height <= block.height) {
             st.storage.accepted = None;
         }
@@ -369,7 +371,7 @@ impl Actor for ServerActor {
 /// A new election's phase: only the candidate has promised, bringing `pending` and `highest`.
 fn electing(pending: BTreeSet<Transfer>, highest: Option<AcceptedBlock>, me: usize) -> Phase {
     Phase::Electing {
-        promised_by: BTreeSet::from([me]),
+        promised_by: Voters::only(me),
         pending,
         highest,
         gathered: false,

@@ -33,6 +33,8 @@ pub struct PropertyResult {
 /// Everything a search produced.
 pub struct SearchResult {
     pub ending: Ending,
+    /// Whether the search was breadth-first (its counterexamples are the shortest).
+    pub breadth_first: bool,
     pub states: usize,
     pub unique: usize,
     pub max_depth: usize,
@@ -189,7 +191,16 @@ pub fn print(cfg: &ModelConfig, model: &BankModel, o: &SearchResult, json: bool)
         }
         let steps = p.steps.as_deref().expect("a violation has a trace");
         println!();
-        println!("Counterexample for \"{}\" ({} steps):", p.name, steps.len());
+        let shortest = if o.breadth_first {
+            "the shortest"
+        } else {
+            "shrunk; `--strategy bfs` finds the shortest"
+        };
+        println!(
+            "Counterexample for \"{}\" ({} steps, {shortest}):",
+            p.name,
+            steps.len()
+        );
         for (i, step) in steps.iter().enumerate() {
             println!("  {:>3}. {}", i + 1, step.describe(model));
         }

@@ -143,6 +143,7 @@ fn drive(
         .collect();
     SearchResult {
         ending,
+        breadth_first: args.strategy == Strategy::Bfs,
         states: checker.state_count(),
         unique: checker.unique_state_count(),
         max_depth: checker.max_depth(),

@@ -64,6 +64,9 @@ pub struct ModelConfig {
     /// Longest chain explored, in blocks after genesis; states beyond it are not expanded
     /// (only the `literal` variant, which appends duplicate COMMITs, ever reaches it).
     pub max_height: u32,
+    /// Merge states no rule or property can tell apart (see `bank_model`). Off only to
+    /// check that the reductions change no verdict.
+    pub reduce: bool,
 }
 
 impl Default for ModelConfig {
@@ -82,6 +85,7 @@ impl Default for ModelConfig {
             max_round: 1,
             client_retries: 0,
             max_height: 4,
+            reduce: true,
         }
     }
 }
@@ -152,6 +156,26 @@ impl ModelConfig {
     /// The script of account `i`'s client (empty if it has none).
     pub fn script(&self, i: usize) -> &[(Account, u64)] {
         self.workloads.get(i).map_or(&[], |w| w.as_slice())
+    }
+
+    /// Whether the model has Drop actions. Loss on an unordered network is subsumed by a
+    /// message never delivered (spec/properties.md, "Reductions"), so with `reduce` only FIFO
+    /// links explore it.
+    pub fn explores_loss(&self) -> bool {
+        self.lossy && (self.network == NetworkKind::Ordered || !self.reduce)
+    }
+
+    /// Whether at least two clients send more than their initial balance, so two servers may
+    /// go short and compete to lead.
+    pub fn is_contested(&self) -> bool {
+        let short = |script: &Vec<(Account, u64)>| {
+            script
+                .iter()
+                .map(|&(_, amount)| u128::from(amount))
+                .sum::<u128>()
+                > u128::from(self.initial_balance)
+        };
+        self.workloads.iter().filter(|s| short(s)).count() >= 2
     }
 
     /// Whether the scenario has no faults at all, so every request must be answered.

@@ -8,17 +8,19 @@ use paxchain::chain::Digest;
 use paxchain::{ApiMsg, Ballot, Height, Msg, Outcome, PeerMsg, TxId};
 use stateright::actor::{Envelope, Id};
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 use crate::config::ModelConfig;
 
-/// The auxiliary history kept beside the actors' states.
+/// The auxiliary history kept beside the actors' states. Its maps sit behind `Arc`s: every
+/// successor state copies the history, and most steps leave it as it was.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
 pub struct History {
     /// Transfers a server acknowledged as executed, and whether after consensus.
-    pub acknowledged: BTreeMap<TxId, bool>,
+    pub acknowledged: Arc<BTreeMap<TxId, bool>>,
     /// Every block proposed (ACCEPT) or committed (COMMIT): its ballot, height, the server
     /// that sent it, and the block's hash.
-    pub proposals: BTreeSet<Proposal>,
+    pub proposals: Arc<BTreeSet<Proposal>>,
 }
 
 /// One block sent under one ballot by one server.
@@ -43,7 +45,7 @@ pub fn record_msg_out(
                 return None;
             }
             let mut h = history.clone();
-            h.acknowledged.insert(*id, after_consensus);
+            Arc::make_mut(&mut h.acknowledged).insert(*id, after_consensus);
             Some(h)
         }
         Msg::Peer(PeerMsg::Accept { ballot, block } | PeerMsg::Commit { ballot, block }) => {
@@ -57,7 +59,7 @@ pub fn record_msg_out(
                 return None;
             }
             let mut h = history.clone();
-            h.proposals.insert(p);
+            Arc::make_mut(&mut h.proposals).insert(p);
             Some(h)
         }
         _ => None,

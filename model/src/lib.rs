@@ -3,12 +3,14 @@
 //!
 //! - [`node`], [`scripted_client`]: the model-only actors: the wrapper stateright needs to
 //!   hold servers and clients in one model, and the clients that submit a fixed script.
+//! - [`bank_model`]: the model type, and the reductions it applies to every state.
 //! - [`config`]: the configuration and its validation.
 //! - [`scenarios`]: the named presets.
 //! - [`history`]: what the properties remember of the past.
 //! - [`properties`]: every property, documented.
 //! - [`trace`]: counterexamples as replayable, printable step lists.
 
+pub mod bank_model;
 pub mod config;
 pub mod history;
 pub mod node;
@@ -17,9 +19,9 @@ pub mod scenarios;
 pub mod scripted_client;
 pub mod trace;
 
+pub use bank_model::{BankModel, BankState};
 pub use config::{ConfigError, ModelConfig, NetworkKind};
 pub use node::{Node, NodeState};
-pub use properties::{BankModel, BankState};
 pub use scripted_client::{ScriptedClient, ScriptedClientConfig, ScriptedClientState};
 
 use paxchain::{ServerActor, ServerConfig};
@@ -65,9 +67,9 @@ pub fn build(cfg: &ModelConfig) -> BankModel {
         NetworkKind::Unordered => Network::new_unordered_nonduplicating([]),
         NetworkKind::Duplicating => Network::new_unordered_duplicating([]),
     };
-    let mut model = model
+    let model = model
         .init_network(network)
-        .lossy_network(if cfg.lossy {
+        .lossy_network(if cfg.explores_loss() {
             LossyNetwork::Yes
         } else {
             LossyNetwork::No
@@ -84,6 +86,8 @@ pub fn build(cfg: &ModelConfig) -> BankModel {
                     .iter()
                     .all(|a| a.server().is_some_and(|st| st.storage.chain.len() <= limit))
         });
-    model.properties = properties::properties(cfg);
-    model
+    BankModel {
+        inner: model,
+        properties: properties::properties(cfg),
+    }
 }

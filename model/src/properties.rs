@@ -16,19 +16,14 @@
 //! Chains and logs are read from the servers' in-memory state, which every handler saves in
 //! the same step it changes; "never lost" reads the saved storage itself, as a crash would.
 
+pub use crate::bank_model::{BankModel, BankState};
 use crate::config::ModelConfig;
-use crate::history::{History, Proposal};
+use crate::history::Proposal;
 use crate::node::{Node, NodeState};
 use crate::scripted_client::{script_transfer, ScriptedClient, ScriptedClientState};
 use paxchain::{Chain, ServerState, Storage, TxId};
-use stateright::actor::{ActorModel, ActorModelState};
 use stateright::{Expectation, Property};
 use std::collections::{BTreeMap, BTreeSet};
-
-/// The model type: servers and clients, configured by [`ModelConfig`], with a [`History`].
-pub type BankModel = ActorModel<Node, ModelConfig, History>;
-/// One state of [`BankModel`].
-pub type BankState = ActorModelState<Node, History>;
 
 fn servers<'a>(m: &BankModel, s: &'a BankState) -> impl Iterator<Item = &'a ServerState> {
     s.actor_states[..m.cfg.servers]
@@ -192,6 +187,33 @@ pub fn second_ballot_takes_over(_: &BankModel, s: &BankState) -> bool {
     })
 }
 
+/// Sometimes (contested scenarios): two different servers proposed a block for one height:
+/// a real takeover, not a leader retrying its own election.
+pub fn two_leaders_at_one_height(_: &BankModel, s: &BankState) -> bool {
+    let p = &s.history.proposals;
+    p.iter().any(|a| {
+        p.iter()
+            .any(|b| a.height == b.height && a.leader != b.leader)
+    })
+}
+
+/// Sometimes (contested scenarios with crashes): a leader's round counts the vote of another
+/// server that has crashed and restarted from its storage, and which stands by that vote:
+/// the place where a forgotten promise or accepted block would break a quorum.
+pub fn restarted_server_votes_for_a_competitor(m: &BankModel, s: &BankState) -> bool {
+    let all: Vec<&ServerState> = servers(m, s).collect();
+    all.iter().enumerate().any(|(j, leader)| {
+        leader.round.as_ref().is_some_and(|r| {
+            all.iter().enumerate().any(|(i, voter)| {
+                i != j
+                    && voter.instrumentation.restarted_at.is_some()
+                    && voter.storage.promised == r.ballot
+                    && r.phase.voters().contains(i)
+            })
+        })
+    })
+}
+
 /// Sometimes: a transfer the fast path could not cover was executed after consensus.
 pub fn succeeds_after_consensus(_: &BankModel, s: &BankState) -> bool {
     s.history.acknowledged.values().any(|&after| after)
@@ -241,12 +263,18 @@ pub fn properties(cfg: &ModelConfig) -> Vec<Property<BankModel>> {
         ),
         Property::always("validity", validity),
         Property::sometimes("a block is committed on two servers", block_committed),
-        Property::sometimes("a second ballot takes over", second_ballot_takes_over),
         Property::sometimes(
             "a short-balance transfer succeeds after consensus",
             succeeds_after_consensus,
         ),
     ];
+    // One leader with one ballot round never has a second ballot at a height.
+    if cfg.is_contested() || cfg.max_round > 1 {
+        p.push(Property::sometimes(
+            "a second ballot takes over",
+            second_ballot_takes_over,
+        ));
+    }
     if cfg.client_retries > 0 {
         p.push(Property::sometimes(
             "a retried transfer is answered",
@@ -257,6 +285,18 @@ pub fn properties(cfg: &ModelConfig) -> Vec<Property<BankModel>> {
         p.push(Property::sometimes(
             "a crashed server recovers and catches up",
             crashed_server_catches_up,
+        ));
+    }
+    if cfg.is_contested() {
+        p.push(Property::sometimes(
+            "two leaders propose at one height",
+            two_leaders_at_one_height,
+        ));
+    }
+    if cfg.is_contested() && cfg.max_crashes > 0 {
+        p.push(Property::sometimes(
+            "a restarted server votes in a competing ballot",
+            restarted_server_votes_for_a_competitor,
         ));
     }
     // stateright judges `eventually` only at terminal states. On a duplicating network a

@@ -67,6 +67,46 @@ pub fn all() -> Vec<Scenario> {
                 workloads: vec![vec![(B, 1), (C, 1)], vec![], vec![], vec![], vec![(A, 1)]],
                 network: NetworkKind::Ordered,
                 max_round: 2,
+                ..default.clone()
+            },
+        },
+        // The presets below combine what realistic bugs need (see spec/properties.md).
+        Scenario {
+            name: "contest-crash",
+            about: "default's two competing leaders, and any one server may crash and recover (FIFO links)",
+            config: ModelConfig {
+                network: NetworkKind::Ordered,
+                max_crashes: 1,
+                ..default.clone()
+            },
+        },
+        Scenario {
+            name: "retry-crash",
+            about: "tiny's workload with one ballot round; a server may crash and recover, and each client resends once (FIFO links)",
+            config: ModelConfig {
+                workloads: vec![vec![(B, 1), (C, 1)], vec![(A, 1)]],
+                network: NetworkKind::Ordered,
+                max_crashes: 1,
+                client_retries: 1,
+                ..default.clone()
+            },
+        },
+        Scenario {
+            name: "second-round",
+            about: "default's two competing leaders, each with a second ballot round (FIFO links)",
+            config: ModelConfig {
+                network: NetworkKind::Ordered,
+                max_round: 2,
+                ..default.clone()
+            },
+        },
+        Scenario {
+            name: "five-contest",
+            about: "5 servers; A and E each pay once, then both go short and compete (FIFO links)",
+            config: ModelConfig {
+                servers: 5,
+                workloads: vec![vec![(B, 1), (C, 1)], vec![], vec![], vec![], vec![(A, 1), (B, 1)]],
+                network: NetworkKind::Ordered,
                 ..default
             },
         },

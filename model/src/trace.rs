@@ -13,8 +13,7 @@ use stateright::actor::{Actor as _, ActorModelAction, Envelope, Id};
 use stateright::{Model, Path};
 use std::fmt::Write as _;
 
-/// The model's action type.
-pub type Action = ActorModelAction<Msg, Timer, ()>;
+pub use crate::bank_model::Action;
 
 /// One step of a trace; actors are named by their index in the model.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]

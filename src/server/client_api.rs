@@ -8,6 +8,7 @@ use crate::ledger::{validate, Rejection, Transfer};
 use crate::msg::{blocks_message, ApiMsg, Outcome};
 use stateright::actor::Id;
 use std::borrow::Cow;
+use std::sync::Arc;
 
 impl ServerActor {
     pub(super) fn on_submit(
@@ -85,7 +86,7 @@ impl ServerActor {
                 },
             },
             ApiMsg::GetLog => ApiMsg::Log {
-                transfers: st.log.clone(),
+                transfers: st.log.to_vec(),
             },
             ApiMsg::GetChain { from } => {
                 let (blocks, more) = blocks_message(&st.chain, from);
@@ -115,7 +116,7 @@ impl ServerActor {
         fx: &mut Outbox,
     ) {
         if outcome.is_executed() {
-            st.storage.log.push(w.transfer.clone());
+            Arc::make_mut(&mut st.storage.log).push(w.transfer.clone());
         }
         st.storage.last_outcome = Some((w.transfer.id, outcome.clone()));
         reply(w.client, w.transfer.id, outcome, fx);

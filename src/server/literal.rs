@@ -11,7 +11,7 @@
 //! 4. **Append.** "Upon receiving a commit message ... each node appends block B": as it
 //!    comes, without checking height, link or repeats. There is no catch-up.
 
-use super::{electing, Consensus, Outbox, Phase, Round, ServerActor, ServerState};
+use super::{electing, Consensus, Outbox, Phase, Round, ServerActor, ServerState, Voters};
 use crate::chain::Block;
 use crate::ids::{Ballot, Height};
 use crate::ledger::Transfer;
@@ -44,7 +44,7 @@ impl Consensus for Literal {
                         ballot,
                         height,
                         accepted: None,
-                        pending: Vec::new(),
+                        pending: Arc::default(),
                     };
                     a.send(from, promise, fx);
                 }
@@ -98,7 +98,7 @@ impl Consensus for Literal {
         fx.cancel_timer(crate::msg::Timer::Gather);
         let round = st.round.as_mut().expect("matched above");
         round.phase = Phase::Collecting {
-            accepted_by: BTreeSet::new(),
+            accepted_by: Voters::default(),
             pending: BTreeSet::new(),
         };
         let pending = st.storage.log.clone();
@@ -124,7 +124,7 @@ impl ServerActor {
         from: usize,
         ballot: Ballot,
         height: Height,
-        pending: Vec<Transfer>,
+        pending: Arc<Vec<Transfer>>,
         fx: &mut Outbox,
     ) {
         let collecting = |p: &Phase| matches!(p, Phase::Collecting { .. });
@@ -132,7 +132,7 @@ impl ServerActor {
             return;
         };
         if let Phase::Collecting { pending: all, .. } = &mut round.phase {
-            all.extend(pending);
+            all.extend(pending.iter().cloned());
         }
         self.maybe_commit_literal(state.to_mut(), fx);
     }

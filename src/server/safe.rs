@@ -22,13 +22,12 @@
 //! below the sender's tip gets a CATCH-UP reply with the missing blocks. A restarted server
 //! resumes from its storage and catches up the same way, at the first message it gets.
 
-use super::{electing, Consensus, Outbox, Phase, Round, ServerActor, ServerState};
+use super::{electing, Consensus, Outbox, Phase, Round, ServerActor, ServerState, Voters};
 use crate::chain::Block;
 use crate::ids::{Ballot, Height};
 use crate::ledger::Transfer;
 use crate::msg::{blocks_message, AcceptedBlock, PeerMsg, Timer};
 use std::borrow::Cow;
-use std::collections::BTreeSet;
 use std::sync::Arc;
 
 /// The corrected protocol.
@@ -176,7 +175,7 @@ impl ServerActor {
             phase: Phase::Proposing {
                 block: block.clone(),
                 fresh,
-                accepted_by: BTreeSet::from([self.cfg.index]),
+                accepted_by: Voters::only(self.cfg.index),
             },
         });
         self.broadcast(PeerMsg::Accept { ballot, block }, fx);

@@ -20,7 +20,8 @@ pub struct Storage {
     /// The committed blocks; shared with the volatile state, never copied.
     pub chain: Arc<Chain>,
     /// Own client's transfers executed here and not yet in the chain, in execution order.
-    pub log: Vec<Transfer>,
+    /// Shared with the PROMISEs that carry it; changed only through `Arc::make_mut`.
+    pub log: Arc<Vec<Transfer>>,
     /// The last final outcome given to the own client: retries get it again, older requests
     /// are ignored. This is what makes a retried or duplicated request execute once.
     pub last_outcome: Option<(TxId, Outcome)>,
@@ -74,7 +75,7 @@ pub enum Phase {
     /// block with the highest ballot among them, and whether the wait for promises beyond a
     /// quorum is over. (`literal` promises carry nothing: its sets stay empty.)
     Electing {
-        promised_by: BTreeSet<usize>,
+        promised_by: Voters,
         pending: BTreeSet<Transfer>,
         highest: Option<AcceptedBlock>,
         gathered: bool,
@@ -84,18 +85,18 @@ pub enum Phase {
     Proposing {
         block: Arc<Block>,
         fresh: bool,
-        accepted_by: BTreeSet<usize>,
+        accepted_by: Voters,
     },
     /// `literal`: ACCEPTED replies so far and the transfers they carried.
     Collecting {
-        accepted_by: BTreeSet<usize>,
+        accepted_by: Voters,
         pending: BTreeSet<Transfer>,
     },
 }
 
 impl Phase {
     /// The servers that have answered in this phase (promised, or accepted).
-    pub(super) fn voters(&self) -> &BTreeSet<usize> {
+    pub fn voters(&self) -> &Voters {
         match self {
             Phase::Electing { promised_by, .. } => promised_by,
             Phase::Proposing { accepted_by, .. } | Phase::Collecting { accepted_by, .. } => {
@@ -104,13 +105,46 @@ impl Phase {
         }
     }
 
-    pub(super) fn voters_mut(&mut self) -> &mut BTreeSet<usize> {
+    pub(super) fn voters_mut(&mut self) -> &mut Voters {
         match self {
             Phase::Electing { promised_by, .. } => promised_by,
             Phase::Proposing { accepted_by, .. } | Phase::Collecting { accepted_by, .. } => {
                 accepted_by
             }
         }
+    }
+}
+
+/// A set of server indices (at most 26) as a bit mask: copied and hashed in one word.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+pub struct Voters(u32);
+
+impl Voters {
+    /// The set holding only server `index`.
+    pub fn only(index: usize) -> Voters {
+        let mut v = Voters::default();
+        v.insert(index);
+        v
+    }
+
+    /// Adds server `index`.
+    pub fn insert(&mut self, index: usize) {
+        self.0 |= 1 << index;
+    }
+
+    /// Whether server `index` is in the set.
+    pub fn contains(&self, index: usize) -> bool {
+        self.0 & (1 << index) != 0
+    }
+
+    /// How many servers are in the set.
+    pub fn len(&self) -> usize {
+        self.0.count_ones() as usize
+    }
+
+    /// Whether the set is empty.
+    pub fn is_empty(&self) -> bool {
+        self.0 == 0
     }
 }
 

@@ -86,7 +86,7 @@ fn fast_path_saves_the_log_then_answers_executed() {
     let t = tx(A, 1, B, 1);
     let (st, cmds) = deliver(&a, &start(&a), client(), submit(t.clone()));
     let st = st.expect("state changed");
-    assert_eq!(st.storage.log, vec![t.clone()]);
+    assert_eq!(*st.storage.log, vec![t.clone()]);
     assert!(
         first_save(&cmds) < first_send(&cmds),
         "save before reply: {cmds:?}"
@@ -185,7 +185,7 @@ fn promise(st: &ServerState, accepted: Option<AcceptedBlock>, pending: Vec<Trans
         ballot: st.storage.promised,
         height: Height(1),
         accepted,
-        pending,
+        pending: Arc::new(pending),
     }
     .into()
 }
@@ -310,7 +310,7 @@ fn a_quorum_of_accepted_commits_then_executes_the_waiting_transfer() {
     assert_eq!(st.round, None);
     assert_eq!(st.waiting, None);
     // A had 1, B's transfer brought 1 more: the 2-unit transfer is now covered.
-    assert_eq!(st.storage.log, vec![tx(A, 1, C, 2)]);
+    assert_eq!(*st.storage.log, vec![tx(A, 1, C, 2)]);
     let msgs = sent(&cmds);
     assert!(matches!(msgs[0].1, Msg::Peer(PeerMsg::Commit { .. })));
     assert_eq!(
@@ -352,7 +352,7 @@ fn a_follower_promises_with_its_accepted_block_and_log_and_ignores_lower_ballots
                 ballot: high,
                 height: Height(1),
                 accepted: None,
-                pending: vec![tx(B, 1, A, 1)]
+                pending: Arc::new(vec![tx(B, 1, A, 1)])
             }
             .into()
         )]
@@ -416,7 +416,7 @@ fn a_restarted_server_resumes_from_storage_and_catches_up_on_the_next_message() 
             round: 4,
             leader: 2,
         },
-        log: vec![tx(B, 1, A, 1)],
+        log: Arc::new(vec![tx(B, 1, A, 1)]),
         ..Storage::default()
     };
     let mut out = Out::new();

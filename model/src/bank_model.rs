@@ -1,0 +1,112 @@
+//! The model type: stateright's `ActorModel` of servers and scripted clients, with the sound
+//! reductions applied to every new state.
+//!
+//! A reduction maps a state to a canonical one that no rule and no property can tell apart
+//! from it, so the checker merges states that have the same future. spec/properties.md
+//! ("Reductions") says why each one hides no behaviour; `ModelConfig::reduce` turns them off,
+//! and model/tests/reductions.rs checks that both ways give the same verdicts.
+//!
+//! 1. **The duplicating network's last delivery.** stateright's `UnorderedDuplicating`
+//!    network remembers the last envelope delivered, so that a redelivery which only re-sends
+//!    what is already in flight still makes a new state. No rule reads it (what can be
+//!    delivered is the set alone) and no property does: it is cleared.
+//! 2. **A crashed server's volatile state.** A crashed actor receives no event, its timers are
+//!    gone, and it restarts from its storage alone. The round it led and the transfer it was
+//!    waiting on are never read again (the properties read only its chain, log and
+//!    instrumentation, which equal its last save): they are cleared at once.
+
+use crate::config::ModelConfig;
+use crate::history::History;
+use crate::node::{Node, NodeState};
+use paxchain::{Msg, ServerState, Timer};
+use stateright::actor::{ActorModel, ActorModelAction, ActorModelState, Network};
+use stateright::{Model, Path, Property};
+use std::sync::Arc;
+
+/// One state of [`BankModel`].
+pub type BankState = ActorModelState<Node, History>;
+/// One action of [`BankModel`].
+pub type Action = ActorModelAction<Msg, Timer, ()>;
+
+/// The model every subcommand, test and benchmark checks (built by [`crate::build`]).
+#[derive(Clone)]
+pub struct BankModel {
+    /// The actors, network and bounds; `cfg` is the [`ModelConfig`] it was built from.
+    pub inner: ActorModel<Node, ModelConfig, History>,
+    /// Every property, in report order.
+    pub properties: Vec<Property<BankModel>>,
+}
+
+impl std::ops::Deref for BankModel {
+    type Target = ActorModel<Node, ModelConfig, History>;
+    fn deref(&self) -> &Self::Target {
+        &self.inner
+    }
+}
+
+/// Rewrites `s` to its canonical form (see the module comment).
+pub fn canonicalize(cfg: &ModelConfig, s: &mut BankState) {
+    if let Network::UnorderedDuplicating(_, last) = &mut s.network {
+        *last = None;
+    }
+    for i in 0..cfg.servers {
+        let stale = s.crashed[i]
+            && matches!(&*s.actor_states[i], NodeState::Server(st)
+                if st.round.is_some() || st.waiting.is_some());
+        if stale {
+            let st = s.actor_states[i]
+                .server()
+                .expect("the first actors are servers");
+            let cleared = ServerState {
+                round: None,
+                waiting: None,
+                ..st.clone()
+            };
+            s.actor_states[i] = Arc::new(NodeState::Server(cleared));
+        }
+    }
+}
+
+impl Model for BankModel {
+    type State = BankState;
+    type Action = Action;
+
+    fn init_states(&self) -> Vec<BankState> {
+        self.inner.init_states()
+    }
+
+    fn actions(&self, state: &BankState, actions: &mut Vec<Action>) {
+        self.inner.actions(state, actions)
+    }
+
+    fn next_state(&self, last: &BankState, action: Action) -> Option<BankState> {
+        let mut next = self.inner.next_state(last, action)?;
+        if self.cfg.reduce {
+            canonicalize(&self.cfg, &mut next);
+        }
+        Some(next)
+    }
+
+    fn format_action(&self, action: &Action) -> String {
+        self.inner.format_action(action)
+    }
+
+    fn format_step(&self, last: &BankState, action: Action) -> Option<String> {
+        self.inner.format_step(last, action)
+    }
+
+    fn as_svg(&self, path: Path<BankState, Action>) -> Option<String> {
+        let actions = path.into_actions();
+        let init = self.inner.init_states().into_iter().next()?;
+        self.inner
+            .as_svg(Path::from_actions(&self.inner, init, actions.iter())?)
+    }
+
+    fn properties(&self) -> Vec<Property<BankModel>> {
+        self.properties.clone()
+    }
+
+    fn within_boundary(&self, state: &BankState) -> bool {
+        Model::within_boundary(&self.inner, state)
+    }
+}
