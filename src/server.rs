@@ -41,6 +41,7 @@ use std::sync::Arc;
 
 mod client_api;
 mod config;
+mod ignored;
 mod literal;
 mod outbox;
 mod safe;

@@ -14,12 +14,18 @@
 //!    gone, and it restarts from its storage alone. The round it led and the transfer it was
 //!    waiting on are never read again (the properties read only its chain, log and
 //!    instrumentation, which equal its last save): they are cleared at once.
+//! 3. **Loss on an unordered network** is left out where the model is built
+//!    (`ModelConfig::explores_loss`): a dropped message reaches what a never-delivered one
+//!    reaches.
+//! 4. **Messages ignored forever.** A message its receiver will ignore in every state it
+//!    can reach (`ServerActor::ignores_forever`, `ScriptedClient::ignores_forever`) is taken
+//!    out of the network: delivering it could only ever be a no-op.
 
 use crate::config::ModelConfig;
 use crate::history::History;
 use crate::node::{Node, NodeState};
 use paxchain::{Msg, ServerState, Timer};
-use stateright::actor::{ActorModel, ActorModelAction, ActorModelState, Network};
+use stateright::actor::{ActorModel, ActorModelAction, ActorModelState, Id, Network};
 use stateright::{Model, Path, Property};
 use std::sync::Arc;
 
@@ -45,10 +51,29 @@ impl std::ops::Deref for BankModel {
 }
 
 /// Rewrites `s` to its canonical form (see the module comment).
-pub fn canonicalize(cfg: &ModelConfig, s: &mut BankState) {
+pub fn canonicalize(model: &ActorModel<Node, ModelConfig, History>, s: &mut BankState) {
+    let cfg = &model.cfg;
     if let Network::UnorderedDuplicating(_, last) = &mut s.network {
         *last = None;
     }
+    clear_crashed(cfg, s);
+    let states = &s.actor_states;
+    let ignored = |src: Id, dst: Id, msg: &Msg| {
+        let i = usize::from(dst);
+        model.actors[i].ignores_forever(&states[i], src, msg)
+    };
+    match &mut s.network {
+        Network::UnorderedDuplicating(set, _) => set.retain(|e| !ignored(e.src, e.dst, &e.msg)),
+        Network::UnorderedNonDuplicating(bag) => bag.retain(|e, _| !ignored(e.src, e.dst, &e.msg)),
+        Network::Ordered(flows) => flows.retain(|&(src, dst), flow| {
+            flow.retain(|m| !ignored(src, dst, m));
+            !flow.is_empty() // stateright's canonical form has no empty flow
+        }),
+    }
+}
+
+/// Reduction 2: a crashed server keeps only what its restart will read.
+fn clear_crashed(cfg: &ModelConfig, s: &mut BankState) {
     for i in 0..cfg.servers {
         let stale = s.crashed[i]
             && matches!(&*s.actor_states[i], NodeState::Server(st)
@@ -82,7 +107,7 @@ impl Model for BankModel {
     fn next_state(&self, last: &BankState, action: Action) -> Option<BankState> {
         let mut next = self.inner.next_state(last, action)?;
         if self.cfg.reduce {
-            canonicalize(&self.cfg, &mut next);
+            canonicalize(&self.inner, &mut next);
         }
         Some(next)
     }

@@ -65,6 +65,18 @@ fn delegate<A, W>(
     o.append(&mut inner_out);
 }
 
+impl Node {
+    /// Whether this actor, in state `st`, ignores `msg` from `src` now and forever (see
+    /// `ServerActor::ignores_forever`).
+    pub fn ignores_forever(&self, st: &NodeState, src: Id, msg: &Msg) -> bool {
+        match (self, st) {
+            (Node::Server(a), NodeState::Server(s)) => a.ignores_forever(s, src, msg),
+            (Node::Client(a), NodeState::Client(c)) => a.ignores_forever(c, src, msg),
+            _ => unreachable!("actor and state kinds always match"),
+        }
+    }
+}
+
 fn as_server(s: &NodeState) -> &ServerState {
     s.server()
         .expect("a server actor always holds server state")

@@ -81,6 +81,17 @@ impl ScriptedClient {
         st.next >= self.cfg.script.len()
     }
 
+    /// Whether delivering `msg` from `src` changes nothing, now and forever: anything but
+    /// an outcome from its server for a transfer it has not moved past (`next` only grows).
+    pub fn ignores_forever(&self, st: &ScriptedClientState, src: Id, msg: &Msg) -> bool {
+        match msg {
+            Msg::Api(ApiMsg::Outcome { id, .. }) => {
+                src != self.cfg.server || self.is_done(st) || id.seq < self.transfer(st.next).id.seq
+            }
+            _ => true,
+        }
+    }
+
     fn submit(&self, index: usize, o: &mut Out<Self>) {
         if index < self.cfg.script.len() {
             let transfer = self.transfer(index);

@@ -1,0 +1,77 @@
+//! Which messages a server ignores for good: the model drops them from its network.
+//!
+//! A message this server will ignore in its current state *and in every state it can reach*
+//! only multiplies the model's states: its delivery is always a no-op. The reasons are
+//! monotone facts: the chain only grows (a crash keeps it), `promised` only rises (saved),
+//! a round's ballot is never led again once left (a new round takes `promised.round + 1`),
+//! a round's voters only grow, and `last_outcome`'s sequence number only rises.
+//! spec/properties.md ("Reductions") has the argument; model/tests/reductions.rs checks that
+//! each message judged ignored is a no-op when delivered, in every reachable state.
+
+use super::{Phase, ServerActor, ServerState, Variant};
+use crate::ids::{Ballot, Height};
+use crate::ledger::validate;
+use crate::msg::{ApiMsg, Msg, PeerMsg};
+use stateright::actor::Id;
+
+impl ServerActor {
+    /// Whether delivering `msg` from `src` changes nothing and sends nothing, now and in
+    /// every state reachable from `st`.
+    pub fn ignores_forever(&self, st: &ServerState, src: Id, msg: &Msg) -> bool {
+        let next = st.storage.chain.next_height();
+        let safe = self.cfg.variant == Variant::Safe;
+        match msg {
+            // A copy older than the last answer is dropped in silence (client_api step 2).
+            Msg::Api(ApiMsg::Submit { transfer }) => {
+                validate(transfer, self.cfg.account(), self.n()).is_ok()
+                    && (st.storage.last_outcome.as_ref())
+                        .is_some_and(|(id, _)| transfer.id.seq < id.seq)
+            }
+            Msg::Api(_) => false,
+            Msg::Peer(m) => {
+                let Some(from) = self.peer_index(src) else {
+                    return true;
+                };
+                match m {
+                    PeerMsg::Promise { ballot, height, .. } => {
+                        let electing = |p: &Phase| matches!(p, Phase::Electing { .. });
+                        !self.may_count(st, from, *ballot, *height, electing)
+                    }
+                    PeerMsg::Accepted { ballot, height } => {
+                        let proposing = |p: &Phase| matches!(p, Phase::Proposing { .. });
+                        !self.may_count(st, from, *ballot, *height, proposing)
+                    }
+                    PeerMsg::LiteralAccepted { ballot, height, .. } => {
+                        let collecting = |p: &Phase| matches!(p, Phase::Collecting { .. });
+                        !self.may_count(st, from, *ballot, *height, collecting)
+                    }
+                    // `safe` appends only blocks from its tip on; `literal` appends any COMMIT.
+                    PeerMsg::Commit { block, .. } => safe && block.height < next,
+                    PeerMsg::CatchUp { blocks, .. } => {
+                        !safe || blocks.iter().all(|b| b.height < next)
+                    }
+                    _ => false,
+                }
+            }
+        }
+    }
+
+    /// Whether a vote from `from` for `ballot` at `height` may still be counted: by the
+    /// round in progress, or by a round this server may yet start (one above its promise).
+    fn may_count(
+        &self,
+        st: &ServerState,
+        from: usize,
+        ballot: Ballot,
+        height: Height,
+        in_phase: fn(&Phase) -> bool,
+    ) -> bool {
+        let counting_now = st.round.as_ref().is_some_and(|r| {
+            r.ballot == ballot
+                && r.height == height
+                && in_phase(&r.phase)
+                && !r.phase.voters().contains(from)
+        });
+        counting_now || ballot > st.storage.promised
+    }
+}
