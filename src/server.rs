@@ -205,6 +205,20 @@ impl ServerActor {
         true
     }
 
+    /// A message from peer `from`: a promise goes to the shared election, the rest to the
+    /// variant's rules.
+    fn on_peer(&self, state: &mut Cow<ServerState>, from: usize, m: PeerMsg, fx: &mut Outbox) {
+        match m {
+            PeerMsg::Promise {
+                ballot,
+                height,
+                accepted,
+                pending,
+            } => self.on_promise(state, from, ballot, height, accepted, pending, fx),
+            other => self.rules().on_peer(self, state, from, other, fx),
+        }
+    }
+
     /// Phase 1b arrives at the leader: count the promise, merge its pending transfers, keep
     /// the accepted block with the highest ballot, and see whether the leader can propose.
     #[allow(clippy::too_many_arguments)]
@@ -344,7 +358,7 @@ impl Actor for ServerActor {
             // Peer messages from outside the cluster are ignored.
             Msg::Peer(m) => {
                 if let Some(from) = self.peer_index(src) {
-                    self.rules().on_peer(self, state, from, m, fx);
+                    self.on_peer(state, from, m, fx);
                 }
             }
         });

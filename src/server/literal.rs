@@ -49,12 +49,8 @@ impl Consensus for Literal {
                     a.send(from, promise, fx);
                 }
             }
-            PeerMsg::Promise {
-                ballot,
-                height,
-                accepted,
-                pending,
-            } => a.on_promise(state, from, ballot, height, accepted, pending, fx),
+            // Phase 1b is the shared election's (`ServerActor::on_peer`).
+            PeerMsg::Promise { .. } => {}
             PeerMsg::LiteralAccept { ballot, height, .. } => {
                 if a.promise(state, ballot) {
                     let pending = state.storage.log.clone();

@@ -51,12 +51,8 @@ impl Consensus for Safe {
     ) {
         match msg {
             PeerMsg::Prepare { ballot, height } => a.on_prepare(state, from, ballot, height, fx),
-            PeerMsg::Promise {
-                ballot,
-                height,
-                accepted,
-                pending,
-            } => a.on_promise(state, from, ballot, height, accepted, pending, fx),
+            // Phase 1b is the shared election's (`ServerActor::on_peer`).
+            PeerMsg::Promise { .. } => {}
             PeerMsg::Accept { ballot, block } => a.on_accept(state, from, ballot, block, fx),
             PeerMsg::Accepted { ballot, height } => a.on_accepted(state, from, ballot, height, fx),
             PeerMsg::Commit { block, .. } => a.on_blocks(state, from, vec![block], false, fx),
