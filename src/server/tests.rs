@@ -411,33 +411,64 @@ fn a_block_beyond_the_tip_asks_for_the_gap_and_catch_up_fills_it() {
 #[test]
 fn a_restarted_server_resumes_from_storage_and_catches_up_on_the_next_message() {
     let b = server(1, Variant::Safe);
+    // Every durable field populated: a chain beyond genesis, an accepted block for the next
+    // height, a log, and the last answer given.
+    let mut chain = Chain::new();
+    let b1 = Block::new(
+        Height(1),
+        Ballot::ZERO,
+        chain.tip().hash,
+        vec![tx(A, 1, B, 1)],
+    );
+    chain.append(Arc::new(b1.clone())).unwrap();
+    let promised = Ballot {
+        round: 4,
+        leader: 2,
+    };
+    let b2 = Block::new(Height(2), promised, b1.hash, vec![tx(C, 1, B, 1)]);
     let storage = Storage {
-        promised: Ballot {
-            round: 4,
-            leader: 2,
-        },
+        promised,
+        accepted: Some(AcceptedBlock {
+            ballot: promised,
+            block: Arc::new(b2),
+        }),
+        chain: Arc::new(chain),
         log: Arc::new(vec![tx(B, 1, A, 1)]),
-        ..Storage::default()
+        last_outcome: Some((tx(B, 1, A, 1).id, Outcome::Executed)),
     };
     let mut out = Out::new();
     let st = b.on_start(Id::from(1), &Some(storage.clone()), &mut out);
     assert_eq!(st.storage, storage, "nothing durable is forgotten");
-    assert_eq!(st.instrumentation.restarted_at, Some(Height(0)));
+    assert_eq!(st.instrumentation.restarted_at, Some(Height(1)));
     assert!(out.is_empty());
-    // A PREPARE for height 3 tells it blocks 1 and 2 exist: it promises and asks for them.
+    // The client's retry of its answered transfer gets the same answer, and nothing runs twice.
+    let (changed, cmds) = deliver(&b, &st, client(), submit(tx(B, 1, A, 1)));
+    assert!(changed.is_none());
+    let executed = ApiMsg::Outcome {
+        id: tx(B, 1, A, 1).id,
+        outcome: Outcome::Executed,
+    };
+    assert_eq!(sent(&cmds), vec![(client(), executed.into())]);
+    // A PREPARE for height 4 tells it block 2 and 3 exist: it promises with its log (its
+    // accepted block is for height 2, not 4) and asks for the blocks from height 2.
     let prepare = PeerMsg::Prepare {
         ballot: Ballot {
             round: 5,
             leader: 0,
         },
-        height: Height(3),
+        height: Height(4),
     };
     let (_, cmds) = deliver(&b, &st, Id::from(0), prepare.into());
+    let msgs = sent(&cmds);
+    assert!(matches!(
+        &msgs[0].1,
+        Msg::Peer(PeerMsg::Promise { accepted: None, pending, .. }) if **pending == vec![tx(B, 1, A, 1)]
+    ));
     assert_eq!(
-        sent(&cmds).last().unwrap(),
+        msgs.last().unwrap(),
         &(
             Id::from(0),
-            PeerMsg::CatchUpRequest { from: Height(1) }.into()
+            PeerMsg::CatchUpRequest { from: Height(2) }.into()
         )
     );
 }
