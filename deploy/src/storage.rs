@@ -12,6 +12,7 @@
 //! [`decode`] restores from it, whatever state the runtime's file is in. A copy that exists
 //! but cannot be read stops the server: starting empty would break the promise it made.
 
+use paxchain::chain::ChainError;
 use paxchain::Storage;
 use std::fs::{self, File};
 use std::io::Write;
@@ -47,27 +48,50 @@ fn encode_in(dir: &Path, s: &Storage) -> Result<Vec<u8>, serde_json::Error> {
     Ok(bytes)
 }
 
-/// The runtime's storage decoder: restores from the durable copy when there is one (the
-/// runtime's own file may be torn), else from the runtime's bytes.
+/// Why a server refuses to start from what is on its disk: starting empty, or from a
+/// damaged history, would break the promises it made before the crash.
+#[derive(Debug, thiserror::Error)]
+pub enum RestoreError {
+    #[error("{FILE} is unreadable ({0}); refusing to start empty")]
+    Unreadable(serde_json::Error),
+    #[error("the stored chain is damaged ({0}); refusing to start")]
+    DamagedChain(ChainError),
+}
+
+/// What a server in `dir` restarts from: the durable copy when there is one (the runtime's
+/// own file may be torn), else the runtime's bytes; `None` when neither holds a save.
+/// A stored chain that does not link (a file edited or damaged on disk) is refused.
+pub fn restore(dir: &Path, runtime_bytes: &[u8]) -> Result<Option<Storage>, RestoreError> {
+    let storage = match fs::read(dir.join(FILE)) {
+        Ok(bytes) => serde_json::from_slice(&bytes).map_err(RestoreError::Unreadable)?,
+        Err(_) => match serde_json::from_slice::<Storage>(runtime_bytes) {
+            Ok(storage) => storage,
+            Err(_) => return Ok(None),
+        },
+    };
+    storage
+        .chain
+        .check_links()
+        .map_err(RestoreError::DamagedChain)?;
+    Ok(Some(storage))
+}
+
+/// The runtime's storage decoder ([`restore`]). An error here makes the runtime start the
+/// server empty, so a refusal ends the process instead.
 pub fn decode(runtime_bytes: &[u8]) -> Result<Storage, serde_json::Error> {
     decode_in(Path::new("."), runtime_bytes)
 }
 
 fn decode_in(dir: &Path, runtime_bytes: &[u8]) -> Result<Storage, serde_json::Error> {
-    let storage = match fs::read(dir.join(FILE)) {
-        Ok(bytes) => serde_json::from_slice(&bytes).inspect_err(|e| {
-            eprintln!("paxchain server: {FILE} is unreadable ({e}); refusing to start empty");
+    match restore(dir, runtime_bytes) {
+        Ok(Some(storage)) => Ok(storage),
+        // Nothing was ever saved: the runtime's own verdict, a fresh start.
+        Ok(None) => serde_json::from_slice(runtime_bytes),
+        Err(e) => {
+            eprintln!("paxchain server: {e}");
             std::process::exit(3);
-        })?,
-        Err(_) => serde_json::from_slice::<Storage>(runtime_bytes)?,
-    };
-    // A chain that parses but does not link (a file edited or damaged on disk) is refused
-    // too: serving from it would spread a forged history.
-    if let Err(e) = storage.chain.check_links() {
-        eprintln!("paxchain server: the stored chain is damaged ({e}); refusing to start");
-        std::process::exit(3);
+        }
     }
-    Ok(storage)
 }
 
 #[cfg(test)]
@@ -108,5 +132,38 @@ mod tests {
         fs::remove_dir_all(&dir).unwrap();
         // Without a copy (a server that never saved through this codec), the runtime's bytes.
         assert_eq!(decode_in(&dir, &runtime_bytes).unwrap(), saved);
+        assert!(
+            matches!(restore(&dir, b""), Ok(None)),
+            "nothing saved: a fresh start"
+        );
+    }
+
+    #[test]
+    fn an_unreadable_copy_or_a_damaged_chain_is_refused() {
+        let dir = std::env::temp_dir().join(format!("paxchain-damaged-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        fs::write(dir.join(FILE), b"{\"promised\": garbage").unwrap();
+        assert!(matches!(
+            restore(&dir, b""),
+            Err(RestoreError::Unreadable(_))
+        ));
+        // A block that does not link to genesis: it parses, but it is not a history.
+        let mut chain = paxchain::Chain::new();
+        let stray = paxchain::Block::new(
+            paxchain::Height(1),
+            paxchain::Ballot::ZERO,
+            paxchain::chain::Digest([7; 32]),
+            vec![],
+        );
+        chain.append_unchecked(std::sync::Arc::new(stray));
+        let damaged = Storage {
+            chain: std::sync::Arc::new(chain),
+            ..Storage::default()
+        };
+        fs::write(dir.join(FILE), serde_json::to_vec(&damaged).unwrap()).unwrap();
+        let e = restore(&dir, b"").unwrap_err();
+        assert!(matches!(e, RestoreError::DamagedChain(_)), "{e}");
+        assert!(e.to_string().contains("damaged"), "{e}");
+        fs::remove_dir_all(&dir).unwrap();
     }
 }
