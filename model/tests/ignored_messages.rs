@@ -4,14 +4,14 @@
 //! (a) delivering it now changes nothing and sends nothing, and (b) after any step that
 //! leaves it in flight, it is still judged ignored. By induction, it is a no-op forever.
 
+use common::{scenario, sum_over_reachable};
 use paxchain::{Msg, Variant};
-use paxchain_model::trace::Action;
-use paxchain_model::{build, scenarios, BankState, ModelConfig, NetworkKind};
+use paxchain_model::{BankModel, BankState, ModelConfig, NetworkKind};
 use stateright::actor::{Actor, Envelope, Network, Out};
-use stateright::{Checker, Model, Path};
+use stateright::Model;
 use std::borrow::Cow;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+
+mod common;
 
 /// Every message in flight, once per distinct envelope. (stateright 0.31's
 /// `Network::iter_all` never moves past the first message of an ordered flow.)
@@ -30,29 +30,25 @@ fn in_flight(net: &Network<Msg>) -> Vec<Envelope<&Msg>> {
     }
 }
 
+/// Whether the receiver of `e` ignores it for good in state `s`.
+fn ignored(m: &BankModel, s: &BankState, e: &Envelope<&Msg>) -> bool {
+    let i = usize::from(e.dst);
+    m.actors[i].ignores_forever(&s.actor_states[i], e.src, e.msg)
+}
+
+/// Checks (a) and (b) in every reachable state of `cfg`, unreduced; returns how many
+/// messages it judged ignored.
 fn check_ignored(cfg: ModelConfig) -> usize {
-    let model = Arc::new(build(&ModelConfig {
+    let unreduced = ModelConfig {
         reduce: false,
         ..cfg
-    }));
-    let judged = Arc::new(AtomicUsize::new(0));
-    let (m, count) = (model.clone(), judged.clone());
-    let ignored = move |s: &BankState, e: &Envelope<&Msg>| {
-        let i = usize::from(e.dst);
-        m.actors[i].ignores_forever(&s.actor_states[i], e.src, e.msg)
     };
-    let m = model.clone();
-    let visit = move |path: Path<BankState, Action>| {
-        let s = path.last_state();
+    sum_over_reachable(&unreduced, |m, s| {
         let dead: Vec<Envelope<&Msg>> = (in_flight(&s.network).into_iter())
-            .filter(|e| ignored(s, e))
+            .filter(|e| ignored(m, s, e))
             .collect();
-        for e in &dead {
-            count.fetch_add(1, Ordering::Relaxed);
+        for e in dead.iter().filter(|e| !s.crashed[usize::from(e.dst)]) {
             let i = usize::from(e.dst);
-            if s.crashed[i] {
-                continue;
-            }
             let mut st = Cow::Borrowed(&*s.actor_states[i]);
             let mut out = Out::new();
             m.actors[i].on_msg(e.dst, &mut st, e.src, e.msg.clone(), &mut out);
@@ -69,16 +65,11 @@ fn check_ignored(cfg: ModelConfig) -> usize {
             };
             let still = in_flight(&next.network);
             for e in dead.iter().filter(|e| still.contains(e)) {
-                assert!(ignored(&next, e), "no longer ignored after {a:?}: {e:?}");
+                assert!(ignored(m, &next, e), "no longer ignored after {a:?}: {e:?}");
             }
         }
-    };
-    (*model).clone().checker().visitor(visit).spawn_bfs().join();
-    judged.load(Ordering::Relaxed)
-}
-
-fn scenario(name: &str) -> ModelConfig {
-    scenarios::by_name(name).expect("a preset").config
+        dead.len()
+    })
 }
 
 #[test]

@@ -4,15 +4,14 @@
 //! DFS: a complete search visits every reachable state whatever the thread count, so the
 //! unique count is exact, and DFS needs a fraction of BFS's memory.
 
+use common::scenario;
 use paxchain::{Msg, PeerMsg, Variant};
 use paxchain_model::properties::is_example;
 use paxchain_model::trace::{replay, shrink, steps, Step};
-use paxchain_model::{build, scenarios, BankModel, ModelConfig};
+use paxchain_model::{build, BankModel, ModelConfig};
 use stateright::{Checker, HasDiscoveries, Model};
 
-fn scenario(name: &str) -> ModelConfig {
-    scenarios::by_name(name).expect("a preset").config
-}
+mod common;
 
 /// Runs a complete DFS and asserts: no `always`/`eventually` discovery, every `sometimes`
 /// example found, and the pinned number of unique states.

@@ -5,14 +5,15 @@
 //! The server's `step` is built so this holds; this test is what fails if a handler ever
 //! bypasses it (for example by emitting to stateright's `Out` directly).
 
+use common::{scenario, sum_over_reachable};
 use paxchain::{ServerActor, Storage, Variant};
 use paxchain_model::trace::Action;
-use paxchain_model::{build, scenarios, BankState, ModelConfig, NetworkKind, Node, NodeState};
+use paxchain_model::{BankState, ModelConfig, NetworkKind, Node, NodeState};
 use stateright::actor::{Actor, ActorModelAction, Command, Out};
-use stateright::{Checker, Model, Path};
+use stateright::Model;
 use std::borrow::Cow;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
+
+mod common;
 
 type Cmd = Command<paxchain::Msg, paxchain::Timer, (), Storage>;
 
@@ -58,35 +59,22 @@ fn check_step(a: &ServerActor, index: usize, state: &BankState, action: &Action)
 
 /// Checks every server step enabled in every reachable state; returns how many it checked.
 fn check_all_steps(cfg: &ModelConfig) -> usize {
-    let t = std::time::Instant::now();
-    let model = Arc::new(build(cfg));
-    let checked = Arc::new(AtomicUsize::new(0));
-    let (m, count) = (model.clone(), checked.clone());
-    let visit = move |path: Path<BankState, Action>| {
-        let state = path.last_state();
+    sum_over_reachable(cfg, |m, state| {
         let mut actions = Vec::new();
         m.actions(state, &mut actions);
-        for action in &actions {
+        let server_step = |action: &Action| {
             let dst = match action {
                 ActorModelAction::Deliver { dst, .. } => usize::from(*dst),
                 ActorModelAction::Timeout(id, _) => usize::from(*id),
-                _ => continue,
+                _ => return false,
             };
-            if let Node::Server(a) = &m.actors[dst] {
-                if !state.crashed[dst] && check_step(a, dst, state, action) {
-                    count.fetch_add(1, Ordering::Relaxed);
-                }
+            match &m.actors[dst] {
+                Node::Server(a) => !state.crashed[dst] && check_step(a, dst, state, action),
+                Node::Client(_) => false,
             }
-        }
-    };
-    (*model).clone().checker().visitor(visit).spawn_bfs().join();
-    let n = checked.load(Ordering::Relaxed);
-    eprintln!("{n} steps in {:?}", t.elapsed());
-    n
-}
-
-fn scenario(name: &str) -> ModelConfig {
-    scenarios::by_name(name).expect("a preset").config
+        };
+        actions.iter().filter(|a| server_step(a)).count()
+    })
 }
 
 #[test]

@@ -2,16 +2,15 @@
 //! property is violated, or its example reached, alike; and the literal variant's
 //! counterexamples found without them replay with them to the same violation.
 
+use common::scenario;
 use paxchain::Variant;
 use paxchain_model::properties::is_example;
 use paxchain_model::trace::{replay, steps};
-use paxchain_model::{build, scenarios, ModelConfig, NetworkKind};
+use paxchain_model::{build, ModelConfig, NetworkKind};
 use stateright::{Checker, Model};
 use std::collections::BTreeMap;
 
-fn scenario(name: &str) -> ModelConfig {
-    scenarios::by_name(name).expect("a preset").config
-}
+mod common;
 
 /// A complete search: for each property, whether it had a discovery; and the unique states.
 fn verdicts(cfg: &ModelConfig) -> (BTreeMap<&'static str, bool>, usize) {
