@@ -7,10 +7,10 @@
 //! |-------------------------------------|-----------------------------------------------------|
 //! | no double spend                     | a short-balance transfer succeeds after consensus  |
 //! | chain prefix agreement              | a block is committed on two servers                |
-//! | one leader per ballot               | a second ballot takes over                         |
+//! | one leader per ballot               | a second ballot takes over; with two clients going short, two leaders propose at one height |
 //! | money conserved                     | a block is committed on two servers                |
 //! | exactly once                        | a retried transfer is answered                     |
-//! | acknowledged transfers are never lost | a short-balance transfer succeeds after consensus (and, with crashes, a crashed server recovers and catches up) |
+//! | acknowledged transfers are never lost | a short-balance transfer succeeds after consensus (and, with crashes, a crashed server recovers and catches up; with two clients going short too, a restarted server votes in a competing ballot) |
 //! | validity                            | a block is committed on two servers                |
 //!
 //! Chains and logs are read from the servers' in-memory state, which every handler saves in
@@ -180,21 +180,20 @@ pub fn block_committed(m: &BankModel, s: &BankState) -> bool {
 
 /// Sometimes: two different ballots proposed a block for the same height (a takeover).
 pub fn second_ballot_takes_over(_: &BankModel, s: &BankState) -> bool {
+    two_proposals_at_one_height(s, |a, b| a.ballot != b.ballot)
+}
+
+/// Whether two proposals for one height differ as `differ` says.
+fn two_proposals_at_one_height(s: &BankState, differ: fn(&Proposal, &Proposal) -> bool) -> bool {
     let p = &s.history.proposals;
-    p.iter().any(|a| {
-        p.iter()
-            .any(|b| a.height == b.height && a.ballot != b.ballot)
-    })
+    p.iter()
+        .any(|a| p.iter().any(|b| a.height == b.height && differ(a, b)))
 }
 
 /// Sometimes (contested scenarios): two different servers proposed a block for one height:
 /// a real takeover, not a leader retrying its own election.
 pub fn two_leaders_at_one_height(_: &BankModel, s: &BankState) -> bool {
-    let p = &s.history.proposals;
-    p.iter().any(|a| {
-        p.iter()
-            .any(|b| a.height == b.height && a.leader != b.leader)
-    })
+    two_proposals_at_one_height(s, |a, b| a.leader != b.leader)
 }
 
 /// Sometimes (contested scenarios with crashes): a leader's round counts the vote of another

@@ -64,7 +64,7 @@ impl Consensus for Safe {
     }
 
     fn maybe_propose(&self, a: &ServerActor, st: &mut ServerState, fx: &mut Outbox) {
-        a.maybe_propose(st, fx);
+        a.propose_when_gathered(st, fx);
     }
 
     /// The servers that have not promised yet are slow or down: go on with a quorum.
@@ -81,7 +81,7 @@ impl Consensus for Safe {
         {
             *gathered = true;
         }
-        a.maybe_propose(st, fx);
+        a.propose_when_gathered(st, fx);
     }
 }
 
@@ -119,7 +119,7 @@ impl ServerActor {
     }
 
     /// With a quorum of promises, gathered, moves to phase 2.
-    fn maybe_propose(&self, st: &mut ServerState, fx: &mut Outbox) {
+    fn propose_when_gathered(&self, st: &mut ServerState, fx: &mut Outbox) {
         let Some(Round {
             ballot,
             height,
