@@ -12,6 +12,8 @@
 //!
 //! The `paxchain` binary (src/main.rs) puts these together as `server`, `prompt` and `demo`.
 
+#[cfg(test)]
+mod arbitrary;
 pub mod cluster;
 pub mod demo;
 pub mod input;

@@ -98,6 +98,23 @@ fn decode_in(dir: &Path, runtime_bytes: &[u8]) -> Result<Storage, serde_json::Er
 mod tests {
     use super::*;
 
+    quickcheck::quickcheck! {
+        /// Every durable field, populated, comes back through the storage codec: both the
+        /// durable copy and the runtime's own bytes.
+        fn every_storage_round_trips_through_the_codec(seed: u64) -> bool {
+            let mut g = quickcheck::Gen::new(32 + (seed % 32) as usize);
+            let saved = crate::arbitrary::storage(&mut g);
+            let dir = std::env::temp_dir()
+                .join(format!("paxchain-roundtrip-{}-{seed}", std::process::id()));
+            fs::create_dir_all(&dir).expect("a temporary directory");
+            let bytes = encode_in(&dir, &saved).expect("a storage encodes");
+            let from_copy = decode_in(&dir, b"").expect("the copy decodes");
+            fs::remove_dir_all(&dir).expect("cleaned up");
+            let from_runtime = decode_in(&dir, &bytes).expect("the runtime's bytes decode");
+            from_copy == saved && from_runtime == saved
+        }
+    }
+
     #[test]
     fn an_atomic_write_replaces_the_whole_file() {
         let dir = std::env::temp_dir().join(format!("paxchain-storage-{}", std::process::id()));
