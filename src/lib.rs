@@ -5,10 +5,12 @@
 //! - [`ids`], [`ledger`], [`chain`]: the nouns, balance arithmetic and the hash-linked chain.
 //! - [`msg`]: the client API, the peer protocol and the timers.
 //! - [`server`]: the server actor, its configuration and its two variants.
+//! - [`bugs`]: the bug zoo, compiled in only with the `bug-zoo` feature (the checker's).
 //!
 //! The model (package `paxchain-model`) checks [`ServerActor`] exhaustively; the deployment
 //! (package `paxchain-deploy`) runs the same actor over UDP. spec/architecture.md maps the parts.
 
+pub mod bugs;
 pub mod chain;
 pub mod ids;
 pub mod ledger;

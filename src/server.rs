@@ -118,10 +118,28 @@ impl ServerActor {
         handle(state, &mut fx);
         if let Cow::Owned(st) = &*state {
             if st.storage != *before {
-                o.save(st.storage.clone());
+                o.save(self.saved(&st.storage, &before));
             }
         }
         o.append(&mut fx.into_out());
+    }
+
+    /// What the step writes: the whole storage (a seeded bug may leave one field as it was).
+    fn saved(&self, now: &Storage, before: &Storage) -> Storage {
+        let mut saved = now.clone();
+        if crate::bug!(self.cfg, PromiseNotSaved) {
+            saved.promised = before.promised;
+        }
+        if crate::bug!(self.cfg, AcceptedNotSaved) {
+            saved.accepted = before.accepted.clone();
+        }
+        if crate::bug!(self.cfg, LogNotSaved) {
+            saved.log = before.log.clone();
+        }
+        if crate::bug!(self.cfg, OutcomeNotSaved) {
+            saved.last_outcome = before.last_outcome.clone();
+        }
+        saved
     }
 
     pub(crate) fn n(&self) -> usize {
@@ -142,6 +160,9 @@ impl ServerActor {
 
     /// Balances as this server knows them; `None` only if its chain overdraws.
     pub fn known_balances(&self, st: &Storage) -> Option<Balances> {
+        if crate::bug!(self.cfg, FastPathIgnoresLog) {
+            return st.chain.balances(self.n(), self.cfg.initial_balance).ok();
+        }
         st.known_balances(self.n(), self.cfg.initial_balance).ok()
     }
 
@@ -194,15 +215,25 @@ impl ServerActor {
     /// Promises `ballot` unless a higher one was promised: records a higher ballot (stepping
     /// down from a lower round of its own). Returns whether the ballot stands.
     fn promise(&self, state: &mut Cow<ServerState>, ballot: Ballot) -> bool {
-        if ballot < state.storage.promised {
+        if self.outranked(ballot, state.storage.promised) {
             return false;
         }
         if ballot > state.storage.promised {
             let st = state.to_mut();
-            st.storage.promised = ballot;
+            if !crate::bug!(self.cfg, PromiseNotRaised) {
+                st.storage.promised = ballot;
+            }
             abandon_lower_round(st, ballot);
         }
         true
+    }
+
+    /// Whether `ballot` is below the ballot `promised`: ballots order as (round, leader).
+    fn outranked(&self, ballot: Ballot, promised: Ballot) -> bool {
+        if crate::bug!(self.cfg, BallotTieIgnoresLeader) {
+            return ballot.round < promised.round;
+        }
+        ballot < promised
     }
 
     /// A message from peer `from`: a promise goes to the shared election, the rest to the
@@ -243,7 +274,12 @@ impl ServerActor {
         } = &mut round.phase
         {
             all.extend(pending.iter().cloned());
-            if accepted.as_ref().map(|a| a.ballot) > highest.as_ref().map(|h| h.ballot) {
+            let higher = if crate::bug!(self.cfg, FirstAcceptedNotHighest) {
+                highest.is_none()
+            } else {
+                accepted.as_ref().map(|a| a.ballot) > highest.as_ref().map(|h| h.ballot)
+            };
+            if higher {
                 *highest = accepted;
             }
         }
@@ -261,8 +297,9 @@ impl ServerActor {
         height: Height,
         in_phase: fn(&Phase) -> bool,
     ) -> Option<&'a mut Round> {
+        let stale_too = crate::bug!(self.cfg, StaleVotesCounted);
         let news = state.round.as_ref().is_some_and(|r| {
-            r.ballot == ballot
+            (r.ballot == ballot || stale_too && r.ballot.leader == ballot.leader)
                 && r.height == height
                 && in_phase(&r.phase)
                 && !r.phase.voters().contains(from)
@@ -285,6 +322,9 @@ impl ServerActor {
     /// Drops a block's transfers from the log and forgets an accepted block at or below its
     /// height: what follows every append, in both variants.
     fn absorb(&self, st: &mut ServerState, block: &Block) {
+        if crate::bug!(self.cfg, CommitClearsLog) {
+            st.storage.log = Arc::default();
+        }
         if st.storage.log.iter().any(|t| block.contains(t.id)) {
             Arc::make_mut(&mut st.storage.log).retain(|t| !block.contains(t.id));
         }
@@ -345,7 +385,14 @@ impl Actor for ServerActor {
         match storage {
             Some(storage) => {
                 let tip = storage.chain.tip().height;
-                ServerState::resumed(storage.clone(), Some(tip))
+                let mut storage = storage.clone();
+                if crate::bug!(self.cfg, RestartResetsPromise) {
+                    storage.promised = Ballot::default();
+                }
+                if crate::bug!(self.cfg, RestartDropsLog) {
+                    storage.log = Arc::default();
+                }
+                ServerState::resumed(storage, Some(tip))
             }
             None => ServerState::fresh(),
         }

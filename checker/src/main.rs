@@ -6,10 +6,16 @@
 mod bench;
 mod report;
 mod run;
+mod zoo;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
+use paxchain::bugs::Bug;
+use paxchain::Account;
 use paxchain::Variant;
-use paxchain_model::{scenarios, ModelConfig, NetworkKind};
+use paxchain_model::{parse_workloads, scenarios, ModelConfig, NetworkKind};
+
+/// The clients' scripts: per account, `(receiver, units)` transfers.
+type Workloads = Vec<Vec<(Account, u64)>>;
 use std::process::ExitCode;
 
 #[derive(Parser)]
@@ -42,6 +48,11 @@ enum CheckerCommand {
     },
     /// List the named scenarios.
     Scenarios,
+    /// List the bug zoo: each seeded bug, what it is, and the property that must catch it.
+    Bugs,
+    /// Hunt every bug of the zoo on the preset that catches it, and print a table. Exit 0:
+    /// every bug caught by its property; 1: some bug escaped.
+    Zoo(zoo::ZooArgs),
     /// Measure the checker: every scenario with BFS and DFS on 1 and 2 threads, each as its
     /// own process (wall time, unique states per second, peak memory), beside stateright's
     /// own Paxos example measured in the same run.
@@ -75,6 +86,16 @@ pub struct ModelArgs {
     /// Resends per transfer by each client (0: clients never resend).
     #[arg(long)]
     client_retries: Option<u32>,
+    /// Units every account starts with.
+    #[arg(long)]
+    initial_balance: Option<u64>,
+    /// The clients' scripts, one per account in order, e.g. `"B1 C2; A1; A1"` (A pays B 1
+    /// unit then C 2; B and C each pay A 1).
+    #[arg(long, value_parser = parse_workloads)]
+    workloads: Option<Workloads>,
+    /// Run a seeded bug from the zoo (see `paxchain-check bugs`).
+    #[arg(long)]
+    bug: Option<Bug>,
     /// Check without the reductions (states no rule or property can tell apart are then
     /// kept apart); the verdicts are the same, the search larger.
     #[arg(long)]
@@ -107,10 +128,17 @@ impl ModelArgs {
         if let Some(r) = self.max_round {
             cfg.max_round = r;
         }
+        if let Some(b) = self.initial_balance {
+            cfg.initial_balance = b;
+        }
+        if let Some(w) = &self.workloads {
+            cfg.workloads = w.clone();
+        }
         if let Some(r) = self.client_retries {
             cfg.client_retries = r;
         }
         cfg.lossy |= self.lossy;
+        cfg.bug = self.bug.or(cfg.bug);
         cfg.reduce &= !self.no_reduce;
         cfg.validate().map_err(|e| format!("invalid model: {e}"))?;
         Ok(cfg)
@@ -171,6 +199,11 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         CheckerCommand::Bench(args) => return bench::bench(&args),
+        CheckerCommand::Bugs => {
+            zoo::list();
+            return ExitCode::SUCCESS;
+        }
+        CheckerCommand::Zoo(args) => return zoo::zoo(&args),
         CheckerCommand::Check(args) => args.model.config().map(|cfg| run::check(&cfg, &args)),
         CheckerCommand::Explore {
             model,

@@ -105,6 +105,17 @@ struct JsonReport<'a> {
     exit_code: u8,
 }
 
+/// Prints a counterexample's numbered steps and the state they end in.
+pub fn print_trace(model: &BankModel, steps: &[Step]) {
+    for (i, step) in steps.iter().enumerate() {
+        println!("  {:>3}. {}", i + 1, step.describe(model));
+    }
+    if let Some(last) = replay(model, steps) {
+        println!("The state that breaks it:");
+        print!("{}", describe_state(model, &last));
+    }
+}
+
 /// Prints the report and returns the exit code: 0 all hold after a complete search, 1 a
 /// violation (or an unreached `sometimes` after a complete search), 2 cut short.
 pub fn print(cfg: &ModelConfig, model: &BankModel, o: &SearchResult, json: bool) -> u8 {
@@ -201,13 +212,7 @@ pub fn print(cfg: &ModelConfig, model: &BankModel, o: &SearchResult, json: bool)
             p.name,
             steps.len()
         );
-        for (i, step) in steps.iter().enumerate() {
-            println!("  {:>3}. {}", i + 1, step.describe(model));
-        }
-        if let Some(last) = replay(model, steps) {
-            println!("The state that breaks it:");
-            print!("{}", describe_state(model, &last));
-        }
+        print_trace(model, steps);
         if let Some(path) = &p.explorer_path {
             println!(
                 "In the explorer (`paxchain-check explore` with the same flags): #/steps/{path}"

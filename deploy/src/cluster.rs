@@ -188,6 +188,8 @@ impl Cluster {
             round_timeout: round..round * 2,
             gather_timeout: Duration::from_millis(self.gather_timeout_ms)
                 ..Duration::from_millis(self.gather_timeout_ms + 1),
+            // The deployment never runs a seeded bug (src/bugs.rs).
+            bug: None,
         }
     }
 

@@ -1,6 +1,7 @@
 //! The one configuration every model is built from, and its validation.
 
 use crate::scripted_client::script_transfer;
+use paxchain::bugs::Bug;
 use paxchain::ledger::{check_bank, validate, BankError};
 use paxchain::{Account, Rejection, TxId, Variant};
 use std::fmt;
@@ -67,6 +68,9 @@ pub struct ModelConfig {
     /// Merge states no rule or property can tell apart (see `bank_model`). Off only to
     /// check that the reductions change no verdict.
     pub reduce: bool,
+    /// A seeded bug from the zoo (`paxchain::bugs`), run by servers and clients alike. With
+    /// a bug, reduction 4 is off: its argument assumes the correct protocol.
+    pub bug: Option<Bug>,
 }
 
 impl Default for ModelConfig {
@@ -86,6 +90,7 @@ impl Default for ModelConfig {
             client_retries: 0,
             max_height: 4,
             reduce: true,
+            bug: None,
         }
     }
 }
@@ -111,6 +116,27 @@ pub enum ConfigError {
     NoRounds,
     #[error("max_height: must be at least 1")]
     NoHeight,
+}
+
+/// Parses client scripts written as `B1 C2; A1`: one script per account in order (`;`
+/// between them, an empty one for an account without a client), each transfer its
+/// receiver's letter and its amount in units.
+pub fn parse_workloads(text: &str) -> Result<Vec<Vec<(Account, u64)>>, String> {
+    let transfer = |word: &str| -> Result<(Account, u64), String> {
+        let (to, amount) = word.split_at(word.chars().next().map_or(0, char::len_utf8));
+        let to = Account::parse(to).map_err(|e| format!("`{word}`: {e}"))?;
+        let amount = (amount.parse::<u64>())
+            .map_err(|_| format!("`{word}`: expected a receiver's letter and units, e.g. B1"))?;
+        Ok((to, amount))
+    };
+    text.split(';')
+        .map(|script| {
+            (script.split(|c: char| c == ',' || c.is_whitespace()))
+                .filter(|w| !w.is_empty())
+                .map(transfer)
+                .collect()
+        })
+        .collect()
 }
 
 impl ModelConfig {
@@ -187,6 +213,18 @@ impl ModelConfig {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn workloads_parse_from_text_and_bad_words_are_named() {
+        let (a, b, c) = (Account(0), Account(1), Account(2));
+        assert_eq!(
+            parse_workloads("B1 C2; ;a1,c1"),
+            Ok(vec![vec![(b, 1), (c, 2)], vec![], vec![(a, 1), (c, 1)]])
+        );
+        assert!(parse_workloads("B").unwrap_err().contains("`B`"));
+        assert!(parse_workloads("B1 7C").unwrap_err().contains("`7C`"));
+        assert!(parse_workloads("Bx").is_err());
+    }
 
     #[test]
     fn default_is_valid_and_bad_fields_are_named() {

@@ -9,6 +9,7 @@
 //! - [`history`]: what the properties remember of the past.
 //! - [`properties`]: every property, documented.
 //! - [`trace`]: counterexamples as replayable, printable step lists.
+//! - `zoo` (feature `bug-zoo`): the preset that catches each seeded bug, and the hunt.
 
 pub mod bank_model;
 pub mod config;
@@ -18,15 +19,18 @@ pub mod properties;
 pub mod scenarios;
 pub mod scripted_client;
 pub mod trace;
+#[cfg(feature = "bug-zoo")]
+pub mod zoo;
 
 pub use bank_model::{BankModel, BankState};
-pub use config::{ConfigError, ModelConfig, NetworkKind};
+pub use config::{parse_workloads, ConfigError, ModelConfig, NetworkKind};
 pub use node::{Node, NodeState};
 pub use scripted_client::{ScriptedClient, ScriptedClientConfig, ScriptedClientState};
 
 use paxchain::{ServerActor, ServerConfig};
 use stateright::actor::{ActorModel, Id, LossyNetwork, Network};
 use std::ops::Range;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// The timer range every model actor is given. The checker ignores durations (any armed
@@ -47,6 +51,7 @@ pub fn build(cfg: &ModelConfig) -> BankModel {
             max_round: cfg.max_round,
             round_timeout: MODEL_TIMER,
             gather_timeout: MODEL_TIMER,
+            bug: cfg.bug,
         };
         server
             .validate()
@@ -60,6 +65,7 @@ pub fn build(cfg: &ModelConfig) -> BankModel {
             script: cfg.script(index).to_vec(),
             max_retries: cfg.client_retries,
             retry_timeout: MODEL_TIMER,
+            bug: cfg.bug,
         })));
     }
     let network = match cfg.network {
@@ -89,5 +95,6 @@ pub fn build(cfg: &ModelConfig) -> BankModel {
     BankModel {
         inner: model,
         properties: properties::properties(cfg),
+        stop: Arc::default(),
     }
 }

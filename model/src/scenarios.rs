@@ -107,6 +107,16 @@ pub fn all() -> Vec<Scenario> {
                 servers: 5,
                 workloads: vec![vec![(B, 1), (C, 1)], vec![], vec![], vec![], vec![(A, 1), (B, 1)]],
                 network: NetworkKind::Ordered,
+                ..default.clone()
+            },
+        },
+        Scenario {
+            name: "lagging-promiser",
+            about: "A pays B, then needs B's and C's credits, which may come in two blocks; three rounds: a promiser may still hold a committed transfer",
+            config: ModelConfig {
+                workloads: vec![vec![(B, 1), (C, 2)], vec![(A, 1)], vec![(A, 1)]],
+                network: NetworkKind::Unordered,
+                max_round: 3,
                 ..default
             },
         },

@@ -12,6 +12,7 @@
 //!
 //! The deployed client speaks the same [`ApiMsg`] vocabulary.
 
+use paxchain::bugs::Bug;
 use paxchain::{Account, ApiMsg, Msg, Storage, Timer, Transfer, TxId};
 use stateright::actor::{Actor, Id, Out};
 use std::borrow::Cow;
@@ -32,7 +33,13 @@ pub struct ScriptedClientConfig {
     pub max_retries: u32,
     /// How long to wait for an outcome before resending (ignored by the model checker).
     pub retry_timeout: Range<Duration>,
+    /// A seeded bug (only `retry-new-id` concerns the client).
+    pub bug: Option<Bug>,
 }
+
+/// With the `retry-new-id` bug, resend `k` of a transfer goes out under its sequence number
+/// plus `k` times this.
+const RETRY_ID_STRIDE: u32 = 100;
 
 /// The transfer a script's step `index` (from 0) becomes: from the client's own account,
 /// with sequence number `index + 1`.
@@ -92,9 +99,30 @@ impl ScriptedClient {
         }
     }
 
-    fn submit(&self, index: usize, o: &mut Out<Self>) {
+    /// The id of attempt `retries` (0: the first send) at the transfer at `index`: the
+    /// script's id every time, or with the `retry-new-id` bug a fresh one per resend.
+    fn attempt_id(&self, index: usize, retries: u32) -> TxId {
+        let id = self.transfer(index).id;
+        if paxchain::bug!(self.cfg, RetryNewId) {
+            return TxId {
+                seq: id.seq + RETRY_ID_STRIDE * retries,
+                ..id
+            };
+        }
+        id
+    }
+
+    /// Whether `id` answers the transfer at `st.next`: one of the ids it was sent under.
+    fn answers_current(&self, st: &ScriptedClientState, id: TxId) -> bool {
+        (0..=st.retries).any(|k| self.attempt_id(st.next, k) == id)
+    }
+
+    fn submit(&self, index: usize, retries: u32, o: &mut Out<Self>) {
         if index < self.cfg.script.len() {
-            let transfer = self.transfer(index);
+            let transfer = Transfer {
+                id: self.attempt_id(index, retries),
+                ..self.transfer(index)
+            };
             o.send(self.cfg.server, ApiMsg::Submit { transfer }.into());
             if self.cfg.max_retries > 0 {
                 o.set_timer(Timer::Retry, self.cfg.retry_timeout.clone());
@@ -118,7 +146,7 @@ impl Actor for ScriptedClient {
         _storage: &Option<Storage>,
         o: &mut Out<Self>,
     ) -> ScriptedClientState {
-        self.submit(0, o);
+        self.submit(0, 0, o);
         ScriptedClientState::default()
     }
 
@@ -135,7 +163,7 @@ impl Actor for ScriptedClient {
         };
         // Only the outcome of the current transfer moves the script on; late duplicates of
         // earlier outcomes are ignored.
-        if src != self.cfg.server || self.is_done(state) || id != self.transfer(state.next).id {
+        if src != self.cfg.server || self.is_done(state) || !self.answers_current(state, id) {
             return;
         }
         let st = state.to_mut();
@@ -144,7 +172,7 @@ impl Actor for ScriptedClient {
         }
         st.next += 1;
         st.retries = 0;
-        self.submit(st.next, o);
+        self.submit(st.next, 0, o);
     }
 
     fn on_timeout(
@@ -159,7 +187,7 @@ impl Actor for ScriptedClient {
         }
         let st = state.to_mut();
         st.retries += 1;
-        self.submit(st.next, o);
+        self.submit(st.next, st.retries, o);
     }
 
     fn name(&self) -> String {

@@ -1,5 +1,6 @@
 //! The server's fixed configuration and the protocol variant it runs.
 
+use crate::bugs::Bug;
 use crate::ids::Account;
 use crate::ledger::{check_bank, BankError};
 use serde::{Deserialize, Serialize};
@@ -57,6 +58,9 @@ pub struct ServerConfig {
     /// How long a leader with a quorum of promises waits for the other servers' promises
     /// (and their pending transfers) before proposing.
     pub gather_timeout: Range<Duration>,
+    /// A seeded bug to run with (the checker's bug zoo). Always `None` without the `bug-zoo`
+    /// feature, where [`Bug`] has no values.
+    pub bug: Option<Bug>,
 }
 
 impl Default for ServerConfig {
@@ -71,6 +75,7 @@ impl Default for ServerConfig {
             max_round: u32::MAX,
             round_timeout: Duration::from_millis(400)..Duration::from_millis(800),
             gather_timeout: Duration::from_millis(50)..Duration::from_millis(51),
+            bug: None,
         }
     }
 }
@@ -115,6 +120,9 @@ impl ServerConfig {
 
     /// Servers needed for a decision: a majority.
     pub fn quorum(&self) -> usize {
+        if crate::bug!(self, QuorumOfHalf) {
+            return self.servers.len() / 2;
+        }
         self.servers.len() / 2 + 1
     }
 }

@@ -143,13 +143,14 @@ impl ServerActor {
         // 1. A block some promiser accepted may already be chosen: propose it unchanged.
         // 2. Otherwise build a fresh block of every pending transfer heard of that is not
         //    already on the chain (a lagging promiser may still hold committed ones).
+        let highest = highest.filter(|_| !crate::bug!(self.cfg, IgnoreAcceptedInPromises));
         let (block, fresh) = match highest {
             Some(acc) => (acc.block, false),
             None => {
                 let chain = &st.storage.chain;
                 let transfers: Vec<Transfer> = pending
                     .into_iter()
-                    .filter(|t| !chain.contains(t.id))
+                    .filter(|t| !chain.contains(t.id) || crate::bug!(self.cfg, ReproposeCommitted))
                     .collect();
                 if transfers.is_empty() {
                     // 3. Nobody has anything new: no block, and the answer is final.
@@ -191,7 +192,8 @@ impl ServerActor {
         if height < next {
             return self.send_blocks(state, from, height, fx);
         }
-        if ballot < state.storage.promised {
+        let promised = state.storage.promised;
+        if self.outranked(ballot, promised) && !crate::bug!(self.cfg, AcceptIgnoresPromise) {
             return;
         }
         if height > next {
@@ -270,7 +272,11 @@ impl ServerActor {
             {
                 break;
             }
+            let log = grown.storage.log.clone();
             self.absorb(&mut grown, &block);
+            if crate::bug!(self.cfg, CatchUpKeepsLog) {
+                grown.storage.log = log;
+            }
         }
         if grown.storage.chain.next_height() > next {
             let st = state.to_mut();

@@ -26,6 +26,7 @@ fn server(index: usize, variant: Variant) -> ServerActor {
         max_round: 3,
         round_timeout: Duration::ZERO..Duration::from_millis(1),
         gather_timeout: Duration::ZERO..Duration::from_millis(1),
+        bug: None,
     })
 }
 

@@ -1,0 +1,117 @@
+//! The bug zoo: every seeded bug is caught, on its preset, by the property its documentation
+//! names, within 10 s on 2 threads, with a counterexample of the pinned length.
+
+use paxchain::bugs::Bug;
+use paxchain_model::zoo::{catching_config, catching_scenario, hunt};
+use paxchain_model::{scenarios, ModelConfig};
+use std::time::Duration;
+
+/// Each bug's counterexample length, as measured. A change means the protocol, the model or
+/// the bug changed: look at the new trace (`paxchain-check zoo --bug NAME --traces`).
+const PINNED_STEPS: &[(&str, usize)] = &[
+    ("quorum-of-half", 8),
+    ("stale-votes-counted", 20),
+    ("ballot-tie-ignores-leader", 16),
+    ("promise-not-raised", 16),
+    ("accept-ignores-promise", 16),
+    ("ignore-accepted-in-promises", 16),
+    ("first-accepted-not-highest", 21),
+    ("repropose-committed", 21),
+    ("promise-not-saved", 18),
+    ("accepted-not-saved", 18),
+    ("log-not-saved", 1),
+    ("outcome-not-saved", 11),
+    ("restart-resets-promise", 18),
+    ("restart-drops-log", 5),
+    ("retry-executed-again", 8),
+    ("stale-request-executed", 13),
+    ("catch-up-keeps-log", 10),
+    ("fast-path-ignores-log", 3),
+    ("commit-clears-log", 10),
+    ("retry-new-id", 9),
+];
+
+const BUDGET: Duration = Duration::from_secs(10);
+
+fn pinned(bug: Bug) -> usize {
+    let (_, steps) = (PINNED_STEPS.iter())
+        .find(|(name, _)| *name == bug.name())
+        .unwrap_or_else(|| panic!("{bug}: no pinned trace length"));
+    *steps
+}
+
+#[test]
+fn every_bug_is_caught_by_its_property_with_the_pinned_trace() {
+    assert!(Bug::ALL.len() >= 15, "the zoo has {} bugs", Bug::ALL.len());
+    assert_eq!(PINNED_STEPS.len(), Bug::ALL.len(), "one pin per bug");
+    let mut escaped = Vec::new();
+    for &bug in Bug::ALL {
+        let h = hunt(bug, &catching_config(bug), 2, BUDGET);
+        let steps = h.trace.as_ref().map(Vec::len);
+        eprintln!(
+            "{:<28} {:<17} {:?} steps, {:.1} s, breaks {:?}",
+            bug.name(),
+            catching_scenario(bug),
+            steps,
+            h.elapsed.as_secs_f64(),
+            h.broken
+        );
+        if !h.caught() || steps != Some(pinned(bug)) {
+            escaped.push(format!(
+                "{bug}: caught {}, {steps:?} steps (pinned {}), {:?}",
+                h.caught(),
+                pinned(bug),
+                h.failure
+            ));
+        }
+    }
+    assert!(escaped.is_empty(), "{escaped:#?}");
+}
+
+/// A hunt can fail: one leader and a quorum of half still cannot fork the chain, and the
+/// complete search says so instead of pretending.
+#[test]
+fn a_hunt_on_a_scenario_that_cannot_catch_the_bug_reports_it() {
+    let bug: Bug = "quorum-of-half".parse().expect("in the zoo");
+    let tiny = scenarios::by_name("tiny").expect("a preset").config;
+    let h = hunt(
+        bug,
+        &ModelConfig {
+            bug: Some(bug),
+            ..tiny
+        },
+        2,
+        BUDGET,
+    );
+    assert!(!h.caught());
+    assert!(h.trace.is_none());
+    let why = h.failure.expect("a reason");
+    assert!(
+        why.contains("never broke `chain prefix agreement`"),
+        "{why}"
+    );
+}
+
+#[test]
+fn every_bug_names_a_property_of_its_scenario_and_a_rule_of_the_spec() {
+    let spec = include_str!("../../spec/protocol.md");
+    for &bug in Bug::ALL {
+        let cfg = catching_config(bug);
+        let model = paxchain_model::build(&cfg);
+        assert!(
+            model.properties.iter().any(|p| p.name == bug.caught_by()),
+            "{bug}: `{}` is not a property",
+            bug.caught_by()
+        );
+        let rule = (bug.doc().split("Breaks protocol.md, *").nth(1))
+            .unwrap_or_else(|| panic!("{bug}: no rule of spec/protocol.md named"));
+        let quoted = (rule.split('"').nth(1)).unwrap_or_else(|| panic!("{bug}: no quote"));
+        let quoted = quoted.split_whitespace().collect::<Vec<_>>().join(" ");
+        let spec_text = spec.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(
+            spec_text.contains(&quoted),
+            "{bug}: `{quoted}` is not in spec/protocol.md"
+        );
+        assert_eq!(bug.name().parse::<Bug>(), Ok(bug));
+    }
+}

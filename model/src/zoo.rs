@@ -1,0 +1,154 @@
+//! The bug zoo's other half: for each seeded bug (`paxchain::bugs::Bug`), the smallest preset
+//! that catches it, and the hunt that shows it does.
+//!
+//! A hunt searches the preset with the bug switched on and stops as soon as the property the
+//! bug names is violated. Its counterexample is replayed (a discovery that does not replay is
+//! the tool's bug, not a result) and shrunk until no step can go. Most hunts are
+//! breadth-first, so the trace is one of the shortest and its length can be pinned; a bug
+//! that needs a deep trace is hunted depth-first, which finds it in seconds where
+//! breadth-first takes minutes, and its shrunk trace is pinned as measured.
+
+use crate::properties::is_example;
+use crate::trace::{self, Step};
+use crate::{build, scenarios, BankModel, BankState, ModelConfig};
+use paxchain::bugs::Bug;
+use stateright::{Checker, HasDiscoveries, Model};
+use std::collections::BTreeSet;
+use std::time::{Duration, Instant};
+
+/// How a hunt searches.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Search {
+    /// Breadth-first: the shortest counterexample.
+    Bfs,
+    /// Depth-first, then shrunk: for bugs whose counterexample is too deep for breadth-first.
+    Dfs,
+}
+
+/// How a hunt searches for `bug`.
+pub fn search(bug: Bug) -> Search {
+    match bug {
+        Bug::ReproposeCommitted => Search::Dfs,
+        _ => Search::Bfs,
+    }
+}
+
+/// The preset that catches `bug`: of those that do within 5 s, the one with the fewest states
+/// (`paxchain-check zoo --matrix` hunts every bug on every preset). `default` comes first:
+/// its duplicating network resends requests as a client's retry would.
+pub fn catching_scenario(bug: Bug) -> &'static str {
+    match bug {
+        Bug::QuorumOfHalf => "default",
+        Bug::StaleVotesCounted => "second-round",
+        Bug::BallotTieIgnoresLeader => "default",
+        Bug::PromiseNotRaised => "default",
+        Bug::AcceptIgnoresPromise => "default",
+        Bug::IgnoreAcceptedInPromises => "default",
+        Bug::FirstAcceptedNotHighest => "second-round",
+        Bug::ReproposeCommitted => "lagging-promiser",
+        Bug::PromiseNotSaved => "contest-crash",
+        Bug::AcceptedNotSaved => "contest-crash",
+        Bug::LogNotSaved => "default",
+        Bug::OutcomeNotSaved => "retry-crash",
+        Bug::RestartResetsPromise => "contest-crash",
+        Bug::RestartDropsLog => "crash-loss",
+        Bug::RetryExecutedAgain => "default",
+        Bug::StaleRequestExecuted => "default",
+        Bug::CatchUpKeepsLog => "default",
+        Bug::FastPathIgnoresLog => "default",
+        Bug::CommitClearsLog => "default",
+        Bug::RetryNewId => "retry-crash",
+    }
+}
+
+/// The model configuration of `bug`'s catching preset, with the bug on.
+pub fn catching_config(bug: Bug) -> ModelConfig {
+    let name = catching_scenario(bug);
+    let scenario = scenarios::by_name(name).expect("the zoo names existing presets");
+    ModelConfig {
+        bug: Some(bug),
+        ..scenario.config
+    }
+}
+
+/// How a hunt for one bug ended.
+#[derive(Clone, Debug)]
+pub struct Hunt {
+    /// The bug hunted.
+    pub bug: Bug,
+    /// The shrunk counterexample that breaks the bug's property, if one was found and replays.
+    pub trace: Option<Vec<Step>>,
+    /// Every `always` property the trace's last state breaks (the expected one among them).
+    pub broken: Vec<&'static str>,
+    /// Unique states the search visited.
+    pub unique: usize,
+    /// Wall time of search, replay and shrinking.
+    pub elapsed: Duration,
+    /// Why there is no trace, if there is none.
+    pub failure: Option<String>,
+}
+
+impl Hunt {
+    /// Whether the bug's own property caught it with a trace that replays.
+    pub fn caught(&self) -> bool {
+        self.trace.is_some() && self.broken.contains(&self.bug.caught_by())
+    }
+}
+
+/// Searches `cfg` (which runs `bug`) on `threads` threads, as [`search`] says, until the
+/// bug's property is violated, the space is exhausted, or `timeout` passes.
+pub fn hunt(bug: Bug, cfg: &ModelConfig, threads: usize, timeout: Duration) -> Hunt {
+    let start = Instant::now();
+    let model = build(cfg);
+    let property = bug.caught_by();
+    let builder = (model.clone().checker().threads(threads.max(1)))
+        .finish_when(HasDiscoveries::AnyOf(BTreeSet::from([property])));
+    let checker: Box<dyn Checker<BankModel>> = match search(bug) {
+        Search::Bfs => Box::new(builder.spawn_bfs()),
+        Search::Dfs => Box::new(builder.spawn_dfs()),
+    };
+    while !checker.is_done() && start.elapsed() < timeout {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    let unique = checker.unique_state_count();
+    let mut result = Hunt {
+        bug,
+        trace: None,
+        broken: Vec::new(),
+        unique,
+        elapsed: start.elapsed(),
+        failure: None,
+    };
+    if !checker.is_done() {
+        model.stop();
+        while !checker.is_done() {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        result.failure = Some(format!("not caught within {} s", timeout.as_secs()));
+        return result;
+    }
+    let Some(path) = checker.discovery(property) else {
+        result.failure = Some(format!("the complete search never broke `{property}`"));
+        return result;
+    };
+    let violates = |m: &BankModel, s: &BankState| {
+        let p = (m.properties.iter().find(|p| p.name == property)).expect("the bug's property");
+        !(p.condition)(m, s)
+    };
+    let steps = trace::steps(&path);
+    if !trace::replay(&model, &steps).is_some_and(|s| violates(&model, &s)) {
+        result.failure = Some("the discovery does not replay".into());
+        return result;
+    }
+    let steps = trace::shrink(&model, &steps, |s| violates(&model, s));
+    let last = trace::replay(&model, &steps).expect("a shrunk trace replays");
+    result.broken = model
+        .properties
+        .iter()
+        .filter(|p| !is_example(p) && !(p.condition)(&model, &last))
+        .map(|p| p.name)
+        .collect();
+    result.trace = Some(steps);
+    result.elapsed = start.elapsed();
+    result
+}
