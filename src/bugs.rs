@@ -10,7 +10,7 @@
 //! every switch is the constant `false`: `cargo build -p paxchain-deploy` builds a server
 //! that holds no bug code. A workspace build compiles the deployment together with the
 //! checker, and cargo then compiles this crate once, with the feature: the bug code is in the
-//! binary, but the deployment has no way to set a bug and refuses a configuration with one.
+//! binary, but the deployment has no way to set a bug (`run_server` asserts that none is set).
 //!
 //! # A switch
 //! `bug!(cfg, Name)` is `cfg.bug == Some(Bug::Name)` with the feature, `false` without it.

@@ -4,7 +4,7 @@
 use crate::report::print_trace;
 use clap::Args;
 use paxchain::bugs::Bug;
-use paxchain_model::zoo::{catching_config, catching_scenario, hunt, search, Hunt, Search};
+use paxchain_model::zoo::{catching_config, catching_scenario, hunt, search, Escape, Hunt};
 use paxchain_model::{build, scenarios, ModelConfig};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -118,9 +118,9 @@ fn matrix(bugs: &[Bug], threads: usize, timeout: Duration) -> ExitCode {
                 ..p.config.clone()
             };
             let h = hunt(bug, &cfg, threads, timeout);
-            let found = match (&h.trace, h.caught(), h.failure.as_deref()) {
+            let found = match (&h.trace, h.caught(), &h.failure) {
                 (Some(t), true, _) => t.len().to_string(),
-                (_, _, Some(why)) if why.starts_with("not caught within") => "?".into(),
+                (_, _, Some(Escape::TimedOut(_))) => "?".into(),
                 _ => "-".into(),
             };
             print!(" {:>9} {:>5.1}s", found, h.elapsed.as_secs_f64());
@@ -142,10 +142,7 @@ fn print_hunt(cfg: &ModelConfig, h: &Hunt) {
         h.bug.name(),
         catching_scenario(h.bug),
         h.bug.name(),
-        match search(h.bug) {
-            Search::Bfs => "bfs",
-            Search::Dfs => "dfs",
-        },
+        search(h.bug),
         h.broken.join(", ")
     );
     print_trace(&build(cfg), steps);

@@ -16,13 +16,22 @@ use stateright::{Checker, HasDiscoveries, Model};
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-/// How a hunt searches.
+/// How a hunt searches (shown as `bfs` or `dfs`, the `--strategy` that reproduces it).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Search {
     /// Breadth-first: the shortest counterexample.
     Bfs,
     /// Depth-first, then shrunk: for bugs whose counterexample is too deep for breadth-first.
     Dfs,
+}
+
+impl std::fmt::Display for Search {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Search::Bfs => "bfs",
+            Search::Dfs => "dfs",
+        })
+    }
 }
 
 /// How a hunt searches for `bug`.
@@ -85,7 +94,21 @@ pub struct Hunt {
     /// Wall time of search, replay and shrinking.
     pub elapsed: Duration,
     /// Why there is no trace, if there is none.
-    pub failure: Option<String>,
+    pub failure: Option<Escape>,
+}
+
+/// Why a hunt ended without a counterexample.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum Escape {
+    /// The time ran out first: the preset may still catch it, given longer.
+    #[error("not caught within {0} s")]
+    TimedOut(u64),
+    /// Every reachable state was visited: this preset cannot catch the bug.
+    #[error("the complete search never broke `{0}`")]
+    NeverBroken(&'static str),
+    /// The checker reported a path that does not lead to a violation: the tool's bug.
+    #[error("the discovery does not replay")]
+    DoesNotReplay,
 }
 
 impl Hunt {
@@ -124,11 +147,11 @@ pub fn hunt(bug: Bug, cfg: &ModelConfig, threads: usize, timeout: Duration) -> H
         while !checker.is_done() {
             std::thread::sleep(Duration::from_millis(10));
         }
-        result.failure = Some(format!("not caught within {} s", timeout.as_secs()));
+        result.failure = Some(Escape::TimedOut(timeout.as_secs()));
         return result;
     }
     let Some(path) = checker.discovery(property) else {
-        result.failure = Some(format!("the complete search never broke `{property}`"));
+        result.failure = Some(Escape::NeverBroken(property));
         return result;
     };
     let violates = |m: &BankModel, s: &BankState| {
@@ -137,7 +160,7 @@ pub fn hunt(bug: Bug, cfg: &ModelConfig, threads: usize, timeout: Duration) -> H
     };
     let steps = trace::steps(&path);
     if !trace::replay(&model, &steps).is_some_and(|s| violates(&model, &s)) {
-        result.failure = Some("the discovery does not replay".into());
+        result.failure = Some(Escape::DoesNotReplay);
         return result;
     }
     let steps = trace::shrink(&model, &steps, |s| violates(&model, s));
