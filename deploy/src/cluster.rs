@@ -6,11 +6,17 @@
 //! gather_timeout_ms = 50    # a leader with a quorum waits this long for the other servers
 //! client_timeout_ms = 300   # a client resends after this long without an answer
 //! client_retries = 10       # resends before a client reports the server unreachable
+//! variant = "safe"          # or "literal": the course text, which the checker shows unsafe
+//! # max_round = 3           # highest ballot round a server starts (default: no limit)
 //!
 //! [[servers]]               # in account order: the first is A, then B, ...
 //! account = "A"
 //! addr = "127.0.0.1:7001"
+//! # bind = "127.0.0.1:7101" # listen here instead, when something relays `addr` to it
 //! ```
+//!
+//! `variant` and `max_round` exist so that a cluster can run exactly a configuration the
+//! checker explored (the conformance harness replays model traces on such clusters).
 
 use paxchain::ledger::{check_bank, BankError};
 use paxchain::{Account, ServerConfig, Variant};
@@ -27,7 +33,19 @@ pub struct ServerEntry {
     /// The account it serves; entries are in account order.
     pub account: Account,
     /// Its UDP address (IPv4: the runtime identifies actors by IPv4 address and port).
+    /// Peers and clients send here, and a datagram from here is a datagram from this server.
     pub addr: SocketAddrV4,
+    /// Where the server listens, if not at `addr`: a relay then forwards `addr` to it (and
+    /// sends this server's datagrams on from `addr`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bind: Option<SocketAddrV4>,
+}
+
+impl ServerEntry {
+    /// The address the server's socket binds.
+    pub fn listen_addr(&self) -> SocketAddrV4 {
+        self.bind.unwrap_or(self.addr)
+    }
 }
 
 /// A whole cluster file.
@@ -49,6 +67,14 @@ pub struct Cluster {
     /// Resends before a client reports its server unreachable.
     #[serde(default = "default_retries")]
     pub client_retries: u32,
+    /// The protocol the servers run: `safe`, or `literal` to demonstrate the course text's
+    /// faults.
+    #[serde(default)]
+    pub variant: Variant,
+    /// The highest ballot round a server starts (past it a waiting transfer is answered
+    /// "no quorum"); no limit when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_round: Option<u32>,
     /// The servers, in account order.
     pub servers: Vec<ServerEntry>,
 }
@@ -111,10 +137,13 @@ impl Cluster {
             gather_timeout_ms: default_gather_ms(),
             client_timeout_ms: default_client_ms(),
             client_retries: default_retries(),
+            variant: Variant::Safe,
+            max_round: None,
             servers: (0..n)
                 .map(|i| ServerEntry {
                     account: Account::of_server(i),
                     addr: SocketAddrV4::new([127, 0, 0, 1].into(), first_port + i as u16),
+                    bind: None,
                 })
                 .collect(),
         }
@@ -152,12 +181,14 @@ impl Cluster {
                     expected,
                 });
             }
-            if let Some(first) = self.servers[..index].iter().position(|o| o.addr == s.addr) {
-                return Err(ClusterError::DuplicateAddr {
-                    index,
-                    first,
-                    addr: s.addr,
-                });
+            let taken = |o: &ServerEntry| [o.addr, o.listen_addr()];
+            for addr in [s.addr, s.listen_addr()] {
+                if let Some(first) = self.servers[..index]
+                    .iter()
+                    .position(|o| taken(o).contains(&addr))
+                {
+                    return Err(ClusterError::DuplicateAddr { index, first, addr });
+                }
             }
         }
         for (field, value) in [
@@ -176,15 +207,15 @@ impl Cluster {
         self.servers.iter().map(|s| Id::from(s.addr)).collect()
     }
 
-    /// The configuration of server `index`, running the `safe` protocol without a ballot bound.
+    /// The configuration of server `index`: the file's variant and ballot bound.
     pub fn server_config(&self, index: usize) -> ServerConfig {
         let round = Duration::from_millis(self.round_timeout_ms);
         ServerConfig {
             index,
             servers: self.ids(),
             initial_balance: self.initial_balance,
-            variant: Variant::Safe,
-            max_round: u32::MAX,
+            variant: self.variant,
+            max_round: self.max_round.unwrap_or(u32::MAX),
             round_timeout: round..round * 2,
             gather_timeout: Duration::from_millis(self.gather_timeout_ms)
                 ..Duration::from_millis(self.gather_timeout_ms + 1),
@@ -220,6 +251,19 @@ mod tests {
         let e = dup.validate().unwrap_err().to_string();
         assert!(e.starts_with("servers[2].addr"), "{e}");
 
+        let mut relayed = c.clone();
+        relayed.servers[1].bind = Some(relayed.servers[0].addr);
+        let e = relayed.validate().unwrap_err().to_string();
+        assert!(e.starts_with("servers[1].addr"), "{e}");
+        relayed.servers[1].bind = Some(SocketAddrV4::new([127, 0, 0, 1].into(), 7201));
+        relayed.variant = Variant::Literal;
+        relayed.max_round = Some(2);
+        let back: Cluster = toml::from_str(&relayed.to_toml()).unwrap();
+        assert_eq!(back, relayed);
+        back.validate().unwrap();
+        assert_eq!(back.server_config(1).max_round, 2);
+        assert_eq!(back.server_config(1).variant, Variant::Literal);
+
         let e = toml::from_str::<Cluster>("servers = []\nbogus = 1").unwrap_err();
         assert!(e.to_string().contains("bogus"), "{e}");
         let none = Cluster {
@@ -241,5 +285,8 @@ mod tests {
             c.server_config(0).round_timeout.start,
             Duration::from_millis(400)
         );
+        assert_eq!(c.server_config(0).variant, Variant::Safe);
+        assert_eq!(c.server_config(0).max_round, u32::MAX);
+        assert_eq!(c.servers[0].listen_addr(), c.servers[0].addr);
     }
 }

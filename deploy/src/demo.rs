@@ -6,6 +6,7 @@
 
 use crate::cluster::Cluster;
 use paxchain::Account;
+use std::fs::File;
 use std::net::UdpSocket;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -17,6 +18,10 @@ pub struct Demo {
     pub cluster_file: PathBuf,
     pub cluster: Cluster,
     exe: PathBuf,
+    /// Added to every server's command line (e.g. `--conformance`).
+    args: Vec<String>,
+    /// Whether each server's stderr goes to `server-X.log` in `dir` (else to ours).
+    logs: bool,
     children: Vec<Option<Child>>,
 }
 
@@ -36,18 +41,34 @@ impl Demo {
     /// Writes a cluster file for `n` servers with `initial` units each under `dir` and starts
     /// every server with `exe` (the `paxchain` binary).
     pub fn start(exe: &Path, dir: &Path, n: usize, initial: u64) -> std::io::Result<Demo> {
-        std::fs::create_dir_all(dir)?;
         let mut cluster = Cluster::local(n, 0, initial);
         for (entry, port) in cluster.servers.iter_mut().zip(free_ports(n)?) {
             entry.addr.set_port(port);
         }
+        Demo::launch(exe, dir, cluster, Vec::new(), false)
+    }
+
+    /// Writes `cluster` to `dir/cluster.toml` and starts each of its servers with `exe`,
+    /// adding `args` to every command line. `logs`: each server's stderr goes to
+    /// `dir/server-X.log` (appended across restarts) instead of this process's.
+    pub fn launch(
+        exe: &Path,
+        dir: &Path,
+        cluster: Cluster,
+        args: Vec<String>,
+        logs: bool,
+    ) -> std::io::Result<Demo> {
+        std::fs::create_dir_all(dir)?;
         let cluster_file = dir.join("cluster.toml");
         std::fs::write(&cluster_file, cluster.to_toml())?;
+        let n = cluster.servers.len();
         let mut demo = Demo {
             dir: dir.to_path_buf(),
             cluster_file,
             cluster,
             exe: exe.to_path_buf(),
+            args,
+            logs,
             children: (0..n).map(|_| None).collect(),
         };
         for i in 0..n {
@@ -63,6 +84,14 @@ impl Demo {
     }
 
     fn spawn(&mut self, index: usize) -> std::io::Result<()> {
+        let stderr = if self.logs {
+            let log = self
+                .dir
+                .join(format!("server-{}.log", Account::of_server(index)));
+            Stdio::from(File::options().create(true).append(true).open(log)?)
+        } else {
+            Stdio::inherit()
+        };
         let child = Command::new(&self.exe)
             .arg("server")
             .arg("--cluster")
@@ -71,23 +100,47 @@ impl Demo {
             .arg(index.to_string())
             .arg("--data-dir")
             .arg(self.data_dir(index))
+            .args(&self.args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
+            .stderr(stderr)
             .spawn()?;
         self.children[index] = Some(child);
         Ok(())
     }
 
-    /// Kills server `s` with SIGKILL; its data directory stays.
-    pub fn crash(&mut self, s: Account) -> String {
-        match self.children.get_mut(s.index()).and_then(Option::take) {
+    /// Kills server `index` with SIGKILL and waits for it to end; its data directory stays.
+    /// False if it was not running.
+    pub fn kill(&mut self, index: usize) -> bool {
+        match self.children.get_mut(index).and_then(Option::take) {
             Some(mut child) => {
                 let _ = child.kill();
                 let _ = child.wait();
-                format!("server {s} killed; its data directory is kept")
+                true
             }
-            None => format!("server {s} is not running"),
+            None => false,
         }
+    }
+
+    /// Whether server `index`'s process has ended (it failed to start, or stopped), with
+    /// its exit status.
+    pub fn exited(&mut self, index: usize) -> Option<std::process::ExitStatus> {
+        let child = self.children.get_mut(index)?.as_mut()?;
+        child.try_wait().ok().flatten()
+    }
+
+    /// Kills server `s` with SIGKILL; its data directory stays.
+    pub fn crash(&mut self, s: Account) -> String {
+        if self.kill(s.index()) {
+            format!("server {s} killed; its data directory is kept")
+        } else {
+            format!("server {s} is not running")
+        }
+    }
+
+    /// Restarts server `index` from its data directory.
+    pub fn restart(&mut self, index: usize) -> std::io::Result<()> {
+        self.spawn(index)
     }
 
     /// Restarts server `s` from its data directory.

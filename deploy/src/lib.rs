@@ -2,7 +2,10 @@
 //! talk to it. Nothing here decides anything about the protocol (that is the `paxchain`
 //! crate); this crate moves datagrams, keeps storage on disk and talks to people.
 //!
-//! - [`runtime`]: runs one server through stateright's UDP runtime, with the wire codec.
+//! - [`runtime`]: runs one server through stateright's UDP runtime.
+//! - [`wire`]: the datagram codec.
+//! - [`conformance`]: the hooks a server obeys only in conformance mode, for the harness
+//!   that replays model traces on real servers.
 //! - [`storage`]: the durable copy the runtime's own storage file cannot guarantee.
 //! - [`cluster`]: the cluster file.
 //! - [`udp_client`]: a client of the bank over UDP (used by the prompt, the demo and the tests).
@@ -15,6 +18,7 @@
 #[cfg(test)]
 mod arbitrary;
 pub mod cluster;
+pub mod conformance;
 pub mod demo;
 pub mod input;
 pub mod prompt;
@@ -22,5 +26,6 @@ pub mod runtime;
 pub mod show;
 pub mod storage;
 pub mod udp_client;
+pub mod wire;
 
 pub use udp_client::UdpClient;

@@ -3,6 +3,7 @@
 use clap::{Parser, Subcommand};
 use paxchain::Account;
 use paxchain_deploy::cluster::Cluster;
+use paxchain_deploy::conformance::Mode;
 use paxchain_deploy::demo::Demo;
 use paxchain_deploy::input::{parse_account, parse_file};
 use paxchain_deploy::prompt::{Session, HELP};
@@ -37,6 +38,10 @@ enum Cmd {
         /// Where the server keeps its durable state.
         #[arg(long, default_value = ".")]
         data_dir: PathBuf,
+        /// Obey the conformance harness (fire timers on request, report the state): for
+        /// replaying model traces only. Without it such requests are refused.
+        #[arg(long)]
+        conformance: bool,
     },
     /// The prompt of one account's client, talking to its own server: submit a file of
     /// transfers, then read commands.
@@ -93,9 +98,15 @@ fn run(cli: Cli) -> Result<(), String> {
             cluster,
             id,
             data_dir,
+            conformance,
         } => {
             let cluster = Cluster::load(&cluster).map_err(|e| e.to_string())?;
-            run_server(&cluster, id, &data_dir).map_err(|e| e.to_string())
+            let mode = if conformance {
+                Mode::Conformance
+            } else {
+                Mode::Normal
+            };
+            run_server(&cluster, id, &data_dir, mode).map_err(|e| e.to_string())
         }
         Cmd::Prompt {
             cluster,

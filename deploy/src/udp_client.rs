@@ -160,7 +160,7 @@ impl UdpClient {
         msg: ApiMsg,
         wanted: impl Fn(&ApiMsg) -> bool,
     ) -> Result<ApiMsg, ClientError> {
-        let bytes = serde_json::to_vec(&Msg::Api(msg)).expect("messages are plain data");
+        let bytes = crate::wire::encode_msg(&Msg::Api(msg));
         let timeout = Duration::from_millis(self.cluster.client_timeout_ms);
         let tries = self.cluster.client_retries + 1;
         let mut buf = vec![0u8; 65_535];

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 /// Which protocol the server runs.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Variant {
     /// The corrected protocol: passes every property.
     #[default]

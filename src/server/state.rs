@@ -27,8 +27,9 @@ pub struct Storage {
     pub last_outcome: Option<(TxId, Outcome)>,
 }
 
-/// The server's whole state.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+/// The server's whole state. Serializable so that a server in conformance mode can report
+/// it to the harness that compares it with the model's (deploy/src/conformance.rs).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct ServerState {
     /// Durable: everything here is also in the last save.
     pub storage: Storage,
@@ -42,14 +43,14 @@ pub struct ServerState {
 
 /// Facts about a server's past that only the model's properties read. Volatile, and part of
 /// the state (so of its hash) only because stateright's history cannot see a restart.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Instrumentation {
     /// The tip height this incarnation restarted from after a crash (`None`: never crashed).
     pub restarted_at: Option<Height>,
 }
 
 /// A transfer waiting for consensus.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Waiting {
     /// Where the outcome goes.
     pub client: Id,
@@ -58,7 +59,7 @@ pub struct Waiting {
 }
 
 /// One consensus instance led by this server.
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Round {
     /// The ballot this server leads.
     pub ballot: Ballot,
@@ -69,7 +70,7 @@ pub struct Round {
 }
 
 /// The steps of a [`Round`].
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Phase {
     /// Collecting promises: who promised, the pending transfers they sent, the accepted
     /// block with the highest ballot among them, and whether the wait for promises beyond a
@@ -116,7 +117,7 @@ impl Phase {
 }
 
 /// A set of server indices (at most 26) as a bit mask: copied and hashed in one word.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Voters(u32);
 
 impl Voters {

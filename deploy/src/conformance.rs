@@ -1,0 +1,204 @@
+//! Conformance mode: the hooks that let a harness replay a model trace on a real server.
+//!
+//! The conformance harness (harness/) plays a trace of the model checker on real
+//! `paxchain server` processes and compares, after every step, each server's state with the
+//! model's. Two things it needs cannot come from the protocol's own messages:
+//!
+//! 1. **Timers on cue.** The model fires a timer at a chosen step. The harness starts the
+//!    servers with timeouts long enough never to fire, and sends
+//!    [`HarnessRequest::FireTimer`] when the trace fires one.
+//! 2. **The state.** [`HarnessRequest::ReportState`] asks for the server's whole
+//!    [`ServerState`].
+//!
+//! Both are test hooks, so a server obeys them only in [`Mode::Conformance`]
+//! (`paxchain server --conformance`). Otherwise it answers [`HarnessReply::Refused`] and
+//! changes nothing: a deployed bank cannot be made to time out early or leak its state.
+//!
+//! [`Host`] is the actor the runtime runs: it hands protocol datagrams to the checked
+//! [`ServerActor`] unchanged, and its commands back to the runtime unchanged, so the
+//! protocol runs exactly as the model checker runs it. Only the harness's datagrams are
+//! handled here.
+
+use crate::wire::Datagram;
+use paxchain::{ServerActor, ServerState, Storage, Timer};
+use serde::{Deserialize, Serialize};
+use stateright::actor::{Actor, Command, Id, Out};
+use std::borrow::Cow;
+
+/// What the harness asks of a server.
+#[derive(Clone, Debug, PartialEq, Hash, Eq, Serialize, Deserialize)]
+pub enum HarnessRequest {
+    /// Fire `timer` now, as if it had expired.
+    FireTimer { timer: Timer },
+    /// Answer with the whole state.
+    ReportState,
+}
+
+/// A server's answer to a [`HarnessRequest`].
+#[derive(Clone, Debug, PartialEq, Hash, Eq, Serialize, Deserialize)]
+pub enum HarnessReply {
+    /// The state after every datagram received before the request.
+    State { state: Box<ServerState> },
+    /// The server is not in conformance mode.
+    Refused { reason: String },
+}
+
+/// Whether a server obeys the harness.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Mode {
+    /// A bank server: harness requests are refused.
+    #[default]
+    Normal,
+    /// `--conformance`: harness requests are obeyed. For replaying traces only.
+    Conformance,
+}
+
+/// Why a server refuses a harness request.
+pub const REFUSED: &str = "harness requests are obeyed only by a server started with \
+                           `paxchain server --conformance`";
+
+/// The server actor as the runtime hosts it.
+#[derive(Clone)]
+pub struct Host {
+    pub server: ServerActor,
+    pub mode: Mode,
+}
+
+impl Actor for Host {
+    type Msg = Datagram;
+    type State = ServerState;
+    type Timer = Timer;
+    type Random = ();
+    type Storage = Storage;
+
+    fn on_start(&self, id: Id, storage: &Option<Storage>, o: &mut Out<Self>) -> ServerState {
+        let mut out = Out::new();
+        let state = self.server.on_start(id, storage, &mut out);
+        forward(out, o);
+        state
+    }
+
+    fn on_msg(
+        &self,
+        id: Id,
+        state: &mut Cow<ServerState>,
+        src: Id,
+        d: Datagram,
+        o: &mut Out<Self>,
+    ) {
+        let request = match d {
+            Datagram::Protocol(msg) => {
+                let mut out = Out::new();
+                self.server.on_msg(id, state, src, msg, &mut out);
+                return forward(out, o);
+            }
+            Datagram::Harness(request) => request,
+            // A server asks the harness nothing; a reply to it is a stray datagram.
+            Datagram::HarnessReply(_) => return,
+        };
+        if self.mode != Mode::Conformance {
+            eprintln!("paxchain server: refused a harness request: {REFUSED}");
+            let reason = REFUSED.to_string();
+            return o.send(
+                src,
+                Datagram::HarnessReply(HarnessReply::Refused { reason }),
+            );
+        }
+        match request {
+            HarnessRequest::FireTimer { timer } => self.on_timeout(id, state, &timer, o),
+            HarnessRequest::ReportState => {
+                let state = Box::new(state.as_ref().clone());
+                o.send(src, Datagram::HarnessReply(HarnessReply::State { state }));
+            }
+        }
+    }
+
+    fn on_timeout(&self, id: Id, state: &mut Cow<ServerState>, timer: &Timer, o: &mut Out<Self>) {
+        let mut out = Out::new();
+        self.server.on_timeout(id, state, timer, &mut out);
+        forward(out, o);
+    }
+
+    fn name(&self) -> String {
+        self.server.name()
+    }
+}
+
+/// The server's commands, in their order (a save stays before the sends that depend on it).
+fn forward(out: Out<ServerActor>, o: &mut Out<Host>) {
+    for c in out {
+        match c {
+            Command::Send(dst, msg) => o.send(dst, Datagram::Protocol(msg)),
+            Command::SetTimer(timer, range) => o.set_timer(timer, range),
+            Command::CancelTimer(timer) => o.cancel_timer(timer),
+            Command::Save(storage) => o.save(storage),
+            Command::ChooseRandom(key, choices) => o.choose_random(key, choices),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use paxchain::msg::ApiMsg;
+    use paxchain::{Msg, ServerConfig};
+
+    fn host(mode: Mode) -> Host {
+        Host {
+            server: ServerActor::new(ServerConfig::default()),
+            mode,
+        }
+    }
+
+    fn deliver(h: &Host, d: Datagram) -> (ServerState, Vec<Command<Datagram, Timer, (), Storage>>) {
+        let mut o = Out::new();
+        let init = h.on_start(Id::from(0), &None, &mut o);
+        let mut state = Cow::Owned(init);
+        let mut o = Out::new();
+        h.on_msg(Id::from(0), &mut state, Id::from(9), d, &mut o);
+        (state.into_owned(), o.into_iter().collect())
+    }
+
+    #[test]
+    fn a_normal_server_refuses_harness_requests_and_changes_nothing() {
+        for request in [
+            HarnessRequest::ReportState,
+            HarnessRequest::FireTimer {
+                timer: Timer::Round,
+            },
+        ] {
+            let (state, cmds) = deliver(&host(Mode::Normal), Datagram::Harness(request));
+            assert_eq!(state, ServerState::fresh());
+            assert!(matches!(
+                cmds.as_slice(),
+                [Command::Send(dst, Datagram::HarnessReply(HarnessReply::Refused { reason }))]
+                    if *dst == Id::from(9) && reason == REFUSED
+            ));
+        }
+    }
+
+    #[test]
+    fn a_conformance_server_reports_its_state() {
+        let (_, cmds) = deliver(
+            &host(Mode::Conformance),
+            Datagram::Harness(HarnessRequest::ReportState),
+        );
+        assert!(matches!(
+            cmds.as_slice(),
+            [Command::Send(_, Datagram::HarnessReply(HarnessReply::State { state }))]
+                if **state == ServerState::fresh()
+        ));
+    }
+
+    #[test]
+    fn protocol_datagrams_reach_the_server_unchanged() {
+        let (_, cmds) = deliver(
+            &host(Mode::Normal),
+            Datagram::Protocol(Msg::Api(ApiMsg::GetLog)),
+        );
+        assert!(matches!(
+            cmds.as_slice(),
+            [Command::Send(dst, Datagram::Protocol(Msg::Api(_)))] if *dst == Id::from(9)
+        ));
+    }
+}
