@@ -4,6 +4,7 @@
 //! and builds the model with `paxchain_model::build`: there is one model constructor.
 
 mod bench;
+mod replay;
 mod report;
 mod run;
 mod zoo;
@@ -57,6 +58,10 @@ enum CheckerCommand {
     /// own process (wall time, unique states per second, peak memory), beside stateright's
     /// own Paxos example measured in the same run.
     Bench(bench::BenchArgs),
+    /// Play model traces on real `paxchain server` processes, through a network this
+    /// command owns, and compare every server's state and every datagram in flight with the
+    /// model's after each step. Exit 0: all matched; 1: a difference; 2: could not run.
+    Replay(replay::ReplayArgs),
 }
 
 /// Which scenario, and what to change in it.
@@ -204,6 +209,7 @@ fn main() -> ExitCode {
             return ExitCode::SUCCESS;
         }
         CheckerCommand::Zoo(args) => return zoo::zoo(&args),
+        CheckerCommand::Replay(args) => return replay::replay(&args),
         CheckerCommand::Check(args) => args.model.config().map(|cfg| run::check(&cfg, &args)),
         CheckerCommand::Explore {
             model,

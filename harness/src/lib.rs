@@ -1,0 +1,38 @@
+//! The implementation test harness: evidence that the running `paxchain` servers behave
+//! as the checked model does.
+//!
+//! - [`replay`]: plays a model trace on real server processes, step by step, through a
+//!   network the harness owns, and compares every server's state and every datagram in
+//!   flight with the model's after each step (spec/conformance.md).
+//! - [`relay`]: that network: the sockets, and the datagrams held until the trace moves them.
+//! - [`compare`]: what "the same" means for a server's state and for the network.
+//! - [`traces`]: what is replayed (the checker's JSON, or random walks) and the verdict.
+//! - [`walk`]: seeded random walks of the model, to replay where no counterexample exists.
+//!
+//! The harness writes no protocol logic: the model decides what happens, the unchanged
+//! `paxchain` binary does it, and the harness moves opaque datagrams between them.
+
+pub mod compare;
+pub mod relay;
+pub mod replay;
+pub mod traces;
+pub mod walk;
+
+pub use compare::Difference;
+pub use replay::{Replay, Run, Session};
+pub use traces::{Trace, Verdict};
+
+/// Why the harness itself could not run (as opposed to a difference it found).
+#[derive(Debug, thiserror::Error)]
+pub enum HarnessError {
+    #[error("network: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("server {server} {why}")]
+    Server { server: String, why: String },
+    #[error("unexpected datagram: {0}")]
+    Stray(String),
+    #[error("step {step} ({what}) is not a step of the model from the state before it")]
+    NotAStep { step: usize, what: String },
+    #[error("the configuration: {0}")]
+    Config(String),
+}

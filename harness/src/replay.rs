@@ -1,0 +1,430 @@
+//! Replaying a model trace on real servers, step by step.
+//!
+//! A [`Session`] starts one `paxchain server --conformance` process per server of a model
+//! configuration, each in its own data directory, behind the harness's [`Relay`]. It then
+//! walks the trace alongside the model:
+//!
+//! 1. The model takes the step (a step it cannot take is a broken trace, not a difference).
+//! 2. The harness does the same to the real cluster: a delivery sends the held datagram on
+//!    (and keeps it, on a duplicating network); a loss forgets it; a server's timer is fired
+//!    by a harness request; a crash is a SIGKILL; a recovery restarts the process on its
+//!    data directory. A client's step needs nothing real: the clients are the model's
+//!    scripted clients, whose requests the harness sends as the model says.
+//! 3. Every running server reports its state. A server handles datagrams one at a time and
+//!    in arrival order, so its report comes after the step's datagram is handled and after
+//!    everything that step sent is on its way; on loopback, sent means arrived. The harness
+//!    then collects what arrived. No fixed sleep is needed anywhere.
+//! 4. Each running server's state is compared with the model's, then the datagrams in
+//!    flight with the model's network ([`crate::compare`]). The first difference ends the
+//!    replay.
+//!
+//! The model is built without its reductions ([`model`]): reduction 4 takes out of the
+//! network messages that will only ever be ignored, which real datagrams cannot imitate.
+
+use crate::compare::{self, Difference, Links};
+use crate::relay::Relay;
+use crate::HarnessError;
+use paxchain::{Account, ServerState, Storage};
+use paxchain_deploy::cluster::Cluster;
+use paxchain_deploy::conformance::{HarnessReply, HarnessRequest};
+use paxchain_deploy::demo::Demo;
+use paxchain_deploy::storage;
+use paxchain_model::trace::Step;
+use paxchain_model::{BankModel, BankState, ModelConfig, NetworkKind, NodeState};
+use stateright::actor::{Actor as _, Envelope, Id, Network};
+use stateright::{Expectation, Model};
+use std::collections::BTreeMap;
+use std::net::SocketAddrV4;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Timer durations for the servers: long enough never to fire during a replay.
+const NEVER_MS: u64 = 1_000_000_000;
+
+/// The model a replay follows: `cfg` without reductions.
+pub fn model(cfg: &ModelConfig) -> BankModel {
+    paxchain_model::build(&ModelConfig {
+        reduce: false,
+        ..cfg.clone()
+    })
+}
+
+/// How to run the real servers.
+#[derive(Clone, Debug)]
+pub struct Replay {
+    /// The `paxchain` binary.
+    pub exe: PathBuf,
+    /// Each session's cluster file and data directories go in a directory under this one.
+    pub dir: PathBuf,
+    /// How long to wait for a server to start or to answer.
+    pub patience: Duration,
+}
+
+/// What a replayed trace showed.
+#[derive(Clone, Debug, Default)]
+pub struct Run {
+    /// Steps replayed (up to and including the one that showed a difference).
+    pub steps: usize,
+    /// The first difference, if any.
+    pub difference: Option<Difference>,
+    /// Per `always` property, the first step after which the model's states break it.
+    pub model_breaks: BTreeMap<&'static str, usize>,
+    /// The same, evaluated on the states read back from the real servers.
+    pub real_breaks: BTreeMap<&'static str, usize>,
+    /// Wall time of the steps (not of starting the servers).
+    pub elapsed: Duration,
+}
+
+/// A running cluster and the model state it must match.
+pub struct Session {
+    model: BankModel,
+    relay: Relay,
+    procs: Demo,
+    patience: Duration,
+    /// The model's state after the steps so far.
+    state: BankState,
+    /// Each server's state as it last reported it (model ids); `None` while it is down.
+    real: Vec<Option<ServerState>>,
+    /// Steps taken so far.
+    taken: usize,
+}
+
+impl Session {
+    /// Starts the servers of `model` (see [`model`]) under `how.dir/name`, and checks that
+    /// they start where the model does. A server that cannot bind its port (another process
+    /// took it between choosing and binding) is retried on new ports.
+    pub fn start(
+        model: &BankModel,
+        how: &Replay,
+        name: &str,
+    ) -> Result<(Session, Option<Difference>), HarnessError> {
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            match Session::launch(model, how, name) {
+                Err(HarnessError::Server { why, .. }) if attempt < 3 && why.contains("exited") => {
+                    continue; // its log says why (server-X.log)
+                }
+                Err(e) => return Err(e),
+                Ok(mut session) => {
+                    let first = session.observe(0, "the initial state")?;
+                    return Ok((session, first));
+                }
+            }
+        }
+    }
+
+    fn launch(model: &BankModel, how: &Replay, name: &str) -> Result<Session, HarnessError> {
+        let cfg = &model.cfg;
+        let relay = Relay::new(model.actors.len(), cfg.servers)?;
+        let mut cluster = Cluster::local(cfg.servers, 0, cfg.initial_balance);
+        cluster.round_timeout_ms = NEVER_MS;
+        cluster.gather_timeout_ms = NEVER_MS;
+        cluster.variant = cfg.variant;
+        cluster.max_round = Some(cfg.max_round);
+        for (i, entry) in cluster.servers.iter_mut().enumerate() {
+            entry.addr = relay.addr(i);
+            entry.bind = Some(relay.listen_addr(i));
+        }
+        cluster
+            .validate()
+            .map_err(|e| HarnessError::Config(e.to_string()))?;
+        let dir = how.dir.join(name);
+        let _ = std::fs::remove_dir_all(&dir);
+        let procs = Demo::launch(&how.exe, &dir, cluster, vec!["--conformance".into()], true)?;
+        let state = model
+            .init_states()
+            .into_iter()
+            .next()
+            .expect("a model has an initial state");
+        let mut session = Session {
+            model: model.clone(),
+            relay,
+            procs,
+            patience: how.patience,
+            state,
+            real: vec![None; cfg.servers],
+            taken: 0,
+        };
+        for s in 0..cfg.servers {
+            session.await_up(s)?;
+        }
+        Ok(session)
+    }
+
+    /// Plays `steps` from where the session is (steps are numbered on from there) until
+    /// the first difference.
+    pub fn run(&mut self, steps: &[Step]) -> Result<Run, HarnessError> {
+        let mut run = Run::default();
+        let started = Instant::now();
+        self.note_breaks(self.taken, &mut run);
+        for step in steps {
+            self.taken += 1;
+            run.steps += 1;
+            if let Some(d) = self.step(self.taken, step)? {
+                run.difference = Some(d);
+                break;
+            }
+            self.note_breaks(self.taken, &mut run);
+        }
+        run.elapsed = started.elapsed();
+        Ok(run)
+    }
+
+    /// The model's state after the steps so far.
+    pub fn model_state(&self) -> &BankState {
+        &self.state
+    }
+
+    /// Rewrites the durable state on server `s`'s disk while it is down: a disk that loses
+    /// or damages what was saved. The model knows nothing of it, so the restart should show
+    /// a difference.
+    pub fn damage_storage(
+        &mut self,
+        s: usize,
+        f: impl FnOnce(&mut Storage),
+    ) -> Result<(), HarnessError> {
+        assert!(
+            self.state.crashed[s],
+            "storage is damaged only while its server is down"
+        );
+        let path = self.procs.data_dir(s).join(storage::FILE);
+        let bad = |why: String| HarnessError::Config(format!("{}: {why}", path.display()));
+        let text = std::fs::read(&path).map_err(|e| bad(e.to_string()))?;
+        let mut stored: Storage = serde_json::from_slice(&text).map_err(|e| bad(e.to_string()))?;
+        f(&mut stored);
+        let bytes = serde_json::to_vec(&stored).expect("storage is plain data");
+        storage::write_atomically(&path, &bytes)?;
+        Ok(())
+    }
+
+    /// The model's state with each running server's state replaced by the one it reported:
+    /// what the properties see of the real cluster.
+    pub fn real_state(&self) -> BankState {
+        let mut s = self.state.clone();
+        for (i, real) in self.real.iter().enumerate() {
+            if let Some(real) = real {
+                s.actor_states[i] = Arc::new(NodeState::Server(real.clone()));
+            }
+        }
+        s
+    }
+
+    fn note_breaks(&self, step: usize, run: &mut Run) {
+        let real = self.real_state();
+        for p in self.model.properties() {
+            if p.expectation != Expectation::Always {
+                continue;
+            }
+            if !(p.condition)(&self.model, &self.state) {
+                run.model_breaks.entry(p.name).or_insert(step);
+            }
+            if !(p.condition)(&self.model, &real) {
+                run.real_breaks.entry(p.name).or_insert(step);
+            }
+        }
+    }
+
+    /// Step `n`: the model takes it, the cluster does it, then they are compared.
+    fn step(&mut self, n: usize, step: &Step) -> Result<Option<Difference>, HarnessError> {
+        let what = step.describe(&self.model);
+        let action = step.to_action();
+        let next = self
+            .model
+            .next_steps(&self.state)
+            .into_iter()
+            .find(|(a, _)| *a == action)
+            .map(|(_, s)| s)
+            .ok_or_else(|| HarnessError::NotAStep {
+                step: n,
+                what: what.clone(),
+            })?;
+        let servers = self.model.cfg.servers;
+        let duplicating = self.model.cfg.network == NetworkKind::Duplicating;
+        match step {
+            Step::Deliver { src, dst, msg } => match self.relay.find(*src, *dst, msg) {
+                Some(i) => self.relay.deliver(i, duplicating)?,
+                None => {
+                    return Ok(Some(Difference {
+                        step: n,
+                        what,
+                        place: format!("network, {}", self.link(*src, *dst)),
+                        model: format!("{msg} in flight"),
+                        real: "no such datagram in flight".into(),
+                    }))
+                }
+            },
+            Step::Drop { src, dst, msg } => {
+                // A duplicating network holds a message once, however often it was sent.
+                while let Some(i) = self.relay.find(*src, *dst, msg) {
+                    self.relay.held.remove(i);
+                    if !duplicating {
+                        break;
+                    }
+                }
+            }
+            Step::Timeout { actor, timer } if *actor < servers => {
+                let timer = timer.clone();
+                self.relay
+                    .tell(*actor, HarnessRequest::FireTimer { timer })?;
+            }
+            Step::Timeout { .. } => {} // a client's: the model's client resends
+            Step::Crash { actor } => {
+                self.procs.kill(*actor);
+                self.real[*actor] = None;
+            }
+            Step::Recover { actor } => {
+                self.procs.restart(*actor)?;
+                self.await_up(*actor)?;
+            }
+        }
+        self.state = next;
+        self.observe(n, &what)
+    }
+
+    /// Reads every running server's state and what is in flight, and compares them with
+    /// the model's.
+    fn observe(&mut self, n: usize, what: &str) -> Result<Option<Difference>, HarnessError> {
+        let servers = self.model.cfg.servers;
+        for s in 0..servers {
+            if !self.state.crashed[s] {
+                self.real[s] = Some(self.report(s, self.patience)?.ok_or_else(|| self.down(s))?);
+            }
+        }
+        self.relay.collect()?;
+        self.sync_clients();
+        let diff = |place: String, model: String, real: String| Difference {
+            step: n,
+            what: what.to_string(),
+            place,
+            model,
+            real,
+        };
+        for s in 0..servers {
+            let (Some(real), Some(model)) = (&self.real[s], self.state.actor_states[s].server())
+            else {
+                continue;
+            };
+            if let Some((field, m, r)) = compare::server_state(model, real) {
+                let place = format!("server {}, {field}", Account::of_server(s));
+                return Ok(Some(diff(place, m, r)));
+            }
+        }
+        let kind = self.model.cfg.network;
+        let model_links = compare::model_links(&self.state.network, servers, kind);
+        let mut real_links = Links::new();
+        for h in self.relay.held.iter().filter(|h| h.src < servers) {
+            real_links
+                .entry((h.src, h.dst))
+                .or_default()
+                .push(h.msg.clone());
+        }
+        let real_links = compare::normalize(real_links, kind);
+        if let Some(((src, dst), m, r)) = compare::links(&model_links, &real_links) {
+            let show = |l: Vec<paxchain::Msg>| {
+                let items: Vec<String> = l.iter().map(|m| m.to_string()).collect();
+                format!("[{}]", items.join(", "))
+            };
+            let place = format!("network, {}", self.link(src, dst));
+            return Ok(Some(diff(place, show(m), show(r))));
+        }
+        Ok(None)
+    }
+
+    /// The clients' requests in flight are the model's: hold what the model's clients have
+    /// sent and the harness does not hold yet, forget what the model no longer has.
+    fn sync_clients(&mut self) {
+        let servers = self.model.cfg.servers;
+        let mut wanted: Vec<Envelope<paxchain::Msg>> = match &self.state.network {
+            Network::UnorderedDuplicating(set, _) => set.iter().cloned().collect(),
+            Network::UnorderedNonDuplicating(bag) => bag
+                .iter()
+                .flat_map(|(e, &k)| std::iter::repeat(e.clone()).take(k))
+                .collect(),
+            Network::Ordered(flows) => flows
+                .iter()
+                .flat_map(|(&(src, dst), q)| {
+                    q.iter().map(move |msg| Envelope {
+                        src,
+                        dst,
+                        msg: msg.clone(),
+                    })
+                })
+                .collect(),
+        };
+        wanted.retain(|e| usize::from(e.src) >= servers);
+        self.relay.held.retain(|h| {
+            if h.src < servers {
+                return true;
+            }
+            let found = wanted.iter().position(|e| {
+                usize::from(e.src) == h.src && usize::from(e.dst) == h.dst && e.msg == h.msg
+            });
+            found.map(|i| wanted.remove(i)).is_some()
+        });
+        for e in wanted {
+            self.relay.hold(e.src.into(), e.dst.into(), e.msg);
+        }
+    }
+
+    /// Server `s`'s state, in model ids; `None` if it did not answer within `wait`.
+    fn report(&self, s: usize, wait: Duration) -> Result<Option<ServerState>, HarnessError> {
+        match self.relay.ask(s, HarnessRequest::ReportState, wait)? {
+            None => Ok(None),
+            Some(HarnessReply::Refused { reason }) => Err(HarnessError::Server {
+                server: Account::of_server(s).to_string(),
+                why: format!("refused to report its state: {reason}"),
+            }),
+            Some(HarnessReply::State { state }) => {
+                let mut state = *state;
+                if let Some(w) = &mut state.waiting {
+                    // Model ids: a client is its actor index.
+                    let addr = SocketAddrV4::from(w.client);
+                    if let Some(a) = self.relay.actor_at(addr) {
+                        w.client = Id::from(a);
+                    }
+                }
+                Ok(Some(state))
+            }
+        }
+    }
+
+    /// Waits until server `s` answers, or it has died or the patience has run out.
+    fn await_up(&mut self, s: usize) -> Result<(), HarnessError> {
+        let deadline = Instant::now() + self.patience;
+        while Instant::now() < deadline {
+            if let Some(state) = self.report(s, Duration::from_micros(500))? {
+                self.real[s] = Some(state);
+                return Ok(());
+            }
+            if let Some(status) = self.procs.exited(s) {
+                return Err(HarnessError::Server {
+                    server: Account::of_server(s).to_string(),
+                    why: format!("exited at start ({status})"),
+                });
+            }
+        }
+        Err(self.down(s))
+    }
+
+    fn down(&self, s: usize) -> HarnessError {
+        HarnessError::Server {
+            server: Account::of_server(s).to_string(),
+            why: format!("did not answer within {:?}", self.patience),
+        }
+    }
+
+    fn link(&self, src: usize, dst: usize) -> String {
+        format!(
+            "{} → {}",
+            self.model.actors[src].name(),
+            self.model.actors[dst].name()
+        )
+    }
+
+    /// The directory of this session's cluster file and data.
+    pub fn dir(&self) -> &std::path::Path {
+        &self.procs.dir
+    }
+}
