@@ -144,7 +144,7 @@ fn walks(
     n: u64,
 ) -> Result<bool, HarnessError> {
     let started = Instant::now();
-    let (mut steps, mut stepping) = (0usize, Duration::ZERO);
+    let (mut steps, mut stepping, mut slowest) = (0usize, Duration::ZERO, Duration::ZERO);
     let mut covered = walk::Coverage::default();
     for i in 0..n {
         let seed = args.seed + i;
@@ -157,6 +157,7 @@ fn walks(
         let (run, verdict) = traces::replay(how, model, &trace, &format!("walk-{seed}"))?;
         steps += run.steps;
         stepping += run.elapsed;
+        slowest = slowest.max(run.slowest);
         if verdict != Verdict::Matched {
             show(&trace, &run, &verdict, how);
             let file = how.dir.join(format!("walk-{seed}.json"));
@@ -175,12 +176,13 @@ fn walks(
     let wall = started.elapsed().as_secs_f64();
     println!(
         "{n} walks (seeds {}..={}), {steps} steps, 0 differences; {wall:.1} s in all, stepping \
-         {:.1} s: {:.0} steps/s, {:.2} ms a step",
+         {:.1} s: {:.0} steps/s, {:.2} ms a step, slowest {:.1} ms",
         args.seed,
         args.seed + n - 1,
         stepping.as_secs_f64(),
         steps as f64 / stepping.as_secs_f64().max(1e-9),
         stepping.as_secs_f64() * 1e3 / steps.max(1) as f64,
+        slowest.as_secs_f64() * 1e3,
     );
     println!(
         "the walks: {} reached a commit (highest chain {} blocks); {} crashes, {} recoveries, \

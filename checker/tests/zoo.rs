@@ -1,9 +1,14 @@
 //! The bug zoo: every seeded bug is caught, on its preset, by the property its documentation
-//! names, within 10 s on 2 threads, with a counterexample of the pinned length.
+//! names, within 10 s on 2 threads, with a counterexample of the pinned length; and the real
+//! servers, replaying that counterexample, show they do not have the bug.
 
 use paxchain::bugs::Bug;
+use paxchain_harness::replay::{model, Replay};
+use paxchain_harness::traces::{replay, Trace, Verdict};
 use paxchain_model::zoo::{catching_config, catching_scenario, hunt, Escape};
 use paxchain_model::{scenarios, ModelConfig};
+use std::path::{Path, PathBuf};
+use std::process::Command;
 use std::time::Duration;
 
 /// Each bug's counterexample length, as measured. A change means the protocol, the model or
@@ -33,6 +38,46 @@ const PINNED_STEPS: &[(&str, usize)] = &[
 
 const BUDGET: Duration = Duration::from_secs(10);
 
+/// The bugs of the scripted client, not of the server: the real servers, fed the buggy
+/// client's requests, break the property just as the model's do.
+const CLIENT_BUGS: &[&str] = &["retry-new-id"];
+
+/// The `paxchain` binary beside this crate's; built if a lone `cargo test -p` left it out.
+fn server_bin() -> PathBuf {
+    let exe = Path::new(env!("CARGO_BIN_EXE_paxchain-check")).with_file_name("paxchain");
+    if !exe.is_file() {
+        let mut build = Command::new(env!("CARGO"));
+        build.args(["build", "-p", "paxchain-deploy", "--bin", "paxchain"]);
+        if exe.parent().and_then(Path::file_name) == Some("release".as_ref()) {
+            build.arg("--release");
+        }
+        assert!(build.status().expect("cargo runs").success());
+    }
+    exe
+}
+
+/// Replays a bug's counterexample on real servers (which never run a bug): a server bug
+/// must show as a difference, a client bug must break the real servers too.
+fn real_servers_on(
+    bug: Bug,
+    steps: &[paxchain_model::trace::Step],
+    how: &Replay,
+) -> Option<String> {
+    let client_bug = CLIENT_BUGS.contains(&bug.name());
+    let trace = Trace {
+        name: bug.name().into(),
+        steps: steps.to_vec(),
+        breaks: client_bug.then(|| bug.caught_by().to_string()),
+    };
+    let (_, verdict) = replay(how, &model(&catching_config(bug)), &trace, bug.name())
+        .unwrap_or_else(|e| panic!("{bug}: the harness could not run: {e}"));
+    eprintln!("    on real servers: {verdict:?}");
+    match (client_bug, verdict) {
+        (false, Verdict::Differs(_)) | (true, Verdict::Matched) => None,
+        (_, v) => Some(format!("{bug} on real servers: {v:?}")),
+    }
+}
+
 fn pinned(bug: Bug) -> usize {
     let (_, steps) = (PINNED_STEPS.iter())
         .find(|(name, _)| *name == bug.name())
@@ -45,6 +90,11 @@ fn every_bug_is_caught_by_its_property_with_the_pinned_trace() {
     assert!(Bug::ALL.len() >= 15, "the zoo has {} bugs", Bug::ALL.len());
     assert_eq!(PINNED_STEPS.len(), Bug::ALL.len(), "one pin per bug");
     let mut escaped = Vec::new();
+    let how = Replay {
+        exe: server_bin(),
+        dir: std::env::temp_dir().join(format!("paxchain-zoo-{}", std::process::id())),
+        patience: Duration::from_secs(5),
+    };
     for &bug in Bug::ALL {
         let h = hunt(bug, &catching_config(bug), 2, BUDGET);
         let steps = h.trace.as_ref().map(Vec::len);
@@ -64,7 +114,11 @@ fn every_bug_is_caught_by_its_property_with_the_pinned_trace() {
                 h.failure
             ));
         }
+        if let Some(steps) = &h.trace {
+            escaped.extend(real_servers_on(bug, steps, &how));
+        }
     }
+    let _ = std::fs::remove_dir_all(&how.dir);
     assert!(escaped.is_empty(), "{escaped:#?}");
 }
 

@@ -8,13 +8,17 @@
 //! actor, the client a waiting transfer is answered to, is translated from the harness's
 //! socket address to the model's actor index before comparing.
 //!
+//! What a server has saved is compared apart from what it holds in memory: the storage file
+//! on its disk against the model's last save of that server. A server that answers before
+//! saving, or a codec that drops a field, differs here even while memory agrees.
+//!
 //! The network is compared per link `(sender, receiver)`. An ordered network is compared as
 //! the sequence on each link; an unordered one as a multiset; a duplicating one as a set
 //! (the model keeps a delivered message for redelivery, and holds a message sent twice
 //! once). Only what servers sent is compared: the clients' datagrams are the model's own,
 //! sent by the harness.
 
-use paxchain::{Msg, ServerState};
+use paxchain::{Msg, ServerState, Storage};
 use paxchain_model::NetworkKind;
 use stateright::actor::Network;
 use std::collections::BTreeMap;
@@ -42,33 +46,67 @@ impl fmt::Display for Difference {
     }
 }
 
-/// A field of a server's state, shown for comparison.
-type Field = (&'static str, fn(&ServerState) -> String);
+/// A durable field, shown for comparison.
+type StorageField = (&'static str, fn(&Storage) -> String);
 
-const FIELDS: [Field; 8] = [
-    ("promised", |s| format!("{}", s.storage.promised)),
-    ("accepted", |s| format!("{:?}", s.storage.accepted)),
-    ("chain", |s| format!("{:?}", s.storage.chain)),
-    ("log", |s| format!("{:?}", s.storage.log)),
-    ("last outcome", |s| format!("{:?}", s.storage.last_outcome)),
+const STORAGE_FIELDS: [StorageField; 5] = [
+    ("promised", |s| format!("{}", s.promised)),
+    ("accepted", |s| format!("{:?}", s.accepted)),
+    ("chain", |s| format!("{:?}", s.chain)),
+    ("log", |s| format!("{:?}", s.log)),
+    ("last outcome", |s| format!("{:?}", s.last_outcome)),
+];
+
+/// A volatile field, shown for comparison.
+type VolatileField = (&'static str, fn(&ServerState) -> String);
+
+const VOLATILE_FIELDS: [VolatileField; 3] = [
     ("round", |s| format!("{:?}", s.round)),
     ("waiting", |s| format!("{:?}", s.waiting)),
     ("instrumentation", |s| format!("{:?}", s.instrumentation)),
 ];
 
-/// The first field in which `real` differs from `model`: (field, model's, real's).
-pub fn server_state(
-    model: &ServerState,
-    real: &ServerState,
-) -> Option<(&'static str, String, String)> {
+/// A differing field: its name, the model's value and the real one.
+pub type FieldDifference = (&'static str, String, String);
+
+fn first_storage_field(model: &Storage, real: &Storage) -> Option<FieldDifference> {
+    STORAGE_FIELDS.iter().find_map(|(name, show)| {
+        let (m, r) = (show(model), show(real));
+        (m != r).then_some((*name, m, r))
+    })
+}
+
+/// The first field in which `real` differs from `model`.
+pub fn server_state(model: &ServerState, real: &ServerState) -> Option<FieldDifference> {
     if model == real {
         return None;
     }
-    let differing = FIELDS.iter().find_map(|(name, show)| {
-        let (m, r) = (show(model), show(real));
-        (m != r).then_some((*name, m, r))
-    });
+    let volatile = || {
+        VOLATILE_FIELDS.iter().find_map(|(name, show)| {
+            let (m, r) = (show(model), show(real));
+            (m != r).then_some((*name, m, r))
+        })
+    };
+    let differing = first_storage_field(&model.storage, &real.storage).or_else(volatile);
     Some(differing.unwrap_or_else(|| ("state", format!("{model:?}"), format!("{real:?}"))))
+}
+
+/// The first field in which what a server saved on its disk differs from what the model's
+/// server saved (`None`: nothing saved yet).
+pub fn saved(model: &Option<Storage>, real: &Option<Storage>) -> Option<FieldDifference> {
+    match (model, real) {
+        (None, None) => None,
+        (Some(m), Some(r)) if m == r => None,
+        (Some(m), Some(r)) => Some(
+            first_storage_field(m, r)
+                .unwrap_or_else(|| ("storage", format!("{m:?}"), format!("{r:?}"))),
+        ),
+        (m, r) => Some((
+            "whether anything is saved",
+            format!("{}", m.is_some()),
+            format!("{}", r.is_some()),
+        )),
+    }
 }
 
 /// Messages in flight, per link `(src, dst)` by actor index.
@@ -138,7 +176,7 @@ pub fn links(model: &Links, real: &Links) -> Option<LinkDifference> {
 mod tests {
     use super::*;
     use paxchain::msg::ApiMsg;
-    use paxchain::{Ballot, Storage};
+    use paxchain::Ballot;
 
     #[test]
     fn the_first_differing_field_is_named() {
@@ -155,6 +193,25 @@ mod tests {
         let (field, m, r) = server_state(&a, &b).expect("they differ");
         assert_eq!(field, "promised");
         assert_ne!(m, r);
+        let mut c = a.clone();
+        c.round = None;
+        c.instrumentation.restarted_at = Some(paxchain::Height::default());
+        assert_eq!(server_state(&a, &c).unwrap().0, "instrumentation");
+        assert_eq!(saved(&None, &None), None);
+        assert_eq!(
+            saved(&Some(a.storage.clone()), &Some(a.storage.clone())),
+            None
+        );
+        assert_eq!(
+            saved(&Some(a.storage.clone()), &Some(b.storage.clone()))
+                .unwrap()
+                .0,
+            "promised"
+        );
+        assert_eq!(
+            saved(&None, &Some(b.storage)).unwrap().0,
+            "whether anything is saved"
+        );
     }
 
     #[test]

@@ -74,6 +74,8 @@ pub struct Run {
     pub real_breaks: BTreeMap<&'static str, usize>,
     /// Wall time of the steps (not of starting the servers).
     pub elapsed: Duration,
+    /// The slowest step's wall time.
+    pub slowest: Duration,
 }
 
 /// A running cluster and the model state it must match.
@@ -86,6 +88,10 @@ pub struct Session {
     state: BankState,
     /// Each server's state as it last reported it (model ids); `None` while it is down.
     real: Vec<Option<ServerState>>,
+    /// What each server's disk holds (`None`: nothing saved yet), and the inode it was
+    /// read from: a save replaces the file, so an unchanged inode is unchanged content.
+    disk: Vec<Option<Storage>>,
+    disk_inode: Vec<Option<u64>>,
     /// Steps taken so far.
     taken: usize,
 }
@@ -145,6 +151,8 @@ impl Session {
             patience: how.patience,
             state,
             real: vec![None; cfg.servers],
+            disk: vec![None; cfg.servers],
+            disk_inode: vec![None; cfg.servers],
             taken: 0,
         };
         for s in 0..cfg.servers {
@@ -162,8 +170,11 @@ impl Session {
         for step in steps {
             self.taken += 1;
             run.steps += 1;
-            if let Some(d) = self.step(self.taken, step)? {
-                run.difference = Some(d);
+            let began = Instant::now();
+            let difference = self.step(self.taken, step)?;
+            run.slowest = run.slowest.max(began.elapsed());
+            if difference.is_some() {
+                run.difference = difference;
                 break;
             }
             self.note_breaks(self.taken, &mut run);
@@ -199,8 +210,9 @@ impl Session {
         Ok(())
     }
 
-    /// The model's state with each running server's state replaced by the one it reported:
-    /// what the properties see of the real cluster.
+    /// The model's state with each running server's state replaced by the one it reported,
+    /// and each server's last save by what its disk holds: what the properties see of the
+    /// real cluster.
     pub fn real_state(&self) -> BankState {
         let mut s = self.state.clone();
         for (i, real) in self.real.iter().enumerate() {
@@ -208,7 +220,40 @@ impl Session {
                 s.actor_states[i] = Arc::new(NodeState::Server(real.clone()));
             }
         }
+        for (i, disk) in self.disk.iter().enumerate() {
+            s.actor_storages[i] = disk.clone();
+        }
         s
+    }
+
+    /// Reads what server `s`'s disk holds, if the file changed since the last read. It is
+    /// parsed as it was written; a restart's own checks (a chain that links) are not
+    /// applied, because the `literal` variant saves chains that do not.
+    fn read_disk(&mut self, s: usize) -> Result<(), HarnessError> {
+        use std::os::unix::fs::MetadataExt;
+        let path = self.procs.data_dir(s).join(storage::FILE);
+        let inode = match std::fs::metadata(&path) {
+            Ok(m) => Some(m.ino()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(e) => return Err(HarnessError::Io(e)),
+        };
+        if inode == self.disk_inode[s] {
+            return Ok(());
+        }
+        self.disk[s] = match inode {
+            None => None,
+            Some(_) => {
+                let bytes = std::fs::read(&path)?;
+                Some(
+                    serde_json::from_slice(&bytes).map_err(|e| HarnessError::Server {
+                        server: Account::of_server(s).to_string(),
+                        why: format!("saved an unreadable {}: {e}", path.display()),
+                    })?,
+                )
+            }
+        };
+        self.disk_inode[s] = inode;
+        Ok(())
     }
 
     fn note_breaks(&self, step: usize, run: &mut Run) {
@@ -276,7 +321,19 @@ impl Session {
             }
             Step::Recover { actor } => {
                 self.procs.restart(*actor)?;
-                self.await_up(*actor)?;
+                match self.await_up(*actor) {
+                    // The model's server restarts; a real one that refuses to is a difference.
+                    Err(HarnessError::Server { why, .. }) if why.starts_with("exited") => {
+                        return Ok(Some(Difference {
+                            step: n,
+                            what,
+                            place: format!("server {}, restart", Account::of_server(*actor)),
+                            model: "restarts from its storage".into(),
+                            real: format!("{why}: {}", self.last_words(*actor)),
+                        }));
+                    }
+                    other => other?,
+                }
             }
         }
         self.state = next;
@@ -291,6 +348,9 @@ impl Session {
             if !self.state.crashed[s] {
                 self.real[s] = Some(self.report(s, self.patience)?.ok_or_else(|| self.down(s))?);
             }
+        }
+        for s in 0..servers {
+            self.read_disk(s)?;
         }
         self.relay.collect()?;
         self.sync_clients();
@@ -308,6 +368,13 @@ impl Session {
             };
             if let Some((field, m, r)) = compare::server_state(model, real) {
                 let place = format!("server {}, {field}", Account::of_server(s));
+                return Ok(Some(diff(place, m, r)));
+            }
+        }
+        for s in 0..servers {
+            let model = &self.state.actor_storages[s];
+            if let Some((field, m, r)) = compare::saved(model, &self.disk[s]) {
+                let place = format!("server {}'s disk, {field}", Account::of_server(s));
                 return Ok(Some(diff(place, m, r)));
             }
         }
@@ -406,6 +473,19 @@ impl Session {
             }
         }
         Err(self.down(s))
+    }
+
+    /// The last line server `s` wrote to its log.
+    fn last_words(&self, s: usize) -> String {
+        let log = self
+            .procs
+            .dir
+            .join(format!("server-{}.log", Account::of_server(s)));
+        let text = std::fs::read_to_string(log).unwrap_or_default();
+        text.lines()
+            .last()
+            .unwrap_or("(nothing logged)")
+            .to_string()
     }
 
     fn down(&self, s: usize) -> HarnessError {
