@@ -7,6 +7,7 @@ mod bench;
 mod replay;
 mod report;
 mod run;
+mod swarm;
 mod zoo;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -160,8 +161,14 @@ pub enum Strategy {
     Dfs,
     /// Breadth-first: the shortest counterexamples, many times the memory.
     Bfs,
-    /// Random walks until the timeout (default 60 s); never complete, so exit 2 at best.
+    /// stateright's random walks until the timeout (default 60 s); never complete, so exit
+    /// 2 at best, and it cannot rebuild some of the paths it finds.
     Simulation,
+    /// Seeded random walks on every core, each with its own mix of faults, until the first
+    /// violation or the timeout (default 60 s). Every discovery is replayed and shrunk;
+    /// `--max-depth` is the walk length (default 100), `--seed` the first walk's seed.
+    /// Exit 1 on a violation, 2 otherwise: a swarm is never complete.
+    Swarm,
 }
 
 #[derive(Args)]
@@ -187,6 +194,9 @@ pub struct CheckArgs {
     /// property that has one (by default the search stops at the first violation).
     #[arg(long)]
     all_violations: bool,
+    /// The first walk's seed, for `--strategy swarm` and `simulation`.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
 }
 
 /// The machine's cores, the default thread count.

@@ -29,11 +29,15 @@ pub fn check(cfg: &ModelConfig, args: &CheckArgs) -> ExitCode {
         (None, Strategy::Simulation) => Some(Duration::from_secs(60)),
         (None, _) => None,
     };
+    if args.strategy == Strategy::Swarm {
+        return ExitCode::from(crate::swarm::check(cfg, args));
+    }
     let outcome = match args.strategy {
         Strategy::Bfs => drive(builder.spawn_bfs(), timeout, args),
         Strategy::Dfs => drive(builder.spawn_dfs(), timeout, args),
+        Strategy::Swarm => unreachable!("handled above"),
         Strategy::Simulation => {
-            let seed = 0x5eed;
+            let seed = args.seed;
             let checker = builder.spawn_simulation(seed, UniformChooser);
             let mut o = drive(checker, timeout, args);
             if !matches!(o.ending, Ending::Incomplete(_)) {

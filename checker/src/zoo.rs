@@ -4,7 +4,10 @@
 use crate::report::print_trace;
 use clap::Args;
 use paxchain::bugs::Bug;
-use paxchain_model::zoo::{catching_config, catching_scenario, hunt, search, Escape, Hunt};
+use paxchain_model::swarm::{swarm, Progress, SwarmConfig};
+use paxchain_model::zoo::{
+    catching_config, catching_scenario, hunt, search, swarm_config, Escape, Hunt,
+};
 use paxchain_model::{build, scenarios, ModelConfig};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -27,6 +30,15 @@ pub struct ZooArgs {
     /// how the catching presets were chosen.
     #[arg(long)]
     matrix: bool,
+    /// Instead, swarm each bug on one five-server configuration with two crashes, loss and
+    /// duplication (too large to exhaust), `--seeds` times, and print the median time to
+    /// the first violation of the property it names. The correct protocol is swarmed first,
+    /// for `--timeout` seconds, and must show none.
+    #[arg(long)]
+    swarm: bool,
+    /// Swarms per bug, each from its own seeds.
+    #[arg(long, default_value_t = 5)]
+    seeds: u64,
 }
 
 /// Prints the zoo: name, what the mistake is, and the property that must catch it.
@@ -58,6 +70,9 @@ pub fn zoo(args: &ZooArgs) -> ExitCode {
     let timeout = Duration::from_secs(args.timeout);
     if args.matrix {
         return matrix(&bugs, args.threads, timeout);
+    }
+    if args.swarm {
+        return swarm_zoo(&bugs, args, timeout);
     }
     let mut hunts: Vec<(ModelConfig, Hunt)> = Vec::new();
     println!(
@@ -130,6 +145,121 @@ fn matrix(bugs: &[Bug], threads: usize, timeout: Duration) -> ExitCode {
         println!();
     }
     ExitCode::SUCCESS
+}
+
+/// What one swarm found first: when, the property, the shrunk trace's length.
+type First = Option<(f64, &'static str, usize)>;
+
+/// One swarm of `cfg` from `first_seed`, stopped at the first violation of any property
+/// (each property of a bank the correct protocol keeps, so any violation is the bug).
+fn swarm_once(
+    cfg: &ModelConfig,
+    first_seed: u64,
+    threads: usize,
+    timeout: Duration,
+) -> (First, paxchain_model::swarm::Swarm) {
+    let swarm_cfg = SwarmConfig {
+        threads,
+        first_seed,
+        walk_steps: 100,
+        timeout,
+        stop_at: None,
+        to_timeout: false,
+    };
+    let s = swarm(&build(cfg), &swarm_cfg, &Progress::default());
+    let first = (s.violated.iter())
+        .min_by(|a, b| a.1.after.cmp(&b.1.after))
+        .map(|(name, f)| (f.after.as_secs_f64(), *name, f.steps.len()));
+    (first, s)
+}
+
+/// `zoo --swarm`: every bug on [`swarm_config`], `args.seeds` swarms each.
+fn swarm_zoo(bugs: &[Bug], args: &ZooArgs, timeout: Duration) -> ExitCode {
+    let cfg = swarm_config(None);
+    println!(
+        "{} servers, up to {} down, lossy {} network, max round {}, {} resend; \
+         {} threads, {} s a swarm",
+        cfg.servers,
+        cfg.max_crashes,
+        cfg.network,
+        cfg.max_round,
+        cfg.client_retries,
+        args.threads,
+        args.timeout
+    );
+    let (found, s) = swarm_once(&cfg, 1, args.threads, timeout);
+    println!(
+        "{:<28} {} in {:.0} s ({} walks, {} distinct states){}",
+        "(no bug)",
+        if found.is_some() {
+            "VIOLATED"
+        } else {
+            "no violation"
+        },
+        s.elapsed.as_secs_f64(),
+        s.walks,
+        s.distinct,
+        if s.untrusted.is_empty() {
+            ""
+        } else {
+            "; DEFECTS OF THE SEARCH"
+        }
+    );
+    let mut missed = Vec::new();
+    println!(
+        "{:<28} {:>7} {:>6}  {:<40} seconds to the first violation, per seed",
+        "bug", "median", "steps", "properties broken first"
+    );
+    for &bug in bugs {
+        let mut times = Vec::new();
+        let (mut cells, mut names) = (Vec::new(), std::collections::BTreeSet::new());
+        let mut shortest = usize::MAX;
+        for k in 0..args.seeds {
+            let cfg = swarm_config(Some(bug));
+            match swarm_once(&cfg, 1 + k * 1_000_000, args.threads, timeout).0 {
+                Some((secs, name, steps)) => {
+                    times.push(secs);
+                    names.insert(name);
+                    shortest = shortest.min(steps);
+                    cells.push(format!("{secs:.1}"));
+                }
+                None => cells.push("-".into()),
+            }
+        }
+        if times.len() < args.seeds as usize {
+            missed.push(bug.name());
+        }
+        times.sort_by(f64::total_cmp);
+        // The median of all seeds: a seed that found nothing counts as the longest.
+        let median = match times.get(args.seeds as usize / 2) {
+            Some(t) => format!("{t:.1}"),
+            None => format!(">{}", args.timeout),
+        };
+        let steps = match shortest {
+            usize::MAX => "-".to_string(),
+            n => n.to_string(),
+        };
+        let names: Vec<&str> = names.into_iter().collect();
+        println!(
+            "{:<28} {:>7} {:>6}  {:<40} {}",
+            bug.name(),
+            median,
+            steps,
+            names.join(", "),
+            cells.join(" ")
+        );
+        use std::io::Write as _;
+        let _ = std::io::stdout().flush();
+    }
+    if missed.is_empty() && found.is_none() {
+        println!(
+            "\nThe swarm caught every bug with every seed, and nothing in the correct protocol."
+        );
+        ExitCode::SUCCESS
+    } else {
+        println!("\nMISSED on some seed: {}", missed.join(", "));
+        ExitCode::from(1)
+    }
 }
 
 fn print_hunt(cfg: &ModelConfig, h: &Hunt) {

@@ -7,7 +7,7 @@
 //! - [`relay`]: that network: the sockets, and the datagrams held until the trace moves them.
 //! - [`compare`]: what "the same" means for a server's state and for the network.
 //! - [`traces`]: what is replayed (the checker's JSON, or random walks) and the verdict.
-//! - [`walk`]: seeded random walks of the model, to replay where no counterexample exists.
+//! - [`walk`]: what replayed random walks of the model covered.
 //!
 //! The harness writes no protocol logic: the model decides what happens, the unchanged
 //! `paxchain` binary does it, and the harness moves opaque datagrams between them.

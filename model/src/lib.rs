@@ -9,6 +9,8 @@
 //! - [`history`]: what the properties remember of the past.
 //! - [`properties`]: every property, documented.
 //! - [`trace`]: counterexamples as replayable, printable step lists.
+//! - [`walk`], [`swarm`]: seeded random walks, and the swarm search built on them for
+//!   configurations too large to exhaust.
 //! - `zoo` (feature `bug-zoo`): the preset that catches each seeded bug, and the hunt.
 
 pub mod bank_model;
@@ -18,7 +20,9 @@ pub mod node;
 pub mod properties;
 pub mod scenarios;
 pub mod scripted_client;
+pub mod swarm;
 pub mod trace;
+pub mod walk;
 #[cfg(feature = "bug-zoo")]
 pub mod zoo;
 

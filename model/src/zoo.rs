@@ -7,6 +7,8 @@
 //! breadth-first, so the trace is one of the shortest and its length can be pinned; a bug
 //! that needs a deep trace is hunted depth-first, which finds it in seconds where
 //! breadth-first takes minutes, and its shrunk trace is pinned as measured.
+//!
+//! [`swarm_config`] is the large configuration the swarm search must catch every bug on.
 
 use crate::properties::is_example;
 use crate::trace::{self, Step};
@@ -67,6 +69,25 @@ pub fn catching_scenario(bug: Bug) -> &'static str {
         Bug::FastPathIgnoresLog => "default",
         Bug::CommitClearsLog => "default",
         Bug::RetryNewId => "retry-crash",
+    }
+}
+
+/// The one large configuration every bug is swarmed on (`paxchain-check zoo --swarm`):
+/// five servers (f = 2), up to two down at once, loss and duplication; A and B each pay one
+/// unit, then go short and compete to lead, while C pays A; one client resend each, three
+/// ballot rounds. Exhaustive search cannot finish it; a swarm is the only search here.
+pub fn swarm_config(bug: Option<Bug>) -> ModelConfig {
+    let default = scenarios::by_name("default").expect("a preset").config;
+    ModelConfig {
+        servers: 5,
+        max_crashes: 2,
+        lossy: true,
+        network: crate::NetworkKind::Duplicating,
+        max_round: 3,
+        client_retries: 1,
+        workloads: crate::parse_workloads("B1 C2; A1 C1; A1").expect("a valid script"),
+        bug,
+        ..default
     }
 }
 
