@@ -49,7 +49,7 @@ mod state;
 
 pub use config::{ServerConfig, ServerConfigError, Variant};
 pub use outbox::Outbox;
-pub use state::{Instrumentation, Phase, Round, ServerState, Storage, Voters, Waiting};
+pub use state::{Answered, Instrumentation, Phase, Round, ServerState, Storage, Voters, Waiting};
 
 /// The server actor.
 #[derive(Clone, Debug)]

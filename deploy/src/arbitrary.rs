@@ -3,6 +3,7 @@
 
 use paxchain::chain::Digest;
 use paxchain::msg::AcceptedBlock;
+use paxchain::server::Answered;
 use paxchain::{
     Account, ApiMsg, Ballot, Block, Chain, Height, Msg, Outcome, PeerMsg, Rejection, Storage,
     Transfer, TxId,
@@ -110,7 +111,10 @@ pub fn storage(g: &mut Gen) -> Storage {
         }),
         chain: Arc::new(chain(g)),
         log: Arc::new(transfers(g)),
-        last_outcome: Some((id(g), outcome(g))),
+        last_outcome: Some(Answered {
+            transfer: transfer(g),
+            outcome: outcome(g),
+        }),
     }
 }
 

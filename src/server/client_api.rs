@@ -2,7 +2,7 @@
 //! wait for consensus), the queries behind PrintBalance, PrintLog and PrintBlockchain, and
 //! the final answer a waiting transfer gets after consensus.
 
-use super::{Outbox, ServerActor, ServerState, Waiting};
+use super::{Answered, Outbox, ServerActor, ServerState, Waiting};
 use crate::ids::TxId;
 use crate::ledger::{validate, Rejection, Transfer};
 use crate::msg::{blocks_message, ApiMsg, Outcome};
@@ -22,11 +22,17 @@ impl ServerActor {
         if let Err(reason) = validate(&t, self.cfg.account(), self.n()) {
             return reply(client, t.id, Outcome::Rejected { reason }, fx);
         }
-        // 2. Exactly once: the last answered request gets its answer again; older ones are
+        // 2. Exactly once: the last answered request gets its answer again, but a different
+        //    transfer under its id is refused (its answer would be a lie); older ones are
         //    stale copies (the client only sends the next after an answer) and are dropped.
-        if let Some((id, outcome)) = &state.storage.last_outcome {
-            if t.id == *id && !crate::bug!(self.cfg, RetryExecutedAgain) {
-                return reply(client, t.id, outcome.clone(), fx);
+        if let Some(last) = &state.storage.last_outcome {
+            let id = last.transfer.id;
+            if t.id == id && !crate::bug!(self.cfg, RetryExecutedAgain) {
+                if t != last.transfer {
+                    let reason = Rejection::IdInUse { id };
+                    return reply(client, id, Outcome::Rejected { reason }, fx);
+                }
+                return reply(client, id, last.outcome.clone(), fx);
             }
             if t.id.seq < id.seq && !crate::bug!(self.cfg, StaleRequestExecuted) {
                 return;
@@ -93,7 +99,7 @@ impl ServerActor {
                 ApiMsg::Chain { from, blocks, more }
             }
             ApiMsg::GetLastAnswered => ApiMsg::LastAnswered {
-                id: st.last_outcome.as_ref().map(|(id, _)| *id),
+                id: st.last_outcome.as_ref().map(|last| last.transfer.id),
             },
             ApiMsg::GetStatus => ApiMsg::Status {
                 promised: st.promised,
@@ -118,7 +124,10 @@ impl ServerActor {
         if outcome.is_executed() {
             Arc::make_mut(&mut st.storage.log).push(w.transfer.clone());
         }
-        st.storage.last_outcome = Some((w.transfer.id, outcome.clone()));
+        st.storage.last_outcome = Some(Answered {
+            transfer: w.transfer.clone(),
+            outcome: outcome.clone(),
+        });
         reply(w.client, w.transfer.id, outcome, fx);
     }
 

@@ -25,7 +25,7 @@ impl ServerActor {
             Msg::Api(ApiMsg::Submit { transfer }) => {
                 validate(transfer, self.cfg.account(), self.n()).is_ok()
                     && (st.storage.last_outcome.as_ref())
-                        .is_some_and(|(id, _)| transfer.id.seq < id.seq)
+                        .is_some_and(|last| transfer.id.seq < last.transfer.id.seq)
             }
             Msg::Api(_) => false,
             Msg::Peer(m) => {

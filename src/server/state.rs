@@ -1,7 +1,7 @@
 //! What a server holds: the durable [`Storage`] a crash must not forget, and the volatile rest.
 
 use crate::chain::{Block, Chain};
-use crate::ids::{Ballot, Height, TxId};
+use crate::ids::{Ballot, Height};
 use crate::ledger::Transfer;
 use crate::msg::{AcceptedBlock, Outcome};
 use serde::{Deserialize, Serialize};
@@ -22,9 +22,17 @@ pub struct Storage {
     /// Own client's transfers executed here and not yet in the chain, in execution order.
     /// Shared with the PROMISEs that carry it; changed only through `Arc::make_mut`.
     pub log: Arc<Vec<Transfer>>,
-    /// The last final outcome given to the own client: retries get it again, older requests
-    /// are ignored. This is what makes a retried or duplicated request execute once.
-    pub last_outcome: Option<(TxId, Outcome)>,
+    /// The last final outcome given to the own client, with the transfer it answered:
+    /// retries get it again, older requests are ignored, and a different transfer under its
+    /// id is refused. This is what makes a retried or duplicated request execute once.
+    pub last_outcome: Option<Answered>,
+}
+
+/// A transfer and the final outcome it was given.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Answered {
+    pub transfer: Transfer,
+    pub outcome: Outcome,
 }
 
 /// The server's whole state. Serializable so that a server in conformance mode can report

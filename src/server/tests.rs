@@ -143,12 +143,12 @@ fn a_retry_gets_the_same_answer_and_a_stale_copy_is_dropped() {
     // After transfer 2 is answered, a late duplicate of transfer 1 changes nothing at all.
     let t2 = tx(A, 2, C, 5);
     let mut st2 = st.clone();
-    st2.storage.last_outcome = Some((
-        t2.id,
-        Outcome::Rejected {
+    st2.storage.last_outcome = Some(Answered {
+        transfer: t2.clone(),
+        outcome: Outcome::Rejected {
             reason: Rejection::NoQuorum,
         },
-    ));
+    });
     let (changed, cmds) = deliver(&a, &st2, client(), submit(t1));
     assert!(changed.is_none());
     assert!(cmds.is_empty());
@@ -435,7 +435,10 @@ fn a_restarted_server_resumes_from_storage_and_catches_up_on_the_next_message() 
         }),
         chain: Arc::new(chain),
         log: Arc::new(vec![tx(B, 1, A, 1)]),
-        last_outcome: Some((tx(B, 1, A, 1).id, Outcome::Executed)),
+        last_outcome: Some(Answered {
+            transfer: tx(B, 1, A, 1),
+            outcome: Outcome::Executed,
+        }),
     };
     let mut out = Out::new();
     let st = b.on_start(Id::from(1), &Some(storage.clone()), &mut out);
@@ -499,7 +502,10 @@ fn out_of_ballots_the_client_gets_no_quorum_not_silence() {
     );
     assert_eq!(
         state.storage.last_outcome,
-        Some((tx(A, 1, B, 5).id, outcome))
+        Some(Answered {
+            transfer: tx(A, 1, B, 5),
+            outcome
+        })
     );
 }
 
@@ -559,6 +565,39 @@ fn queries_answer_balance_log_and_chain() {
     assert!(
         matches!(&sent(&cmds)[0].1, Msg::Api(ApiMsg::Chain { blocks, .. }) if blocks.len() == 1)
     );
+}
+
+/// An answered id is not a password: a different transfer under it (a buggy client, or a
+/// forged datagram) is refused, not told the answer the first one got, and nothing runs.
+#[test]
+fn a_different_transfer_under_an_answered_id_is_refused_not_told_its_outcome() {
+    let a = server(0, Variant::Safe);
+    let paid = tx(A, 1, B, 1);
+    let (st, _) = deliver(&a, &start(&a), client(), submit(paid.clone()));
+    let st = st.unwrap();
+    assert_eq!(st.storage.log.as_slice(), std::slice::from_ref(&paid));
+    let forged = tx(A, 1, C, 1);
+    let (changed, cmds) = deliver(&a, &st, Id::from(200), submit(forged));
+    assert!(changed.is_none(), "nothing executes, nothing is saved");
+    let reason = Rejection::IdInUse { id: paid.id };
+    assert_eq!(
+        sent(&cmds),
+        vec![(
+            Id::from(200),
+            ApiMsg::Outcome {
+                id: paid.id,
+                outcome: Outcome::Rejected { reason }
+            }
+            .into()
+        )]
+    );
+    // The transfer it answered still gets its own answer again.
+    let (_, cmds) = deliver(&a, &st, client(), submit(paid.clone()));
+    let executed = ApiMsg::Outcome {
+        id: paid.id,
+        outcome: Outcome::Executed,
+    };
+    assert_eq!(sent(&cmds), vec![(client(), executed.into())]);
 }
 
 #[test]
