@@ -166,6 +166,13 @@ zoo! {
     /// Breaks protocol.md, *Submit* (2): "If the id is `last_outcome`'s, answer it again".
     RetryExecutedAgain = "retry-executed-again", caught_by: "exactly once";
 
+    /// **Answered id reused.** A server remembers only the *id* of the last answered
+    /// transfer, and answers any transfer under that id with its outcome.
+    ///
+    /// Breaks protocol.md, *Submit* (2): "a *different* transfer under that id is refused with
+    /// `IdInUse`". A forged or buggy request is told "Executed" for a transfer that never ran.
+    AnsweredIdReused = "answered-id-reused", caught_by: "bad requests are refused";
+
     /// **Stale request executed.** A delayed copy of an older request is treated as new
     /// instead of dropped.
     ///

@@ -211,6 +211,10 @@ fn swarm_zoo(bugs: &[Bug], args: &ZooArgs, timeout: Duration) -> ExitCode {
         "bug", "median", "steps", "properties broken first"
     );
     for &bug in bugs {
+        if catching_config(bug).rogue.is_some() {
+            println!("{:<28} not swarmed: it needs the rogue client", bug.name());
+            continue;
+        }
         let mut times = Vec::new();
         let (mut cells, mut names) = (Vec::new(), std::collections::BTreeSet::new());
         let mut shortest = usize::MAX;

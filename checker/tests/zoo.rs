@@ -29,6 +29,7 @@ const PINNED_STEPS: &[(&str, usize)] = &[
     ("restart-resets-promise", 18),
     ("restart-drops-log", 5),
     ("retry-executed-again", 8),
+    ("answered-id-reused", 13),
     ("stale-request-executed", 13),
     ("catch-up-keeps-log", 10),
     ("fast-path-ignores-log", 3),

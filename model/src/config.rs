@@ -71,6 +71,9 @@ pub struct ModelConfig {
     /// A seeded bug from the zoo (`paxchain::bugs`), run by servers and clients alike. With
     /// a bug, reduction 4 is off: its argument assumes the correct protocol.
     pub bug: Option<Bug>,
+    /// A rogue client (`rogue_client`) talking to this account's server, beside its
+    /// scripted client if it has one: every request it makes must be refused.
+    pub rogue: Option<Account>,
 }
 
 impl Default for ModelConfig {
@@ -91,6 +94,7 @@ impl Default for ModelConfig {
             max_height: 4,
             reduce: true,
             bug: None,
+            rogue: None,
         }
     }
 }
@@ -116,6 +120,8 @@ pub enum ConfigError {
     NoRounds,
     #[error("max_height: must be at least 1")]
     NoHeight,
+    #[error("rogue: account {0} does not exist")]
+    RogueAccount(Account),
 }
 
 /// Parses client scripts written as `B1 C2; A1`: one script per account in order (`;`
@@ -175,6 +181,9 @@ impl ModelConfig {
         }
         if self.max_height == 0 {
             return Err(ConfigError::NoHeight);
+        }
+        if let Some(a) = self.rogue.filter(|a| a.index() >= n) {
+            return Err(ConfigError::RogueAccount(a));
         }
         Ok(())
     }

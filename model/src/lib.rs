@@ -1,8 +1,9 @@
 //! The stateright model of paxchain: one constructor turns a [`ModelConfig`] into the
 //! [`BankModel`] every subcommand, test and benchmark checks.
 //!
-//! - [`node`], [`scripted_client`]: the model-only actors: the wrapper stateright needs to
-//!   hold servers and clients in one model, and the clients that submit a fixed script.
+//! - [`node`], [`scripted_client`], [`rogue_client`]: the model-only actors: the wrapper
+//!   stateright needs to hold servers and clients in one model, the clients that submit a
+//!   fixed script, and the client that breaks the API's rules.
 //! - [`bank_model`]: the model type, and the reductions it applies to every state.
 //! - [`config`]: the configuration and its validation.
 //! - [`scenarios`]: the named presets.
@@ -18,6 +19,7 @@ pub mod config;
 pub mod history;
 pub mod node;
 pub mod properties;
+pub mod rogue_client;
 pub mod scenarios;
 pub mod scripted_client;
 pub mod swarm;
@@ -71,6 +73,13 @@ pub fn build(cfg: &ModelConfig) -> BankModel {
             retry_timeout: MODEL_TIMER,
             bug: cfg.bug,
         })));
+    }
+    if let Some(account) = cfg.rogue {
+        model = model.actor(Node::Rogue(rogue_client::RogueClient {
+            account,
+            server: servers[account.index()],
+            accounts: n,
+        }));
     }
     let network = match cfg.network {
         NetworkKind::Ordered => Network::new_ordered([]),

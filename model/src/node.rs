@@ -1,9 +1,10 @@
-//! One actor type for the model: a server or a scripted client.
+//! One actor type for the model: a server, a scripted client, or the rogue client.
 //!
 //! stateright's `ActorModel` holds actors of a single type, so `Node` wraps the two and
 //! delegates every event to the one it holds; neither actor knows about the wrapper, and the
 //! deployed server runs [`ServerActor`] itself.
 
+use crate::rogue_client::{RogueClient, RogueClientState};
 use crate::scripted_client::{ScriptedClient, ScriptedClientState};
 use paxchain::{Msg, ServerActor, ServerState, Storage, Timer};
 use stateright::actor::{Actor, Id, Out};
@@ -14,6 +15,7 @@ use std::borrow::Cow;
 pub enum Node {
     Server(ServerActor),
     Client(ScriptedClient),
+    Rogue(RogueClient),
 }
 
 /// The state of a [`Node`].
@@ -24,6 +26,7 @@ pub enum Node {
 pub enum NodeState {
     Server(ServerState),
     Client(ScriptedClientState),
+    Rogue(RogueClientState),
 }
 
 impl NodeState {
@@ -31,7 +34,7 @@ impl NodeState {
     pub fn server(&self) -> Option<&ServerState> {
         match self {
             NodeState::Server(s) => Some(s),
-            NodeState::Client(_) => None,
+            _ => None,
         }
     }
 
@@ -39,7 +42,15 @@ impl NodeState {
     pub fn client(&self) -> Option<&ScriptedClientState> {
         match self {
             NodeState::Client(c) => Some(c),
-            NodeState::Server(_) => None,
+            _ => None,
+        }
+    }
+
+    /// The rogue client's state, if this is the rogue client.
+    pub fn rogue(&self) -> Option<&RogueClientState> {
+        match self {
+            NodeState::Rogue(r) => Some(r),
+            _ => None,
         }
     }
 }
@@ -72,6 +83,8 @@ impl Node {
         match (self, st) {
             (Node::Server(a), NodeState::Server(s)) => a.ignores_forever(s, src, msg),
             (Node::Client(a), NodeState::Client(c)) => a.ignores_forever(c, src, msg),
+            // Never taken out of the network: the rogue client is a test of the server.
+            (Node::Rogue(_), NodeState::Rogue(_)) => false,
             _ => unreachable!("actor and state kinds always match"),
         }
     }
@@ -85,6 +98,11 @@ fn as_server(s: &NodeState) -> &ServerState {
 fn as_client(s: &NodeState) -> &ScriptedClientState {
     s.client()
         .expect("a client actor always holds client state")
+}
+
+fn as_rogue(s: &NodeState) -> &RogueClientState {
+    s.rogue()
+        .expect("the rogue client always holds rogue client state")
 }
 
 impl Actor for Node {
@@ -108,6 +126,12 @@ impl Actor for Node {
                 o.append(&mut inner);
                 state
             }
+            Node::Rogue(a) => {
+                let mut inner = Out::new();
+                let state = NodeState::Rogue(a.on_start(id, storage, &mut inner));
+                o.append(&mut inner);
+                state
+            }
         }
     }
 
@@ -117,6 +141,9 @@ impl Actor for Node {
                 a.on_msg(id, s, src, msg, out)
             }),
             Node::Client(a) => delegate(state, as_client, NodeState::Client, o, |s, out| {
+                a.on_msg(id, s, src, msg, out)
+            }),
+            Node::Rogue(a) => delegate(state, as_rogue, NodeState::Rogue, o, |s, out| {
                 a.on_msg(id, s, src, msg, out)
             }),
         }
@@ -130,6 +157,7 @@ impl Actor for Node {
             Node::Client(a) => delegate(state, as_client, NodeState::Client, o, |s, out| {
                 a.on_timeout(id, s, timer, out)
             }),
+            Node::Rogue(_) => {} // it sets no timer
         }
     }
 
@@ -137,6 +165,7 @@ impl Actor for Node {
         match self {
             Node::Server(a) => a.name(),
             Node::Client(a) => a.name(),
+            Node::Rogue(a) => a.name(),
         }
     }
 }

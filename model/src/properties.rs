@@ -12,6 +12,7 @@
 //! | exactly once                        | a retried transfer is answered                     |
 //! | acknowledged transfers are never lost | a short-balance transfer succeeds after consensus (and, with crashes, a crashed server recovers and catches up; with two clients going short too, a restarted server votes in a competing ballot) |
 //! | validity                            | a block is committed on two servers                |
+//! | bad requests are refused (with a rogue client) | every bad request is answered            |
 //!
 //! spec/bugs.md shows each `always` failing for a realistic seeded bug.
 //!
@@ -23,7 +24,7 @@ use crate::config::ModelConfig;
 use crate::history::Proposal;
 use crate::node::{Node, NodeState};
 use crate::scripted_client::{script_transfer, ScriptedClient, ScriptedClientState};
-use paxchain::{Chain, ServerState, Storage, Transfer, TxId};
+use paxchain::{Chain, Outcome, ServerState, Storage, Transfer, TxId};
 use stateright::{Expectation, Property};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -204,6 +205,31 @@ pub fn validity(m: &BankModel, s: &BankState) -> bool {
     })
 }
 
+/// **Bad requests are refused.** Every answer the rogue client gets is a rejection: a zero
+/// amount, an unknown account, another account's money, a transfer to oneself, and a
+/// different transfer under an id its server already answered.
+///
+/// Why: a bank must not move money on a malformed or forged request, nor tell a client a
+/// transfer ran when it did not. The last case is the subtle one: a server that only
+/// remembers the last answered *id* answers a second transfer under it with the first
+/// one's outcome ("Executed"), a lie about a transfer that never ran.
+///
+/// How: the rogue client (`rogue_client`, only in configurations with `rogue`) records
+/// every answer; checked in every state. That none of its transfers reaches a log or a
+/// chain is `validity`'s job.
+pub fn bad_requests_refused(_: &BankModel, s: &BankState) -> bool {
+    (s.actor_states.iter())
+        .filter_map(|a| a.rogue())
+        .all(|r| (r.answers.iter()).all(|o| matches!(o, Outcome::Rejected { .. })))
+}
+
+/// Sometimes: the rogue client has had every request answered, the reused id's included.
+pub fn every_bad_request_answered(_: &BankModel, s: &BankState) -> bool {
+    (s.actor_states.iter())
+        .filter_map(|a| a.rogue())
+        .any(|r| r.answered_all())
+}
+
 /// Sometimes: a block other than genesis is on at least two servers' chains.
 pub fn block_committed(m: &BankModel, s: &BankState) -> bool {
     servers(m, s)
@@ -330,6 +356,16 @@ pub fn properties(cfg: &ModelConfig) -> Vec<Property<BankModel>> {
         p.push(Property::sometimes(
             "a restarted server votes in a competing ballot",
             restarted_server_votes_for_a_competitor,
+        ));
+    }
+    if cfg.rogue.is_some() {
+        p.push(Property::always(
+            "bad requests are refused",
+            bad_requests_refused,
+        ));
+        p.push(Property::sometimes(
+            "every bad request is answered",
+            every_bad_request_answered,
         ));
     }
     // stateright judges `eventually` only at terminal states. On a duplicating network a

@@ -111,6 +111,17 @@ pub fn all() -> Vec<Scenario> {
             },
         },
         Scenario {
+            name: "rogue-client",
+            about: "tiny's workload, and a rogue client at A's server: invalid, foreign and id-reusing requests, all to be refused",
+            config: ModelConfig {
+                workloads: vec![vec![(B, 1), (C, 1)], vec![(A, 1)]],
+                network: NetworkKind::Unordered,
+                max_round: 2,
+                rogue: Some(A),
+                ..default.clone()
+            },
+        },
+        Scenario {
             name: "lagging-promiser",
             about: "A pays B, then needs B's and C's credits, which may come in two blocks; three rounds: a promiser may still hold a committed transfer",
             config: ModelConfig {

@@ -131,6 +131,10 @@ pub fn describe_state(model: &BankModel, state: &BankState) -> String {
                     c.cfg.script.len()
                 );
             }
+            (Node::Rogue(_), NodeState::Rogue(r)) => {
+                let answers: Vec<String> = r.answers.iter().map(|o| format!("{o:?}")).collect();
+                let _ = writeln!(out, "  {}: answers [{}]", actor.name(), answers.join(", "));
+            }
             _ => unreachable!("actor and state kinds always match"),
         }
     }

@@ -64,6 +64,7 @@ pub fn catching_scenario(bug: Bug) -> &'static str {
         Bug::RestartResetsPromise => "contest-crash",
         Bug::RestartDropsLog => "crash-loss",
         Bug::RetryExecutedAgain => "default",
+        Bug::AnsweredIdReused => "rogue-client",
         Bug::StaleRequestExecuted => "default",
         Bug::CatchUpKeepsLog => "default",
         Bug::FastPathIgnoresLog => "default",

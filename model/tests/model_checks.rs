@@ -87,6 +87,13 @@ fn safe_passes_with_a_promiser_lagging_behind_a_second_block() {
     assert_passes(&scenario("lagging-promiser"), PINNED_LAGGING_PROMISER);
 }
 
+/// A client that sends invalid, foreign and id-reusing requests gets every one refused, and
+/// none of them reaches a log or a chain.
+#[test]
+fn safe_refuses_every_request_of_a_rogue_client() {
+    assert_passes(&scenario("rogue-client"), PINNED_ROGUE_CLIENT);
+}
+
 #[test]
 fn safe_passes_on_the_default_scenario_over_fifo_links() {
     // The default scenario with a FIFO network: competing leaders, the smallest such space.
@@ -207,3 +214,4 @@ const PINNED_RETRY_CRASH: usize = 383_898;
 const PINNED_SECOND_ROUND: usize = 244_785;
 const PINNED_FIVE_CONTEST: usize = 965_207;
 const PINNED_LAGGING_PROMISER: usize = 6_983_629;
+const PINNED_ROGUE_CLIENT: usize = 227_459;

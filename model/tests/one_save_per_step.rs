@@ -70,7 +70,7 @@ fn check_all_steps(cfg: &ModelConfig) -> usize {
             };
             match &m.actors[dst] {
                 Node::Server(a) => !state.crashed[dst] && check_step(a, dst, state, action),
-                Node::Client(_) => false,
+                Node::Client(_) | Node::Rogue(_) => false,
             }
         };
         actions.iter().filter(|a| server_step(a)).count()

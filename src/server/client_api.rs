@@ -28,7 +28,7 @@ impl ServerActor {
         if let Some(last) = &state.storage.last_outcome {
             let id = last.transfer.id;
             if t.id == id && !crate::bug!(self.cfg, RetryExecutedAgain) {
-                if t != last.transfer {
+                if t != last.transfer && !crate::bug!(self.cfg, AnsweredIdReused) {
                     let reason = Rejection::IdInUse { id };
                     return reply(client, id, Outcome::Rejected { reason }, fx);
                 }
