@@ -21,6 +21,9 @@ use stateright::Model;
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Bias {
     pub deliver: u32,
+    /// A message this walk has delivered before, delivered again (a duplicating network
+    /// keeps every message deliverable; without this, old duplicates crowd out progress).
+    pub redeliver: u32,
     pub drop: u32,
     /// A server's round timer: a new election under a higher ballot.
     pub round_timer: u32,
@@ -41,6 +44,7 @@ impl Default for Bias {
     fn default() -> Bias {
         Bias {
             deliver: 20,
+            redeliver: 20,
             drop: 1,
             round_timer: 1,
             gather_timer: 1,
@@ -62,6 +66,7 @@ impl Bias {
         let mut level = |choices: &[u32]| choices[rng.random_range(0..choices.len())];
         Bias {
             deliver: 20,
+            redeliver: level(&[0, 1, 4, 20]),
             drop: level(&[0, 1, 4, 10]),
             round_timer: level(&[0, 1, 4, 10]),
             gather_timer: level(&[0, 1, 4, 10, 40]),
@@ -129,6 +134,7 @@ pub fn walk_with(
         .next()
         .expect("a model has an initial state");
     let mut steps = Vec::new();
+    let mut delivered = std::collections::HashSet::new();
     if !visit(&state, &steps) {
         return (steps, End::Stopped);
     }
@@ -139,7 +145,12 @@ pub fn walk_with(
         }
         next.retain(|(_, s)| model.within_boundary(s));
         let weights: Vec<u32> = (next.iter())
-            .map(|(a, _)| bias.weight(&Step::from_action(a)))
+            .map(|(a, _)| match Step::from_action(a) {
+                Step::Deliver { src, dst, msg } if delivered.contains(&(src, dst, msg.clone())) => {
+                    bias.redeliver
+                }
+                step => bias.weight(&step),
+            })
             .collect();
         let total: u32 = weights.iter().sum();
         if total == 0 {
@@ -155,7 +166,11 @@ pub fn walk_with(
             })
             .expect("the pick is below the total weight");
         let (action, s) = next.swap_remove(i);
-        steps.push(Step::from_action(&action));
+        let step = Step::from_action(&action);
+        if let Step::Deliver { src, dst, msg } = &step {
+            delivered.insert((*src, *dst, msg.clone()));
+        }
+        steps.push(step);
         state = s;
         if !visit(&state, &steps) {
             return (steps, End::Stopped);
