@@ -215,55 +215,62 @@ fn swarm_zoo(bugs: &[Bug], args: &ZooArgs, timeout: Duration) -> ExitCode {
             println!("{:<28} not swarmed: it needs the rogue client", bug.name());
             continue;
         }
-        let mut times = Vec::new();
-        let (mut cells, mut names) = (Vec::new(), std::collections::BTreeSet::new());
-        let mut shortest = usize::MAX;
-        for k in 0..args.seeds {
-            let cfg = swarm_config(Some(bug));
-            match swarm_once(&cfg, 1 + k * 1_000_000, args.threads, timeout).0 {
-                Some((secs, name, steps)) => {
-                    times.push(secs);
-                    names.insert(name);
-                    shortest = shortest.min(steps);
-                    cells.push(format!("{secs:.1}"));
-                }
-                None => cells.push("-".into()),
-            }
-        }
-        if times.len() < args.seeds as usize {
+        if !swarm_row(bug, args, timeout) {
             missed.push(bug.name());
         }
-        times.sort_by(f64::total_cmp);
-        // The median of all seeds: a seed that found nothing counts as the longest.
-        let median = match times.get(args.seeds as usize / 2) {
-            Some(t) => format!("{t:.1}"),
-            None => format!(">{}", args.timeout),
-        };
-        let steps = match shortest {
-            usize::MAX => "-".to_string(),
-            n => n.to_string(),
-        };
-        let names: Vec<&str> = names.into_iter().collect();
-        println!(
-            "{:<28} {:>7} {:>6}  {:<40} {}",
-            bug.name(),
-            median,
-            steps,
-            names.join(", "),
-            cells.join(" ")
-        );
-        use std::io::Write as _;
-        let _ = std::io::stdout().flush();
     }
     if missed.is_empty() && found.is_none() {
         println!(
-            "\nThe swarm caught every bug with every seed, and nothing in the correct protocol."
+            "\nThe swarm caught every swarmed bug with every seed, and nothing in the correct \
+             protocol."
         );
         ExitCode::SUCCESS
     } else {
         println!("\nMISSED on some seed: {}", missed.join(", "));
         ExitCode::from(1)
     }
+}
+
+/// Swarms `bug` from `args.seeds` seed ranges and prints its row; whether every swarm
+/// found it.
+fn swarm_row(bug: Bug, args: &ZooArgs, timeout: Duration) -> bool {
+    let mut times = Vec::new();
+    let (mut cells, mut names) = (Vec::new(), std::collections::BTreeSet::new());
+    let mut shortest = usize::MAX;
+    for k in 0..args.seeds {
+        let cfg = swarm_config(Some(bug));
+        match swarm_once(&cfg, 1 + k * 1_000_000, args.threads, timeout).0 {
+            Some((secs, name, steps)) => {
+                times.push(secs);
+                names.insert(name);
+                shortest = shortest.min(steps);
+                cells.push(format!("{secs:.1}"));
+            }
+            None => cells.push("-".into()),
+        }
+    }
+    times.sort_by(f64::total_cmp);
+    // The median of all seeds: a seed that found nothing counts as the longest.
+    let median = match times.get(args.seeds as usize / 2) {
+        Some(t) => format!("{t:.1}"),
+        None => format!(">{}", args.timeout),
+    };
+    let steps = match shortest {
+        usize::MAX => "-".to_string(),
+        n => n.to_string(),
+    };
+    let names: Vec<&str> = names.into_iter().collect();
+    println!(
+        "{:<28} {:>7} {:>6}  {:<40} {}",
+        bug.name(),
+        median,
+        steps,
+        names.join(", "),
+        cells.join(" ")
+    );
+    use std::io::Write as _;
+    let _ = std::io::stdout().flush();
+    times.len() == args.seeds as usize
 }
 
 fn print_hunt(cfg: &ModelConfig, h: &Hunt) {
