@@ -20,7 +20,7 @@
 
 use paxchain::{Msg, ServerState, Storage};
 use paxchain_model::NetworkKind;
-use stateright::actor::Network;
+use stateright::actor::{Envelope, Network};
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -112,33 +112,36 @@ pub fn saved(model: &Option<Storage>, real: &Option<Storage>) -> Option<FieldDif
 /// Messages in flight, per link `(src, dst)` by actor index.
 pub type Links = BTreeMap<(usize, usize), Vec<Msg>>;
 
+/// Every message in the model's network, once per copy: in order on each link of an
+/// ordered network, once for a duplicating network (which holds a set).
+pub fn envelopes(network: &Network<Msg>) -> Vec<Envelope<Msg>> {
+    match network {
+        Network::UnorderedDuplicating(set, _) => set.iter().cloned().collect(),
+        Network::UnorderedNonDuplicating(bag) => bag
+            .iter()
+            .flat_map(|(e, &k)| std::iter::repeat(e.clone()).take(k))
+            .collect(),
+        Network::Ordered(flows) => flows
+            .iter()
+            .flat_map(|(&(src, dst), q)| {
+                q.iter().map(move |msg| Envelope {
+                    src,
+                    dst,
+                    msg: msg.clone(),
+                })
+            })
+            .collect(),
+    }
+}
+
 /// The model network's messages from servers (actors `0..servers`), per link, in the form
 /// its kind compares in.
 pub fn model_links(network: &Network<Msg>, servers: usize, kind: NetworkKind) -> Links {
     let mut links = Links::new();
-    let mut add = |src: usize, dst: usize, msg: &Msg, times: usize| {
+    for e in envelopes(network) {
+        let (src, dst) = (usize::from(e.src), usize::from(e.dst));
         if src < servers {
-            let l = links.entry((src, dst)).or_default();
-            l.extend(std::iter::repeat(msg.clone()).take(times));
-        }
-    };
-    match network {
-        Network::UnorderedDuplicating(set, _) => {
-            for e in set.iter() {
-                add(e.src.into(), e.dst.into(), &e.msg, 1);
-            }
-        }
-        Network::UnorderedNonDuplicating(map) => {
-            for (e, &n) in map.iter() {
-                add(e.src.into(), e.dst.into(), &e.msg, n);
-            }
-        }
-        Network::Ordered(flows) => {
-            for ((src, dst), q) in flows {
-                for m in q {
-                    add((*src).into(), (*dst).into(), m, 1);
-                }
-            }
+            links.entry((src, dst)).or_default().push(e.msg);
         }
     }
     normalize(links, kind)

@@ -31,7 +31,7 @@ use paxchain_deploy::demo::Demo;
 use paxchain_deploy::storage;
 use paxchain_model::trace::Step;
 use paxchain_model::{BankModel, BankState, ModelConfig, NetworkKind, NodeState};
-use stateright::actor::{Actor as _, Envelope, Id, Network};
+use stateright::actor::{Actor as _, Id};
 use stateright::{Expectation, Model};
 use std::collections::BTreeMap;
 use std::net::SocketAddrV4;
@@ -403,23 +403,7 @@ impl Session {
     /// sent and the harness does not hold yet, forget what the model no longer has.
     fn sync_clients(&mut self) {
         let servers = self.model.cfg.servers;
-        let mut wanted: Vec<Envelope<paxchain::Msg>> = match &self.state.network {
-            Network::UnorderedDuplicating(set, _) => set.iter().cloned().collect(),
-            Network::UnorderedNonDuplicating(bag) => bag
-                .iter()
-                .flat_map(|(e, &k)| std::iter::repeat(e.clone()).take(k))
-                .collect(),
-            Network::Ordered(flows) => flows
-                .iter()
-                .flat_map(|(&(src, dst), q)| {
-                    q.iter().map(move |msg| Envelope {
-                        src,
-                        dst,
-                        msg: msg.clone(),
-                    })
-                })
-                .collect(),
-        };
+        let mut wanted = compare::envelopes(&self.state.network);
         wanted.retain(|e| usize::from(e.src) >= servers);
         self.relay.held.retain(|h| {
             if h.src < servers {
