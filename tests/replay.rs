@@ -6,10 +6,11 @@ use paxchain::{Account, Ballot};
 use paxchain_deploy::conformance::{HarnessReply, HarnessRequest, REFUSED};
 use paxchain_deploy::demo::Demo;
 use paxchain_deploy::wire::{self, Datagram};
+use paxchain_harness::coverage::Coverage;
 use paxchain_harness::replay::{model, Replay, Session};
 use paxchain_harness::traces::{replay, Trace, Verdict};
-use paxchain_harness::walk::{walk, Coverage};
 use paxchain_model::trace::{steps, Step};
+use paxchain_model::walk::walk;
 use paxchain_model::{scenarios, ModelConfig};
 use stateright::{Checker, Expectation, Model};
 use std::net::UdpSocket;
@@ -20,11 +21,7 @@ fn how(name: &str) -> Replay {
     let dir: PathBuf =
         std::env::temp_dir().join(format!("paxchain-replay-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    Replay {
-        exe: env!("CARGO_BIN_EXE_paxchain").into(),
-        dir,
-        patience: Duration::from_secs(5),
-    }
+    Replay::new(env!("CARGO_BIN_EXE_paxchain").into(), dir)
 }
 
 fn scenario(name: &str) -> ModelConfig {
@@ -87,13 +84,8 @@ fn random_walks_with_crashes_and_loss_match() {
     ] {
         let m = model(&cfg);
         for seed in 0..walks {
-            let steps = walk(&m, seed, 40);
-            covered.add(&m, &steps);
-            let trace = Trace {
-                name: format!("walk {seed}"),
-                steps,
-                breaks: None,
-            };
+            let trace = Trace::walk(&m, seed, 40);
+            covered.add(&m, &trace.steps);
             let (_, verdict) = replay(&how, &m, &trace, "walk").expect("the harness runs");
             assert_eq!(verdict, Verdict::Matched, "seed {seed}");
         }

@@ -5,7 +5,7 @@ use crate::ModelArgs;
 use clap::Args;
 use paxchain_harness::replay::{model, Replay};
 use paxchain_harness::traces::{self, Trace, Verdict};
-use paxchain_harness::{walk, HarnessError, Run};
+use paxchain_harness::{coverage, HarnessError, Run};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
@@ -70,13 +70,10 @@ fn server_bin(args: &ReplayArgs) -> Result<PathBuf, HarnessError> {
 
 fn run(args: &ReplayArgs) -> Result<bool, HarnessError> {
     let cfg = args.model.config().map_err(HarnessError::Config)?;
-    let how = Replay {
-        exe: server_bin(args)?,
-        dir: args.dir.clone().unwrap_or_else(|| {
-            std::env::temp_dir().join(format!("paxchain-replay-{}", std::process::id()))
-        }),
-        patience: Duration::from_secs(5),
-    };
+    let dir = args.dir.clone().unwrap_or_else(|| {
+        std::env::temp_dir().join(format!("paxchain-replay-{}", std::process::id()))
+    });
+    let how = Replay::new(server_bin(args)?, dir);
     let model = model(&cfg);
     if let Some(n) = args.random {
         return walks(&how, &model, args, n);
@@ -145,14 +142,10 @@ fn walks(
 ) -> Result<bool, HarnessError> {
     let started = Instant::now();
     let (mut steps, mut stepping, mut slowest) = (0usize, Duration::ZERO, Duration::ZERO);
-    let mut covered = walk::Coverage::default();
+    let mut covered = coverage::Coverage::default();
     for i in 0..n {
         let seed = args.seed + i;
-        let trace = Trace {
-            name: format!("walk {seed}"),
-            steps: walk::walk(model, seed, args.steps),
-            breaks: None,
-        };
+        let trace = Trace::walk(model, seed, args.steps);
         covered.add(model, &trace.steps);
         let (run, verdict) = traces::replay(how, model, &trace, &format!("walk-{seed}"))?;
         steps += run.steps;

@@ -91,11 +91,8 @@ fn every_bug_is_caught_by_its_property_with_the_pinned_trace() {
     assert!(Bug::ALL.len() >= 15, "the zoo has {} bugs", Bug::ALL.len());
     assert_eq!(PINNED_STEPS.len(), Bug::ALL.len(), "one pin per bug");
     let mut escaped = Vec::new();
-    let how = Replay {
-        exe: server_bin(),
-        dir: std::env::temp_dir().join(format!("paxchain-zoo-{}", std::process::id())),
-        patience: Duration::from_secs(5),
-    };
+    let dir = std::env::temp_dir().join(format!("paxchain-zoo-{}", std::process::id()));
+    let how = Replay::new(server_bin(), dir);
     for &bug in Bug::ALL {
         let h = hunt(bug, &catching_config(bug), 2, BUDGET);
         let steps = h.trace.as_ref().map(Vec::len);

@@ -83,11 +83,15 @@ impl Demo {
             .join(format!("server-{}", Account::of_server(index)))
     }
 
+    /// Where server `index`'s stderr goes when the cluster was launched with `logs`.
+    pub fn log_file(&self, index: usize) -> PathBuf {
+        self.dir
+            .join(format!("server-{}.log", Account::of_server(index)))
+    }
+
     fn spawn(&mut self, index: usize) -> std::io::Result<()> {
         let stderr = if self.logs {
-            let log = self
-                .dir
-                .join(format!("server-{}.log", Account::of_server(index)));
+            let log = self.log_file(index);
             Stdio::from(File::options().create(true).append(true).open(log)?)
         } else {
             Stdio::inherit()

@@ -7,16 +7,16 @@
 //! - [`relay`]: that network: the sockets, and the datagrams held until the trace moves them.
 //! - [`compare`]: what "the same" means for a server's state and for the network.
 //! - [`traces`]: what is replayed (the checker's JSON, or random walks) and the verdict.
-//! - [`walk`]: what replayed random walks of the model covered.
+//! - [`coverage`]: what replayed random walks of the model covered.
 //!
 //! The harness writes no protocol logic: the model decides what happens, the unchanged
 //! `paxchain` binary does it, and the harness moves opaque datagrams between them.
 
 pub mod compare;
+pub mod coverage;
 pub mod relay;
 pub mod replay;
 pub mod traces;
-pub mod walk;
 
 pub use compare::Difference;
 pub use replay::{Replay, Run, Session};
@@ -29,6 +29,14 @@ pub enum HarnessError {
     Io(#[from] std::io::Error),
     #[error("server {server} {why}")]
     Server { server: String, why: String },
+    /// The process ended while it was starting: its port was taken, or it refused what is
+    /// on its disk. `last_words` is the last line of its log.
+    #[error("server {server} exited at start ({status}): {last_words}")]
+    Exited {
+        server: String,
+        status: std::process::ExitStatus,
+        last_words: String,
+    },
     #[error("unexpected datagram: {0}")]
     Stray(String),
     #[error("step {step} ({what}) is not a step of the model from the state before it")]

@@ -50,6 +50,9 @@ pub fn model(cfg: &ModelConfig) -> BankModel {
     })
 }
 
+/// How long to wait for a server to start or answer, unless told otherwise.
+pub const PATIENCE: Duration = Duration::from_secs(5);
+
 /// How to run the real servers.
 #[derive(Clone, Debug)]
 pub struct Replay {
@@ -59,6 +62,17 @@ pub struct Replay {
     pub dir: PathBuf,
     /// How long to wait for a server to start or to answer.
     pub patience: Duration,
+}
+
+impl Replay {
+    /// Servers from `exe`, their files under `dir`, waited on for [`PATIENCE`].
+    pub fn new(exe: PathBuf, dir: PathBuf) -> Replay {
+        Replay {
+            exe,
+            dir,
+            patience: PATIENCE,
+        }
+    }
 }
 
 /// What a replayed trace showed.
@@ -109,9 +123,7 @@ impl Session {
         loop {
             attempt += 1;
             match Session::launch(model, how, name) {
-                Err(HarnessError::Server { why, .. }) if attempt < 3 && why.contains("exited") => {
-                    continue; // its log says why (server-X.log)
-                }
+                Err(HarnessError::Exited { .. }) if attempt < 3 => continue,
                 Err(e) => return Err(e),
                 Ok(mut session) => {
                     let first = session.observe(0, "the initial state")?;
@@ -323,13 +335,15 @@ impl Session {
                 self.procs.restart(*actor)?;
                 match self.await_up(*actor) {
                     // The model's server restarts; a real one that refuses to is a difference.
-                    Err(HarnessError::Server { why, .. }) if why.starts_with("exited") => {
+                    Err(HarnessError::Exited {
+                        status, last_words, ..
+                    }) => {
                         return Ok(Some(Difference {
                             step: n,
                             what,
                             place: format!("server {}, restart", Account::of_server(*actor)),
                             model: "restarts from its storage".into(),
-                            real: format!("{why}: {}", self.last_words(*actor)),
+                            real: format!("exited ({status}): {last_words}"),
                         }));
                     }
                     other => other?,
@@ -450,9 +464,10 @@ impl Session {
                 return Ok(());
             }
             if let Some(status) = self.procs.exited(s) {
-                return Err(HarnessError::Server {
+                return Err(HarnessError::Exited {
                     server: Account::of_server(s).to_string(),
-                    why: format!("exited at start ({status})"),
+                    status,
+                    last_words: self.last_words(s),
                 });
             }
         }
@@ -461,11 +476,7 @@ impl Session {
 
     /// The last line server `s` wrote to its log.
     fn last_words(&self, s: usize) -> String {
-        let log = self
-            .procs
-            .dir
-            .join(format!("server-{}.log", Account::of_server(s)));
-        let text = std::fs::read_to_string(log).unwrap_or_default();
+        let text = std::fs::read_to_string(self.procs.log_file(s)).unwrap_or_default();
         text.lines()
             .last()
             .unwrap_or("(nothing logged)")

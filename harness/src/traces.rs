@@ -19,6 +19,18 @@ pub struct Trace {
     pub breaks: Option<String>,
 }
 
+impl Trace {
+    /// The random walk of `model` from `seed` (see `paxchain_model::walk`), at most
+    /// `max_steps` long.
+    pub fn walk(model: &BankModel, seed: u64, max_steps: usize) -> Trace {
+        Trace {
+            name: format!("walk {seed}"),
+            steps: paxchain_model::walk::walk(model, seed, max_steps),
+            breaks: None,
+        }
+    }
+}
+
 /// The traces in `text`: the JSON `paxchain-check check --json` prints (every property's
 /// trace, or only `property`'s), or a JSON list of steps. A report made for another
 /// configuration than `cfg` is refused.

@@ -29,8 +29,7 @@ impl ServerActor {
             let id = last.transfer.id;
             if t.id == id && !crate::bug!(self.cfg, RetryExecutedAgain) {
                 if t != last.transfer && !crate::bug!(self.cfg, AnsweredIdReused) {
-                    let reason = Rejection::IdInUse { id };
-                    return reply(client, id, Outcome::Rejected { reason }, fx);
+                    return refuse_id_in_use(client, id, fx);
                 }
                 return reply(client, id, last.outcome.clone(), fx);
             }
@@ -47,8 +46,7 @@ impl ServerActor {
             }
             if t.id == w.transfer.id {
                 if t != w.transfer {
-                    let reason = Rejection::IdInUse { id: t.id };
-                    return reply(client, t.id, Outcome::Rejected { reason }, fx);
+                    return refuse_id_in_use(client, t.id, fx);
                 }
                 if w.client != client {
                     state.to_mut().waiting.as_mut().expect("checked").client = client;
@@ -155,4 +153,10 @@ impl ServerActor {
 
 fn reply(client: Id, id: TxId, outcome: Outcome, fx: &mut Outbox) {
     fx.send(client, ApiMsg::Outcome { id, outcome });
+}
+
+/// One id never names two transfers: a second, different one under it is refused.
+fn refuse_id_in_use(client: Id, id: TxId, fx: &mut Outbox) {
+    let reason = Rejection::IdInUse { id };
+    reply(client, id, Outcome::Rejected { reason }, fx);
 }

@@ -69,6 +69,18 @@ fn sent(cmds: &[Cmd]) -> Vec<(Id, Msg)> {
         .collect()
 }
 
+/// The outcome message `to` should receive for `id`.
+fn answer(to: Id, id: TxId, outcome: Outcome) -> (Id, Msg) {
+    (to, ApiMsg::Outcome { id, outcome }.into())
+}
+
+/// What a second, different transfer under `id` gets.
+fn id_in_use(id: TxId) -> Outcome {
+    Outcome::Rejected {
+        reason: Rejection::IdInUse { id },
+    }
+}
+
 fn first_save(cmds: &[Cmd]) -> Option<usize> {
     cmds.iter().position(|c| matches!(c, Command::Save(_)))
 }
@@ -579,25 +591,12 @@ fn a_different_transfer_under_an_answered_id_is_refused_not_told_its_outcome() {
     let forged = tx(A, 1, C, 1);
     let (changed, cmds) = deliver(&a, &st, Id::from(200), submit(forged));
     assert!(changed.is_none(), "nothing executes, nothing is saved");
-    let reason = Rejection::IdInUse { id: paid.id };
-    assert_eq!(
-        sent(&cmds),
-        vec![(
-            Id::from(200),
-            ApiMsg::Outcome {
-                id: paid.id,
-                outcome: Outcome::Rejected { reason }
-            }
-            .into()
-        )]
-    );
+    let refused = answer(Id::from(200), paid.id, id_in_use(paid.id));
+    assert_eq!(sent(&cmds), vec![refused]);
     // The transfer it answered still gets its own answer again.
     let (_, cmds) = deliver(&a, &st, client(), submit(paid.clone()));
-    let executed = ApiMsg::Outcome {
-        id: paid.id,
-        outcome: Outcome::Executed,
-    };
-    assert_eq!(sent(&cmds), vec![(client(), executed.into())]);
+    let executed = answer(client(), paid.id, Outcome::Executed);
+    assert_eq!(sent(&cmds), vec![executed]);
 }
 
 #[test]
@@ -610,18 +609,8 @@ fn a_different_transfer_under_the_waiting_id_is_refused_and_a_retry_moves_the_an
     let forged = tx(A, 1, C, 1);
     let (changed, cmds) = deliver(&a, &st, Id::from(200), submit(forged));
     assert!(changed.is_none());
-    let reason = Rejection::IdInUse { id: short.id };
-    assert_eq!(
-        sent(&cmds),
-        vec![(
-            Id::from(200),
-            ApiMsg::Outcome {
-                id: short.id,
-                outcome: Outcome::Rejected { reason }
-            }
-            .into()
-        )]
-    );
+    let refused = answer(Id::from(200), short.id, id_in_use(short.id));
+    assert_eq!(sent(&cmds), vec![refused]);
     // The same transfer from a new address (a restarted client): answers go there now.
     let (changed, cmds) = deliver(&a, &st, Id::from(201), submit(short));
     assert!(cmds.is_empty());

@@ -2,7 +2,6 @@
 //! (`paxchain_model::walk`), shared with the swarm search.
 
 use paxchain_model::trace::Step;
-pub use paxchain_model::walk::walk;
 use paxchain_model::BankModel;
 
 /// What a set of walks reached, so a clean replay can be read for what it covered.
@@ -56,7 +55,7 @@ mod tests {
         let model = crate::replay::model(&cfg);
         let mut c = Coverage::default();
         for seed in 0..20 {
-            c.add(&model, &walk(&model, seed, 40));
+            c.add(&model, &paxchain_model::walk::walk(&model, seed, 40));
         }
         assert_eq!(c.walks, 20);
         assert!(c.committed > 0 && c.crashes > 0 && c.losses > 0, "{c:?}");
