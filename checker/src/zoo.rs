@@ -211,10 +211,6 @@ fn swarm_zoo(bugs: &[Bug], args: &ZooArgs, timeout: Duration) -> ExitCode {
         "bug", "median", "steps", "properties broken first"
     );
     for &bug in bugs {
-        if catching_config(bug).rogue.is_some() {
-            println!("{:<28} not swarmed: it needs the rogue client", bug.name());
-            continue;
-        }
         if !swarm_row(bug, args, timeout) {
             missed.push(bug.name());
         }

@@ -176,7 +176,7 @@ fn walker(sh: &Shared, t: u64, threads: u64) -> HashSet<u64> {
     while !sh.stop.load(Ordering::Relaxed) {
         let seed = sh.cfg.first_seed + k * threads + t;
         k += 1;
-        let bias = Bias::for_seed(seed);
+        let bias = Bias::for_seed(seed, sh.model.cfg.servers);
         let mut held = vec![false; props.len()];
         let mut broken: Option<&'static str> = None;
         let mut stale = 0;

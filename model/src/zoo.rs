@@ -77,6 +77,7 @@ pub fn catching_scenario(bug: Bug) -> &'static str {
 /// five servers (f = 2), up to two down at once, loss and duplication; A and B each pay one
 /// unit, then go short and compete to lead, while C pays A; one client resend each, three
 /// ballot rounds. Exhaustive search cannot finish it; a swarm is the only search here.
+/// A bug whose catching preset has the rogue client gets it here too, at the same server.
 pub fn swarm_config(bug: Option<Bug>) -> ModelConfig {
     let default = scenarios::by_name("default").expect("a preset").config;
     ModelConfig {
@@ -88,6 +89,7 @@ pub fn swarm_config(bug: Option<Bug>) -> ModelConfig {
         client_retries: 1,
         workloads: crate::parse_workloads("B1 C2; A1 C1; A1").expect("a valid script"),
         bug,
+        rogue: bug.and_then(|b| catching_config(b).rogue),
         ..default
     }
 }
