@@ -3,7 +3,10 @@
 //! - fast path: one client's transfers covered by its balance, one after another;
 //! - consensus path: each transfer of A is short and needs a round (B's credit arrives first);
 //! - failover: the leader of a round is killed; time until another server's transfer that
-//!   needs consensus is committed.
+//!   needs consensus is committed;
+//! - contention: five servers, every client busy with transfers that each need a round;
+//!   per server, how many blocks it led and how long its clients waited (the fairness of
+//!   elections: no server may starve).
 
 use paxchain::{Account, Outcome};
 use paxchain_deploy::demo::Demo;
@@ -15,10 +18,14 @@ const B: Account = Account(1);
 const C: Account = Account(2);
 
 fn cluster(name: &str, initial: u64) -> (Demo, Vec<UdpClient>) {
+    cluster_of(name, 3, initial)
+}
+
+fn cluster_of(name: &str, n: usize, initial: u64) -> (Demo, Vec<UdpClient>) {
     let dir = std::env::temp_dir().join(format!("paxchain-bench-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let demo = Demo::start(env!("CARGO_BIN_EXE_paxchain").as_ref(), &dir, 3, initial).unwrap();
-    let clients = (0..3)
+    let demo = Demo::start(env!("CARGO_BIN_EXE_paxchain").as_ref(), &dir, n, initial).unwrap();
+    let clients = (0..n)
         .map(|i| UdpClient::connect(&demo.cluster, Account::of_server(i)).unwrap())
         .collect();
     (demo, clients)
@@ -91,4 +98,68 @@ fn main() {
         let _ = flight.join();
     }
     row("leader killed -> next commit", rounds, total);
+    contention();
+}
+
+/// The percentile `p` (0 to 100) of sorted `xs`, in milliseconds.
+fn percentile(xs: &[Duration], p: usize) -> f64 {
+    if xs.is_empty() {
+        return f64::NAN;
+    }
+    xs[(xs.len() - 1) * p / 100].as_secs_f64() * 1e3
+}
+
+/// Five servers with one unit each; every client pays the next account one unit, again
+/// and again, for `SECS`. After its first transfer each client is short until its
+/// predecessor's credit is committed, so every server keeps asking for rounds at once.
+fn contention() {
+    const SERVERS: usize = 5;
+    const SECS: u64 = 10;
+    let (_demo, clients) = cluster_of("contention", SERVERS, 1);
+    let until = Instant::now() + Duration::from_secs(SECS);
+    let threads: Vec<_> = (clients.into_iter().enumerate())
+        .map(|(i, mut c)| {
+            std::thread::spawn(move || {
+                let next = Account::of_server((i + 1) % SERVERS);
+                let (mut waits, mut rejected, mut unanswered) = (Vec::new(), 0, 0);
+                while Instant::now() < until {
+                    let t = Instant::now();
+                    match c.transfer(next, 1) {
+                        Ok((_, Outcome::ExecutedAfterConsensus)) => waits.push(t.elapsed()),
+                        Ok((_, Outcome::Executed)) => {}
+                        Ok((_, Outcome::Rejected { .. })) => rejected += 1,
+                        Err(_) => unanswered += 1,
+                    }
+                }
+                waits.sort();
+                (c, waits, rejected, unanswered)
+            })
+        })
+        .collect();
+    let results: Vec<_> = threads.into_iter().map(|t| t.join().unwrap()).collect();
+    let chain = results[0].0.chain(Account::of_server(0)).unwrap();
+    println!(
+        "\nfive servers, every client busy for {SECS} s: {} blocks\n\
+         {:<8} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10}",
+        chain.len() - 1,
+        "server",
+        "led",
+        "consensus",
+        "p50 ms",
+        "p99 ms",
+        "rejected",
+        "no answer"
+    );
+    for (i, (_, waits, rejected, unanswered)) in results.iter().enumerate() {
+        let led = (chain.iter().skip(1))
+            .filter(|b| usize::from(b.ballot.leader) == i)
+            .count();
+        println!(
+            "{:<8} {led:>10} {:>10} {:>10.1} {:>10.1} {rejected:>10} {unanswered:>10}",
+            Account::of_server(i).to_string(),
+            waits.len(),
+            percentile(waits, 50),
+            percentile(waits, 99),
+        );
+    }
 }
