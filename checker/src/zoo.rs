@@ -17,9 +17,11 @@ pub struct ZooArgs {
     /// Hunt only these bugs (by name; default: the whole zoo).
     #[arg(long = "bug")]
     bugs: Vec<Bug>,
-    /// Checker threads per hunt.
-    #[arg(long, default_value_t = 2)]
-    threads: usize,
+    /// Checker threads per hunt (default 1: a multi-threaded search finds a different
+    /// counterexample from run to run, so only one thread gives the pinned trace lengths),
+    /// or per swarm (default 2).
+    #[arg(long)]
+    threads: Option<usize>,
     /// Give up on a bug after this many seconds.
     #[arg(long, default_value_t = 60)]
     timeout: u64,
@@ -39,6 +41,16 @@ pub struct ZooArgs {
     /// Swarms per bug, each from its own seeds.
     #[arg(long, default_value_t = 5)]
     seeds: u64,
+}
+
+impl ZooArgs {
+    fn hunt_threads(&self) -> usize {
+        self.threads.unwrap_or(1)
+    }
+
+    fn swarm_threads(&self) -> usize {
+        self.threads.unwrap_or(2)
+    }
 }
 
 /// Prints the zoo: name, what the mistake is, and the property that must catch it.
@@ -69,7 +81,7 @@ pub fn zoo(args: &ZooArgs) -> ExitCode {
     };
     let timeout = Duration::from_secs(args.timeout);
     if args.matrix {
-        return matrix(&bugs, args.threads, timeout);
+        return matrix(&bugs, args.hunt_threads(), timeout);
     }
     if args.swarm {
         return swarm_zoo(&bugs, args, timeout);
@@ -81,7 +93,7 @@ pub fn zoo(args: &ZooArgs) -> ExitCode {
     );
     for bug in bugs {
         let cfg = catching_config(bug);
-        let h = hunt(bug, &cfg, args.threads, timeout);
+        let h = hunt(bug, &cfg, args.hunt_threads(), timeout);
         let steps = h.trace.as_ref().map_or("-".into(), |t| t.len().to_string());
         println!(
             "{:<28} {:<17} {:<7} {:<38} {:>5} {:>9} {:>7.1}",
@@ -184,10 +196,10 @@ fn swarm_zoo(bugs: &[Bug], args: &ZooArgs, timeout: Duration) -> ExitCode {
         cfg.network,
         cfg.max_round,
         cfg.client_retries,
-        args.threads,
+        args.swarm_threads(),
         args.timeout
     );
-    let (found, s) = swarm_once(&cfg, 1, args.threads, timeout);
+    let (found, s) = swarm_once(&cfg, 1, args.swarm_threads(), timeout);
     println!(
         "{:<28} {} in {:.0} s ({} walks, {} distinct states){}",
         "(no bug)",
@@ -235,7 +247,7 @@ fn swarm_row(bug: Bug, args: &ZooArgs, timeout: Duration) -> bool {
     let mut shortest = usize::MAX;
     for k in 0..args.seeds {
         let cfg = swarm_config(Some(bug));
-        match swarm_once(&cfg, 1 + k * 1_000_000, args.threads, timeout).0 {
+        match swarm_once(&cfg, 1 + k * 1_000_000, args.swarm_threads(), timeout).0 {
             Some((secs, name, steps)) => {
                 times.push(secs);
                 names.insert(name);

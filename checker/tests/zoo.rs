@@ -1,5 +1,5 @@
 //! The bug zoo: every seeded bug is caught, on its preset, by the property its documentation
-//! names, within 10 s on 2 threads, with a counterexample of the pinned length; and the real
+//! names, within 10 s on one thread, with a counterexample of the pinned length; and the real
 //! servers, replaying that counterexample, show they do not have the bug.
 
 use paxchain::bugs::Bug;
@@ -15,7 +15,7 @@ use std::time::Duration;
 /// the bug changed: look at the new trace (`paxchain-check zoo --bug NAME --traces`).
 const PINNED_STEPS: &[(&str, usize)] = &[
     ("quorum-of-half", 8),
-    ("stale-votes-counted", 20),
+    ("stale-votes-counted", 19),
     ("ballot-tie-ignores-leader", 16),
     ("promise-not-raised", 16),
     ("accept-ignores-promise", 16),
@@ -38,6 +38,12 @@ const PINNED_STEPS: &[(&str, usize)] = &[
 ];
 
 const BUDGET: Duration = Duration::from_secs(10);
+
+/// One checker thread per hunt: with two, the threads race to the first violation, the
+/// counterexample differs from run to run, and so can its shrunk length (21 or 22 steps for
+/// first-accepted-not-highest, on the same machine). One thread is deterministic, and the
+/// search is barely slower (the zoo takes 26 s instead of 18 s).
+const THREADS: usize = 1;
 
 /// The bugs of the scripted client, not of the server: the real servers, fed the buggy
 /// client's requests, break the property just as the model's do.
@@ -94,7 +100,7 @@ fn every_bug_is_caught_by_its_property_with_the_pinned_trace() {
     let dir = std::env::temp_dir().join(format!("paxchain-zoo-{}", std::process::id()));
     let how = Replay::new(server_bin(), dir);
     for &bug in Bug::ALL {
-        let h = hunt(bug, &catching_config(bug), 2, BUDGET);
+        let h = hunt(bug, &catching_config(bug), THREADS, BUDGET);
         let steps = h.trace.as_ref().map(Vec::len);
         eprintln!(
             "{:<28} {:<17} {:?} steps, {:.1} s, breaks {:?}",
@@ -132,7 +138,7 @@ fn a_hunt_on_a_scenario_that_cannot_catch_the_bug_reports_it() {
             bug: Some(bug),
             ..tiny
         },
-        2,
+        THREADS,
         BUDGET,
     );
     assert!(!h.caught());
