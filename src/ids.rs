@@ -67,13 +67,22 @@ impl<'de> Deserialize<'de> for Account {
 }
 
 /// A Paxos ballot: a round number made unique by the index of the server that leads it.
-/// Ballots order by round, then by leader, so two servers never start the same ballot.
+///
+/// Ballots order by round, then by `waited`, then by leader, so two servers never start the
+/// same ballot. Among candidates that start the same round at once (after every commit,
+/// each server still waiting starts `promised.round + 1`), the one whose client has waited
+/// longest wins; only among equal waits does the higher index win. Any total order keeps
+/// Paxos safe; this one keeps it fair: with the index alone, the highest-indexed busy server
+/// won every contested height and the others starved (spec/protocol.md, "Fairness").
 #[derive(
     Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
 )]
 pub struct Ballot {
     /// Incremented by a server each time it starts an election.
     pub round: u32,
+    /// How many blocks were committed while the leader's waiting transfer waited, when the
+    /// leader started this ballot: the tie-break among equal rounds.
+    pub waited: u32,
     /// The index of the server leading this ballot.
     pub leader: u8,
 }
@@ -82,13 +91,28 @@ impl Ballot {
     /// The ballot nobody leads; every server has promised at least this one.
     pub const ZERO: Ballot = Ballot {
         round: 0,
+        waited: 0,
         leader: 0,
     };
+
+    /// Ballot `round` of server `leader`, which has not waited.
+    pub fn new(round: u32, leader: u8) -> Ballot {
+        Ballot {
+            round,
+            waited: 0,
+            leader,
+        }
+    }
 }
 
+/// `3.B`: round 3, led by B; `3.B+2`: the same, B's client having waited two blocks.
 impl fmt::Display for Ballot {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}.{}", self.round, Account(self.leader))
+        write!(f, "{}.{}", self.round, Account(self.leader))?;
+        if self.waited > 0 {
+            write!(f, "+{}", self.waited)?;
+        }
+        Ok(())
     }
 }
 
@@ -157,10 +181,17 @@ mod tests {
     }
 
     #[test]
-    fn ballots_order_by_round_then_leader() {
-        let b = |round, leader| Ballot { round, leader };
-        assert!(b(1, 2) < b(2, 0));
-        assert!(b(2, 0) < b(2, 1));
-        assert_eq!(b(3, 1).to_string(), "3.B");
+    fn ballots_order_by_round_then_wait_then_leader() {
+        let b = |round, waited, leader| Ballot {
+            round,
+            waited,
+            leader,
+        };
+        assert!(b(1, 5, 2) < b(2, 0, 0), "the round comes first");
+        assert!(b(2, 0, 4) < b(2, 1, 0), "then the longer wait");
+        assert!(b(2, 1, 0) < b(2, 1, 1), "then the index");
+        assert_eq!(b(3, 0, 1).to_string(), "3.B");
+        assert_eq!(b(3, 2, 1).to_string(), "3.B+2");
+        assert_eq!(Ballot::new(3, 1), b(3, 0, 1));
     }
 }

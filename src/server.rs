@@ -193,11 +193,14 @@ impl ServerActor {
             }
             return;
         }
+        let height = st.storage.chain.next_height();
+        // Among equal rounds the longest wait wins: the fairness of contested heights.
+        let waited = (st.waiting.as_ref()).map_or(0, |w| height.0.saturating_sub(w.since.0));
         let ballot = Ballot {
             round,
+            waited,
             leader: u8::try_from(self.cfg.index).expect("validated: at most 26 servers"),
         };
-        let height = st.storage.chain.next_height();
         // The ballot is saved (by the step) before anyone hears of it, so a restarted server
         // never leads the same ballot twice with different blocks.
         st.storage.promised = ballot;
@@ -228,12 +231,24 @@ impl ServerActor {
         true
     }
 
-    /// Whether `ballot` is below the ballot `promised`: ballots order as (round, leader).
+    /// Whether `ballot` is below the ballot `promised`: ballots order as (round, waited,
+    /// leader).
     fn outranked(&self, ballot: Ballot, promised: Ballot) -> bool {
         if crate::bug!(self.cfg, BallotTieIgnoresLeader) {
             return ballot.round < promised.round;
         }
         ballot < promised
+    }
+
+    /// Learns that some server has promised `ballot` (from an OUTRANKED, a COMMIT or a
+    /// CATCH-UP): promising it too is always safe (a promise only forbids), steps down from
+    /// a lower round of its own, and makes this server's next election start above it, not
+    /// one ballot at a time above a promise that a crash or a partition left behind.
+    fn learn_ballot(&self, st: &mut ServerState, ballot: Ballot) {
+        if ballot > st.storage.promised {
+            st.storage.promised = ballot;
+            abandon_lower_round(st, ballot);
+        }
     }
 
     /// A message from peer `from`: a promise goes to the shared election, the rest to the

@@ -210,3 +210,50 @@ fn killing_the_leader_mid_round_then_a_follower_loses_nothing() {
     assert_each_once(&a, &chain, &acked, 3);
     assert!(acked.len() >= 3, "{acked:?}");
 }
+
+/// Liveness fault 2 of the torture issue: a restarted server that missed many ballots must
+/// not climb back one ballot per round timeout. B and C run 40 ballots while A is down (20
+/// that commit a block, 20 that find nothing to agree on), then A's client asks for more
+/// than the bank holds: A must lead a round of its own (the only way to a refusal) within
+/// one round timeout of the request.
+#[test]
+fn a_restarted_server_that_missed_many_ballots_leads_within_one_round_timeout() {
+    let mut demo = start("missed", 3, 100);
+    let round_timeout = Duration::from_millis(demo.cluster.round_timeout_ms);
+    let mut b = client(&demo, B);
+    let mut c = client(&demo, C);
+    demo.crash(A);
+    for _ in 0..20 {
+        // A block: B's fast transfer, gathered by the round B runs for a refusal.
+        assert_eq!(b.transfer(C, 1).unwrap().1, Outcome::Executed);
+        assert!(matches!(b.transfer(C, 1_000).unwrap().1, Outcome::Rejected { .. }));
+        // A ballot and no block: nothing is pending anywhere.
+        assert!(matches!(c.transfer(B, 1_000).unwrap().1, Outcome::Rejected { .. }));
+    }
+    let missed = match b.status(B).unwrap() {
+        paxchain::ApiMsg::Status { promised, .. } => promised.round,
+        other => panic!("{other:?}"),
+    };
+    assert!(missed >= 40, "B and C ran {missed} ballots");
+    demo.recover(A);
+    let mut a = client(&demo, A);
+    let t = Instant::now();
+    let (_, outcome) = a.transfer(B, 1_000).expect("A's client gets an answer");
+    let took = t.elapsed();
+    eprintln!("A missed {missed} ballots; its client's answer took {took:?}");
+    assert!(
+        matches!(
+            outcome,
+            Outcome::Rejected {
+                reason: paxchain::Rejection::InsufficientFunds { .. }
+            }
+        ),
+        "{outcome:?}"
+    );
+    assert!(
+        took < round_timeout,
+        "A missed {missed} ballots and needed {took:?} to lead (round timeout {round_timeout:?})"
+    );
+    let chain = agreed_chain(&a, 3);
+    assert_eq!(replay(&chain, 3, 100).total(), 300);
+}

@@ -6,7 +6,7 @@ use clap::Args;
 use paxchain::bugs::Bug;
 use paxchain_model::swarm::{swarm, Progress, SwarmConfig};
 use paxchain_model::zoo::{
-    catching_config, catching_scenario, hunt, search, swarm_config, Escape, Hunt,
+    catching_config, catching_scenario, hunt, swarm_config, Escape, Hunt,
 };
 use paxchain_model::{build, scenarios, ModelConfig};
 use std::process::ExitCode;
@@ -286,12 +286,11 @@ fn print_hunt(cfg: &ModelConfig, h: &Hunt) {
         return;
     };
     println!(
-        "\n## {}\n\n`paxchain-check check --scenario {} --bug {} --strategy {}`\n\n\
+        "\n## {}\n\n`paxchain-check check --scenario {} --bug {} --strategy bfs`\n\n\
          Breaks: {}.\n",
         h.bug.name(),
         catching_scenario(h.bug),
         h.bug.name(),
-        search(h.bug),
         h.broken.join(", ")
     );
     print_trace(&build(cfg), steps);

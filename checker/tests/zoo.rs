@@ -21,7 +21,7 @@ const PINNED_STEPS: &[(&str, usize)] = &[
     ("accept-ignores-promise", 16),
     ("ignore-accepted-in-promises", 16),
     ("first-accepted-not-highest", 21),
-    ("repropose-committed", 21),
+    ("repropose-committed", 19),
     ("promise-not-saved", 18),
     ("accepted-not-saved", 18),
     ("log-not-saved", 1),

@@ -43,6 +43,7 @@ pub fn transfers(g: &mut Gen) -> Vec<Transfer> {
 pub fn ballot(g: &mut Gen) -> Ballot {
     Ballot {
         round: u32::arbitrary(g),
+        waited: u32::arbitrary(g),
         leader: u8::arbitrary(g),
     }
 }
@@ -119,7 +120,7 @@ pub fn storage(g: &mut Gen) -> Storage {
 }
 
 /// How many kinds of message [`msg`] makes; [`kind`] numbers them.
-pub const MESSAGE_KINDS: usize = 21;
+pub const MESSAGE_KINDS: usize = 22;
 
 /// A message of kind `k` (see [`kind`]) with random, populated fields.
 pub fn msg(g: &mut Gen, k: usize) -> Msg {
@@ -196,9 +197,13 @@ pub fn msg(g: &mut Gen, k: usize) -> Msg {
             block: block(g),
         }),
         19 => peer(PeerMsg::CatchUpRequest { from: height(g) }),
-        _ => peer(PeerMsg::CatchUp {
+        20 => peer(PeerMsg::CatchUp {
             blocks: vec![block(g), block(g)],
             more: bool::arbitrary(g),
+            promised: ballot(g),
+        }),
+        _ => peer(PeerMsg::Outranked {
+            promised: ballot(g),
         }),
     }
 }
@@ -231,6 +236,7 @@ pub fn kind(m: &Msg) -> usize {
             PeerMsg::Commit { .. } => 18,
             PeerMsg::CatchUpRequest { .. } => 19,
             PeerMsg::CatchUp { .. } => 20,
+            PeerMsg::Outranked { .. } => 21,
         },
     }
 }

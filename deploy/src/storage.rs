@@ -135,10 +135,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("paxchain-torn-{}", std::process::id()));
         fs::create_dir_all(&dir).unwrap();
         let saved = Storage {
-            promised: paxchain::Ballot {
-                round: 3,
-                leader: 1,
-            },
+            promised: paxchain::Ballot::new(3, 1),
             ..Storage::default()
         };
         let runtime_bytes = encode_in(&dir, &saved).unwrap();

@@ -187,10 +187,7 @@ mod tests {
         assert_eq!(server_state(&a, &a.clone()), None);
         let mut b = a.clone();
         b.storage = Storage {
-            promised: Ballot {
-                round: 2,
-                leader: 1,
-            },
+            promised: Ballot::new(2, 1),
             ..Storage::default()
         };
         let (field, m, r) = server_state(&a, &b).expect("they differ");

@@ -395,7 +395,7 @@ mod tests {
 
     fn p(round: u32, height: u32, leader: usize, block: u8) -> Proposal {
         Proposal {
-            ballot: Ballot { round, leader: 0 },
+            ballot: Ballot::new(round, 0),
             height: Height(height),
             leader: Id::from(leader),
             block: Digest([block; 32]),

@@ -123,11 +123,12 @@ pub fn all() -> Vec<Scenario> {
         },
         Scenario {
             name: "lagging-promiser",
-            about: "A pays B, then needs B's and C's credits, which may come in two blocks; three rounds: a promiser may still hold a committed transfer",
+            about: "A pays B, then C twice, each time short; a lost COMMIT leaves C, which paid A, still holding that transfer when it promises for the next block (lossy FIFO links)",
             config: ModelConfig {
-                workloads: vec![vec![(B, 1), (C, 2)], vec![(A, 1)], vec![(A, 1)]],
-                network: NetworkKind::Unordered,
-                max_round: 3,
+                workloads: vec![vec![(B, 1), (C, 1), (C, 1)], vec![], vec![(A, 1)]],
+                network: NetworkKind::Ordered,
+                lossy: true,
+                max_round: 2,
                 ..default
             },
         },

@@ -1,12 +1,10 @@
 //! The bug zoo's other half: for each seeded bug (`paxchain::bugs::Bug`), the smallest preset
 //! that catches it, and the hunt that shows it does.
 //!
-//! A hunt searches the preset with the bug switched on and stops as soon as the property the
-//! bug names is violated. Its counterexample is replayed (a discovery that does not replay is
-//! the tool's bug, not a result) and shrunk until no step can go. Most hunts are
-//! breadth-first, so the trace is one of the shortest and its length can be pinned; a bug
-//! that needs a deep trace is hunted depth-first, which finds it in seconds where
-//! breadth-first takes minutes, and its shrunk trace is pinned as measured.
+//! A hunt searches the preset with the bug switched on, breadth-first, and stops as soon as
+//! the property the bug names is violated. Its counterexample is replayed (a discovery that
+//! does not replay is the tool's bug, not a result) and shrunk until no step can go. On one
+//! thread the search is deterministic, so the trace's length can be pinned.
 //!
 //! [`swarm_config`] is the large configuration the swarm search must catch every bug on.
 
@@ -17,32 +15,6 @@ use paxchain::bugs::Bug;
 use stateright::{Checker, HasDiscoveries, Model};
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
-
-/// How a hunt searches (shown as `bfs` or `dfs`, the `--strategy` that reproduces it).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Search {
-    /// Breadth-first: the shortest counterexample.
-    Bfs,
-    /// Depth-first, then shrunk: for bugs whose counterexample is too deep for breadth-first.
-    Dfs,
-}
-
-impl std::fmt::Display for Search {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Search::Bfs => "bfs",
-            Search::Dfs => "dfs",
-        })
-    }
-}
-
-/// How a hunt searches for `bug`.
-pub fn search(bug: Bug) -> Search {
-    match bug {
-        Bug::ReproposeCommitted => Search::Dfs,
-        _ => Search::Bfs,
-    }
-}
 
 /// The preset that catches `bug`: of those that do within 5 s, the one with the fewest states
 /// (`paxchain-check zoo --matrix` hunts every bug on every preset). `default` comes first:
@@ -142,18 +114,16 @@ impl Hunt {
     }
 }
 
-/// Searches `cfg` (which runs `bug`) on `threads` threads, as [`search`] says, until the
-/// bug's property is violated, the space is exhausted, or `timeout` passes.
+/// Searches `cfg` (which runs `bug`) breadth-first on `threads` threads until the bug's
+/// property is violated, the space is exhausted, or `timeout` passes. With more than one
+/// thread, the threads race and the counterexample can differ from run to run.
 pub fn hunt(bug: Bug, cfg: &ModelConfig, threads: usize, timeout: Duration) -> Hunt {
     let start = Instant::now();
     let model = build(cfg);
     let property = bug.caught_by();
     let builder = (model.clone().checker().threads(threads.max(1)))
         .finish_when(HasDiscoveries::AnyOf(BTreeSet::from([property])));
-    let checker: Box<dyn Checker<BankModel>> = match search(bug) {
-        Search::Bfs => Box::new(builder.spawn_bfs()),
-        Search::Dfs => Box::new(builder.spawn_dfs()),
-    };
+    let checker = builder.spawn_bfs();
     while !checker.is_done() && start.elapsed() < timeout {
         std::thread::sleep(Duration::from_millis(10));
     }

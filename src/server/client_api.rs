@@ -60,6 +60,7 @@ impl ServerActor {
         let w = Waiting {
             client,
             transfer: t,
+            since: st.storage.chain.next_height(),
         };
         // 4. Fast path.
         if self.available(&st.storage) >= w.transfer.amount {

@@ -45,6 +45,8 @@ impl ServerActor {
                         let collecting = |p: &Phase| matches!(p, Phase::Collecting { .. });
                         !self.may_count(st, from, *ballot, *height, collecting)
                     }
+                    // A promise only rises; `literal` never reads an OUTRANKED.
+                    PeerMsg::Outranked { promised } => !safe || *promised <= st.storage.promised,
                     // `safe` appends only blocks from its tip on; `literal` appends any COMMIT.
                     PeerMsg::Commit { block, .. } => safe && block.height < next,
                     PeerMsg::CatchUp { blocks, .. } => {

@@ -76,6 +76,7 @@ impl Consensus for Literal {
             // The safe variant's phase 2 and catch-up never reach a literal server.
             PeerMsg::Accept { .. }
             | PeerMsg::Accepted { .. }
+            | PeerMsg::Outranked { .. }
             | PeerMsg::CatchUpRequest { .. }
             | PeerMsg::CatchUp { .. } => {}
         }

@@ -55,9 +55,32 @@ impl Consensus for Safe {
             PeerMsg::Promise { .. } => {}
             PeerMsg::Accept { ballot, block } => a.on_accept(state, from, ballot, block, fx),
             PeerMsg::Accepted { ballot, height } => a.on_accepted(state, from, ballot, height, fx),
-            PeerMsg::Commit { block, .. } => a.on_blocks(state, from, vec![block], false, fx),
+            PeerMsg::Outranked { promised } => {
+                if promised > state.storage.promised {
+                    a.learn_ballot(state.to_mut(), promised);
+                }
+            }
+            PeerMsg::Commit { ballot, block } => {
+                let news = Blocks {
+                    blocks: vec![block],
+                    more: false,
+                    ballot,
+                };
+                a.on_blocks(state, from, news, fx)
+            }
             PeerMsg::CatchUpRequest { from: height } => a.send_blocks(state, from, height, fx),
-            PeerMsg::CatchUp { blocks, more } => a.on_blocks(state, from, blocks, more, fx),
+            PeerMsg::CatchUp {
+                blocks,
+                more,
+                promised,
+            } => {
+                let news = Blocks {
+                    blocks,
+                    more,
+                    ballot: promised,
+                };
+                a.on_blocks(state, from, news, fx)
+            }
             // The literal variant's phase 2 never reaches a safe server.
             PeerMsg::LiteralAccept { .. } | PeerMsg::LiteralAccepted { .. } => {}
         }
@@ -100,7 +123,7 @@ impl ServerActor {
             return self.send_blocks(state, from, height, fx);
         }
         if !self.promise(state, ballot) {
-            return;
+            return self.refuse(state, from, ballot, fx);
         }
         let accepted = (state.storage.accepted.as_ref())
             .filter(|acc| acc.block.height == height)
@@ -194,7 +217,7 @@ impl ServerActor {
         }
         let promised = state.storage.promised;
         if self.outranked(ballot, promised) && !crate::bug!(self.cfg, AcceptIgnoresPromise) {
-            return;
+            return self.refuse(state, from, ballot, fx);
         }
         if height > next {
             return self.send(from, PeerMsg::CatchUpRequest { from: next }, fx);
@@ -246,16 +269,26 @@ impl ServerActor {
         self.announce(st, ballot, block, fresh, fx);
     }
 
+    /// A PREPARE or ACCEPT below the promise, from an older round: tell the candidate what
+    /// was promised, so its next ballot is above it (a silent refusal taught it one ballot
+    /// per round timeout). Within one round the refusal stays silent: the candidate that won
+    /// sent its own PREPARE to the loser too, so an OUTRANKED would tell it nothing new.
+    fn refuse(&self, state: &ServerState, to: usize, ballot: Ballot, fx: &mut Outbox) {
+        let promised = state.storage.promised;
+        if ballot.round < promised.round {
+            self.send(to, PeerMsg::Outranked { promised }, fx);
+        }
+    }
+
     /// Appends every block that extends the tip; asks for the gap if one arrives early, and
-    /// for the rest if the sender said `more`.
-    fn on_blocks(
-        &self,
-        state: &mut Cow<ServerState>,
-        from: usize,
-        blocks: Vec<Arc<Block>>,
-        more: bool,
-        fx: &mut Outbox,
-    ) {
+    /// for the rest if the sender said `more`. When the chain grows, the ballot that came
+    /// with the blocks is learned too.
+    fn on_blocks(&self, state: &mut Cow<ServerState>, from: usize, news: Blocks, fx: &mut Outbox) {
+        let Blocks {
+            blocks,
+            more,
+            ballot,
+        } = news;
         let next = state.storage.chain.next_height();
         let useful: Vec<Arc<Block>> = blocks.into_iter().filter(|b| b.height >= next).collect();
         let Some(first) = useful.first() else {
@@ -281,6 +314,7 @@ impl ServerActor {
         if grown.storage.chain.next_height() > next {
             let st = state.to_mut();
             *st = grown;
+            self.learn_ballot(st, ballot);
             if more {
                 let from_height = st.storage.chain.next_height();
                 self.send(from, PeerMsg::CatchUpRequest { from: from_height }, fx);
@@ -293,7 +327,21 @@ impl ServerActor {
     fn send_blocks(&self, state: &ServerState, to: usize, from: Height, fx: &mut Outbox) {
         let (blocks, more) = blocks_message(&state.storage.chain, from);
         if !blocks.is_empty() {
-            self.send(to, PeerMsg::CatchUp { blocks, more }, fx);
+            let promised = state.storage.promised;
+            let catch_up = PeerMsg::CatchUp {
+                blocks,
+                more,
+                promised,
+            };
+            self.send(to, catch_up, fx);
         }
     }
+}
+
+/// Committed blocks as a COMMIT or a CATCH-UP brings them, with the ballot they bring: the
+/// COMMIT's, or the CATCH-UP sender's promise.
+struct Blocks {
+    blocks: Vec<Arc<Block>>,
+    more: bool,
+    ballot: Ballot,
 }

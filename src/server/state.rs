@@ -64,6 +64,9 @@ pub struct Waiting {
     pub client: Id,
     /// The transfer.
     pub transfer: Transfer,
+    /// The chain's next height when it began to wait: the blocks committed since are how
+    /// long it has waited, which ranks this server's ballots (`Ballot::waited`).
+    pub since: Height,
 }
 
 /// One consensus instance led by this server.

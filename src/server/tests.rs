@@ -172,10 +172,7 @@ fn a_short_balance_starts_an_election_with_a_saved_ballot() {
     let t = tx(A, 1, B, 2);
     let (st, cmds) = deliver(&a, &start(&a), client(), submit(t.clone()));
     let st = st.unwrap();
-    let ballot = Ballot {
-        round: 1,
-        leader: 0,
-    };
+    let ballot = Ballot::new(1, 0);
     assert_eq!(st.storage.promised, ballot);
     assert_eq!(st.waiting.as_ref().map(|w| &w.transfer), Some(&t));
     assert!(first_save(&cmds) < first_send(&cmds));
@@ -278,18 +275,12 @@ fn a_reported_accepted_block_is_proposed_unchanged() {
     let st = st.unwrap();
     let old = Arc::new(Block::new(
         Height(1),
-        Ballot {
-            round: 0,
-            leader: 2,
-        },
+        Ballot::new(0, 2),
         st.storage.chain.tip().hash,
         vec![tx(C, 1, B, 1)],
     ));
     let reported = Some(AcceptedBlock {
-        ballot: Ballot {
-            round: 0,
-            leader: 2,
-        },
+        ballot: Ballot::new(0, 2),
         block: old.clone(),
     });
     let (st, _) = deliver(
@@ -345,10 +336,7 @@ fn a_follower_promises_with_its_accepted_block_and_log_and_ignores_lower_ballots
     let b = server(1, Variant::Safe);
     let (st, _) = deliver(&b, &start(&b), client(), submit(tx(B, 1, A, 1)));
     let st = st.unwrap();
-    let high = Ballot {
-        round: 2,
-        leader: 0,
-    };
+    let high = Ballot::new(2, 0);
     let prepare = PeerMsg::Prepare {
         ballot: high,
         height: Height(1),
@@ -371,14 +359,152 @@ fn a_follower_promises_with_its_accepted_block_and_log_and_ignores_lower_ballots
         )]
     );
     let low = PeerMsg::Prepare {
-        ballot: Ballot {
-            round: 1,
-            leader: 2,
-        },
+        ballot: Ballot::new(1, 2),
         height: Height(1),
     };
+    // A lower ballot changes nothing here, and its candidate is told what was promised.
     let (changed, cmds) = deliver(&b, &st2, Id::from(2), low.into());
+    assert!(changed.is_none());
+    assert_eq!(
+        sent(&cmds),
+        vec![(Id::from(2), PeerMsg::Outranked { promised: high }.into())]
+    );
+    let low_accept = PeerMsg::Accept {
+        ballot: Ballot::new(1, 2),
+        block: Arc::new(Block::new(
+            Height(1),
+            Ballot::new(1, 2),
+            st2.storage.chain.tip().hash,
+            vec![],
+        )),
+    };
+    let (changed, cmds) = deliver(&b, &st2, Id::from(2), low_accept.into());
+    assert!(changed.is_none());
+    assert_eq!(
+        sent(&cmds),
+        vec![(Id::from(2), PeerMsg::Outranked { promised: high }.into())]
+    );
+}
+
+/// Within one round a refusal stays silent: the winning candidate's own PREPARE went to the
+/// loser too, so an OUTRANKED would tell it nothing (and would only multiply the model's
+/// states).
+#[test]
+fn a_lower_ballot_of_the_same_round_is_refused_in_silence() {
+    let b = server(1, Variant::Safe);
+    let st = start(&b);
+    let c_ballot = Ballot::new(2, 2);
+    let prepare = |ballot| PeerMsg::Prepare {
+        ballot,
+        height: Height(1),
+    };
+    let (st, _) = deliver(&b, &st, Id::from(2), prepare(c_ballot).into());
+    let st = st.unwrap();
+    let (changed, cmds) = deliver(&b, &st, Id::from(0), prepare(Ballot::new(2, 0)).into());
     assert!(changed.is_none() && cmds.is_empty());
+}
+
+/// A candidate told that a higher ballot was promised steps down and saves the ballot, so
+/// its next election (when its round timer fires) starts above it, not one above its own.
+#[test]
+fn an_outranked_candidate_learns_the_promise_and_its_retry_starts_above_it() {
+    let a = server(0, Variant::Safe);
+    let (st, _) = deliver(&a, &start(&a), client(), submit(tx(A, 1, B, 2)));
+    let st = st.unwrap();
+    assert_eq!(st.storage.promised, Ballot::new(1, 0));
+    let far = Ballot::new(2, 2);
+    let (st, cmds) = deliver(&a, &st, Id::from(1), PeerMsg::Outranked { promised: far }.into());
+    let st = st.unwrap();
+    assert_eq!(st.storage.promised, far);
+    assert!(st.round.is_none(), "a lower round of its own is over");
+    assert!(st.waiting.is_some(), "the client still waits");
+    assert!(first_save(&cmds).is_some() && sent(&cmds).is_empty());
+    // An older news changes nothing (and the model drops it for good).
+    let old = PeerMsg::Outranked {
+        promised: Ballot::new(1, 1),
+    };
+    assert!(a.ignores_forever(&st, Id::from(1), &old.clone().into()));
+    let (changed, cmds) = deliver(&a, &st, Id::from(1), old.into());
+    assert!(changed.is_none() && cmds.is_empty());
+    let mut state = Cow::Borrowed(&st);
+    let mut out = Out::new();
+    a.on_timeout(Id::from(0), &mut state, &Timer::Round, &mut out);
+    let cmds: Vec<Cmd> = out.into_iter().collect();
+    assert!(sent(&cmds).contains(&(
+        Id::from(1),
+        PeerMsg::Prepare {
+            ballot: Ballot::new(3, 0),
+            height: Height(1)
+        }
+        .into()
+    )));
+}
+
+/// A server that was away gets blocks with the sender's promise: it catches up and, still
+/// short, starts its next election above every ballot it missed, at once (round 3, where
+/// its own promise would have given 2).
+#[test]
+fn a_catch_up_brings_the_ballots_missed_with_the_blocks() {
+    let a = server(0, Variant::Safe);
+    let (st, _) = deliver(&a, &start(&a), client(), submit(tx(A, 1, B, 2)));
+    let st = st.unwrap();
+    let genesis = Chain::new();
+    let b1 = Arc::new(Block::new(
+        Height(1),
+        Ballot::new(1, 1),
+        genesis.tip().hash,
+        vec![],
+    ));
+    let catch_up = PeerMsg::CatchUp {
+        blocks: vec![b1],
+        more: false,
+        promised: Ballot::new(2, 2),
+    };
+    let (st, cmds) = deliver(&a, &st, Id::from(1), catch_up.into());
+    let st = st.unwrap();
+    assert_eq!(st.storage.chain.next_height(), Height(2));
+    // The transfer has waited one block: its ballot ranks above a fresh candidate's.
+    let ballot = Ballot {
+        round: 3,
+        waited: 1,
+        leader: 0,
+    };
+    assert_eq!(st.storage.promised, ballot);
+    assert!(first_save(&cmds) < first_send(&cmds));
+    assert!(sent(&cmds).contains(&(
+        Id::from(2),
+        PeerMsg::Prepare {
+            ballot,
+            height: Height(2)
+        }
+        .into()
+    )));
+}
+
+/// Fairness: after a commit, two servers still short start the same round; the one whose
+/// transfer has waited longer wins the tie, whatever the indices.
+#[test]
+fn among_equal_rounds_the_longer_wait_outranks_the_higher_index() {
+    let a = server(0, Variant::Safe);
+    let (st, _) = deliver(&a, &start(&a), client(), submit(tx(A, 1, B, 2)));
+    let st = st.unwrap();
+    let genesis = Chain::new();
+    let b1 = Arc::new(Block::new(
+        Height(1),
+        Ballot::new(1, 2),
+        genesis.tip().hash,
+        vec![],
+    ));
+    let commit = PeerMsg::Commit {
+        ballot: Ballot::new(1, 2),
+        block: b1,
+    };
+    let (st, _) = deliver(&a, &st, Id::from(2), commit.into());
+    let a_ballot = st.unwrap().storage.promised;
+    // C, whose client has just gone short, starts the same round without having waited.
+    let c_ballot = Ballot::new(2, 2);
+    assert_eq!((a_ballot.round, a_ballot.waited), (2, 1));
+    assert!(a_ballot > c_ballot, "{a_ballot} outranks {c_ballot}");
 }
 
 #[test]
@@ -410,6 +536,7 @@ fn a_block_beyond_the_tip_asks_for_the_gap_and_catch_up_fills_it() {
     let catch_up = PeerMsg::CatchUp {
         blocks: vec![b1, b2],
         more: true,
+        promised: Ballot::ZERO,
     };
     let (st, cmds) = deliver(&b, &st, Id::from(0), catch_up.into());
     assert_eq!(st.unwrap().storage.chain.next_height(), Height(3));
@@ -434,10 +561,7 @@ fn a_restarted_server_resumes_from_storage_and_catches_up_on_the_next_message() 
         vec![tx(A, 1, B, 1)],
     );
     chain.append(Arc::new(b1.clone())).unwrap();
-    let promised = Ballot {
-        round: 4,
-        leader: 2,
-    };
+    let promised = Ballot::new(4, 2);
     let b2 = Block::new(Height(2), promised, b1.hash, vec![tx(C, 1, B, 1)]);
     let storage = Storage {
         promised,
@@ -468,10 +592,7 @@ fn a_restarted_server_resumes_from_storage_and_catches_up_on_the_next_message() 
     // A PREPARE for height 4 tells it block 2 and 3 exist: it promises with its log (its
     // accepted block is for height 2, not 4) and asks for the blocks from height 2.
     let prepare = PeerMsg::Prepare {
-        ballot: Ballot {
-            round: 5,
-            leader: 0,
-        },
+        ballot: Ballot::new(5, 0),
         height: Height(4),
     };
     let (_, cmds) = deliver(&b, &st, Id::from(0), prepare.into());
