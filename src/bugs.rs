@@ -79,8 +79,9 @@ zoo! {
     /// **Ballot tie ignores the leader.** Ballots are compared by round only, so two servers'
     /// ballots with the same round both stand with every acceptor.
     ///
-    /// Breaks protocol.md, *Election*: "Ballots order by round, then by the leader's index".
-    /// Two leaders of round 1 both gather promises and both get their blocks accepted.
+    /// Breaks protocol.md, *Election*: "Ballots order by round, then by `waited`, then by the
+    /// leader's index". Two leaders of round 1 both gather promises and both get their blocks
+    /// accepted.
     BallotTieIgnoresLeader = "ballot-tie-ignores-leader", caught_by: "chain prefix agreement";
 
     /// **Promise not raised.** A server answers a higher PREPARE with a promise but does not
@@ -93,7 +94,7 @@ zoo! {
     /// **Accept ignores the promise.** A server accepts a block under a ballot below the one
     /// it promised.
     ///
-    /// Breaks protocol.md, *Accept*: "If the ballot is below `promised`, ignore it." The
+    /// Breaks protocol.md, *Accept*: "If the ballot is below `promised`, refuse it". The
     /// lower leader's block gets chosen behind the back of the higher one.
     AcceptIgnoresPromise = "accept-ignores-promise", caught_by: "chain prefix agreement";
 

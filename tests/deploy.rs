@@ -226,9 +226,15 @@ fn a_restarted_server_that_missed_many_ballots_leads_within_one_round_timeout() 
     for _ in 0..20 {
         // A block: B's fast transfer, gathered by the round B runs for a refusal.
         assert_eq!(b.transfer(C, 1).unwrap().1, Outcome::Executed);
-        assert!(matches!(b.transfer(C, 1_000).unwrap().1, Outcome::Rejected { .. }));
+        assert!(matches!(
+            b.transfer(C, 1_000).unwrap().1,
+            Outcome::Rejected { .. }
+        ));
         // A ballot and no block: nothing is pending anywhere.
-        assert!(matches!(c.transfer(B, 1_000).unwrap().1, Outcome::Rejected { .. }));
+        assert!(matches!(
+            c.transfer(B, 1_000).unwrap().1,
+            Outcome::Rejected { .. }
+        ));
     }
     let missed = match b.status(B).unwrap() {
         paxchain::ApiMsg::Status { promised, .. } => promised.round,

@@ -5,9 +5,7 @@ use crate::report::print_trace;
 use clap::Args;
 use paxchain::bugs::Bug;
 use paxchain_model::swarm::{swarm, Progress, SwarmConfig};
-use paxchain_model::zoo::{
-    catching_config, catching_scenario, hunt, swarm_config, Escape, Hunt,
-};
+use paxchain_model::zoo::{catching_config, catching_scenario, hunt, swarm_config, Escape, Hunt};
 use paxchain_model::{build, scenarios, ModelConfig};
 use std::process::ExitCode;
 use std::time::Duration;

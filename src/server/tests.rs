@@ -404,16 +404,36 @@ fn a_lower_ballot_of_the_same_round_is_refused_in_silence() {
     assert!(changed.is_none() && cmds.is_empty());
 }
 
+/// Server A short of funds (it pays B 2 of its 1 unit), in an election of its own.
+fn short_a() -> (ServerActor, ServerState) {
+    let a = server(0, Variant::Safe);
+    let (st, _) = deliver(&a, &start(&a), client(), submit(tx(A, 1, B, 2)));
+    (a, st.expect("an election starts"))
+}
+
+/// An empty block at height 1, first proposed under `ballot`.
+fn empty_block_1(ballot: Ballot) -> Arc<Block> {
+    Arc::new(Block::new(
+        Height(1),
+        ballot,
+        Chain::new().tip().hash,
+        vec![],
+    ))
+}
+
 /// A candidate told that a higher ballot was promised steps down and saves the ballot, so
 /// its next election (when its round timer fires) starts above it, not one above its own.
 #[test]
 fn an_outranked_candidate_learns_the_promise_and_its_retry_starts_above_it() {
-    let a = server(0, Variant::Safe);
-    let (st, _) = deliver(&a, &start(&a), client(), submit(tx(A, 1, B, 2)));
-    let st = st.unwrap();
+    let (a, st) = short_a();
     assert_eq!(st.storage.promised, Ballot::new(1, 0));
     let far = Ballot::new(2, 2);
-    let (st, cmds) = deliver(&a, &st, Id::from(1), PeerMsg::Outranked { promised: far }.into());
+    let (st, cmds) = deliver(
+        &a,
+        &st,
+        Id::from(1),
+        PeerMsg::Outranked { promised: far }.into(),
+    );
     let st = st.unwrap();
     assert_eq!(st.storage.promised, far);
     assert!(st.round.is_none(), "a lower round of its own is over");
@@ -445,18 +465,9 @@ fn an_outranked_candidate_learns_the_promise_and_its_retry_starts_above_it() {
 /// its own promise would have given 2).
 #[test]
 fn a_catch_up_brings_the_ballots_missed_with_the_blocks() {
-    let a = server(0, Variant::Safe);
-    let (st, _) = deliver(&a, &start(&a), client(), submit(tx(A, 1, B, 2)));
-    let st = st.unwrap();
-    let genesis = Chain::new();
-    let b1 = Arc::new(Block::new(
-        Height(1),
-        Ballot::new(1, 1),
-        genesis.tip().hash,
-        vec![],
-    ));
+    let (a, st) = short_a();
     let catch_up = PeerMsg::CatchUp {
-        blocks: vec![b1],
+        blocks: vec![empty_block_1(Ballot::new(1, 1))],
         more: false,
         promised: Ballot::new(2, 2),
     };
@@ -485,19 +496,10 @@ fn a_catch_up_brings_the_ballots_missed_with_the_blocks() {
 /// transfer has waited longer wins the tie, whatever the indices.
 #[test]
 fn among_equal_rounds_the_longer_wait_outranks_the_higher_index() {
-    let a = server(0, Variant::Safe);
-    let (st, _) = deliver(&a, &start(&a), client(), submit(tx(A, 1, B, 2)));
-    let st = st.unwrap();
-    let genesis = Chain::new();
-    let b1 = Arc::new(Block::new(
-        Height(1),
-        Ballot::new(1, 2),
-        genesis.tip().hash,
-        vec![],
-    ));
+    let (a, st) = short_a();
     let commit = PeerMsg::Commit {
         ballot: Ballot::new(1, 2),
-        block: b1,
+        block: empty_block_1(Ballot::new(1, 2)),
     };
     let (st, _) = deliver(&a, &st, Id::from(2), commit.into());
     let a_ballot = st.unwrap().storage.promised;
