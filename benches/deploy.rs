@@ -122,12 +122,20 @@ fn contention() {
             std::thread::spawn(move || {
                 let next = Account::of_server((i + 1) % SERVERS);
                 let (mut waits, mut rejected, mut unanswered) = (Vec::new(), 0, 0);
+                let mut k = 0;
                 while Instant::now() < until {
+                    k += 1;
+                    // Every fifth transfer is more than the bank holds: only a round this
+                    // server leads itself can refuse it.
+                    let amount = if k % 5 == 0 { 1_000 } else { 1 };
                     let t = Instant::now();
-                    match c.transfer(next, 1) {
+                    match c.transfer(next, amount) {
                         Ok((_, Outcome::ExecutedAfterConsensus)) => waits.push(t.elapsed()),
                         Ok((_, Outcome::Executed)) => {}
-                        Ok((_, Outcome::Rejected { .. })) => rejected += 1,
+                        Ok((_, Outcome::Rejected { .. })) => {
+                            rejected += 1;
+                            waits.push(t.elapsed());
+                        }
                         Err(_) => unanswered += 1,
                     }
                 }

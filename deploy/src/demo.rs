@@ -10,6 +10,7 @@ use std::fs::File;
 use std::net::UdpSocket;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
 
 /// The running cluster.
 pub struct Demo {
@@ -25,9 +26,49 @@ pub struct Demo {
     children: Vec<Option<Child>>,
 }
 
-/// `n` free UDP ports on loopback (bound, read, released: another process could take one in
-/// between, which would make a server fail to start with a clear message).
+/// `n` free UDP ports on loopback for servers to listen on, chosen outside the kernel's
+/// ephemeral range where it is known (Linux). A port from that range is what `bind(0)` hands
+/// out to every client socket and relay socket, so while a server is down another socket
+/// could take its port and the server could not restart on it (a torture run saw exactly
+/// that). Each port is bound, read and released; another process binding it on purpose in
+/// between would make a server fail to start with a clear message.
 pub fn free_ports(n: usize) -> std::io::Result<Vec<u16>> {
+    let Some(ephemeral_start) = ephemeral_start() else {
+        return ephemeral_ports(n);
+    };
+    const LOWEST: u16 = 10_000;
+    if ephemeral_start <= LOWEST + 1_000 {
+        return ephemeral_ports(n);
+    }
+    static NEXT: AtomicU32 = AtomicU32::new(0);
+    let span = u32::from(ephemeral_start - LOWEST);
+    // Spread the processes of parallel tests over the range; step within one process.
+    let first = std::process::id().wrapping_mul(7_919) % span;
+    let mut held = Vec::new();
+    for _ in 0..span {
+        let k = (first + NEXT.fetch_add(1, Ordering::Relaxed)) % span;
+        let port = LOWEST + u16::try_from(k).expect("below the span, itself a u16");
+        if let Ok(socket) = UdpSocket::bind(("127.0.0.1", port)) {
+            held.push(socket);
+            if held.len() == n {
+                return held
+                    .iter()
+                    .map(|s| s.local_addr().map(|a| a.port()))
+                    .collect();
+            }
+        }
+    }
+    ephemeral_ports(n)
+}
+
+/// The first port of the kernel's ephemeral range, where the system says.
+fn ephemeral_start() -> Option<u16> {
+    let range = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range").ok()?;
+    range.split_whitespace().next()?.parse().ok()
+}
+
+/// `n` ports the kernel hands out for `bind(0)`.
+fn ephemeral_ports(n: usize) -> std::io::Result<Vec<u16>> {
     let sockets: Vec<UdpSocket> = (0..n)
         .map(|_| UdpSocket::bind("127.0.0.1:0"))
         .collect::<Result<_, _>>()?;
@@ -89,6 +130,15 @@ impl Demo {
             .join(format!("server-{}.log", Account::of_server(index)))
     }
 
+    /// The last line server `index` wrote to its log (with `logs`), for a report.
+    pub fn last_words(&self, index: usize) -> String {
+        let text = std::fs::read_to_string(self.log_file(index)).unwrap_or_default();
+        text.lines()
+            .last()
+            .unwrap_or("(nothing logged)")
+            .to_string()
+    }
+
     fn spawn(&mut self, index: usize) -> std::io::Result<()> {
         let stderr = if self.logs {
             let log = self.log_file(index);
@@ -123,6 +173,26 @@ impl Demo {
                 true
             }
             None => false,
+        }
+    }
+
+    /// Stops server `index` with SIGSTOP: alive, holding its sockets, answering nothing.
+    pub fn pause(&mut self, index: usize) {
+        self.signal(index, libc::SIGSTOP);
+    }
+
+    /// Lets a paused server `index` go on (SIGCONT).
+    pub fn resume(&mut self, index: usize) {
+        self.signal(index, libc::SIGCONT);
+    }
+
+    fn signal(&self, index: usize, signal: libc::c_int) {
+        if let Some(Some(child)) = self.children.get(index) {
+            let pid = libc::pid_t::try_from(child.id()).expect("a pid fits in pid_t");
+            // SAFETY: kill(2) only sends a signal to our own child; no memory is involved.
+            unsafe {
+                libc::kill(pid, signal);
+            }
         }
     }
 
@@ -169,6 +239,28 @@ impl Drop for Demo {
             let mut child = child;
             let _ = child.kill();
             let _ = child.wait();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Servers' ports are distinct, bindable, and (where the kernel says) never ones that
+    /// `bind(0)` could hand to another socket while a server is down.
+    #[test]
+    fn server_ports_are_distinct_and_outside_the_ephemeral_range() {
+        let ports = free_ports(5).unwrap();
+        let mut distinct = ports.clone();
+        distinct.sort_unstable();
+        distinct.dedup();
+        assert_eq!(distinct.len(), 5, "{ports:?}");
+        if let Some(start) = ephemeral_start() {
+            assert!(ports.iter().all(|&p| p < start), "{ports:?} vs {start}");
+        }
+        for p in ports {
+            UdpSocket::bind(("127.0.0.1", p)).expect("free again");
         }
     }
 }

@@ -12,8 +12,10 @@
 //! - [`input`]: transfers and amounts as people write them, in files and at the prompt.
 //! - [`prompt`], [`show`]: the terminal front end.
 //! - [`demo`]: a local cluster of child processes.
+//! - [`torture`]: a local cluster under load and a seeded fault schedule, with its history
+//!   checked at the end.
 //!
-//! The `paxchain` binary (src/main.rs) puts these together as `server`, `prompt` and `demo`.
+//! The `paxchain` binary (src/main.rs) puts these together as `server`, `prompt`, `demo` and `torture`.
 
 #[cfg(test)]
 mod arbitrary;
@@ -25,6 +27,7 @@ pub mod prompt;
 pub mod runtime;
 pub mod show;
 pub mod storage;
+pub mod torture;
 pub mod udp_client;
 pub mod wire;
 

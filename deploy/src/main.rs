@@ -1,18 +1,20 @@
 //! `paxchain`: run a bank server, talk to one from a terminal, or run the course's demo.
 
 use clap::{Parser, Subcommand};
-use paxchain::Account;
+use paxchain::{Account, Variant};
 use paxchain_deploy::cluster::Cluster;
 use paxchain_deploy::conformance::Mode;
 use paxchain_deploy::demo::Demo;
 use paxchain_deploy::input::{parse_account, parse_file};
 use paxchain_deploy::prompt::{Session, HELP};
 use paxchain_deploy::runtime::run_server;
+use paxchain_deploy::torture::{self, faults::Fault, TortureConfig};
 use paxchain_deploy::UdpClient;
 use std::collections::BTreeMap;
 use std::io::{stdin, stdout};
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::time::Duration;
 
 #[derive(Parser)]
 #[command(
@@ -69,6 +71,50 @@ enum Cmd {
         #[arg(long)]
         dir: Option<PathBuf>,
     },
+    /// Run a local cluster under load, break it on a seeded schedule (kills, pauses, loss,
+    /// duplication, delay, reordering, partitions, garbage), heal it and check the whole
+    /// history. Exit 0: every check passed; 1: a check failed; 2: the run could not start.
+    Torture {
+        #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u8).range(3..=5))]
+        servers: u8,
+        /// Seconds of load and faults before the heal.
+        #[arg(long, default_value_t = 60)]
+        duration: u64,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// The faults to inject, by name (default: all); `none` for a clean run.
+        #[arg(
+            long,
+            value_delimiter = ',',
+            value_parser = fault_or_none,
+            default_value = "kill,pause,crash-all,loss,dup,delay,reorder,partition,garbage"
+        )]
+        faults: Vec<Option<Fault>>,
+        /// Units every account starts with.
+        #[arg(long, default_value_t = 10)]
+        initial: u64,
+        /// Where summary.txt and history.jsonl go.
+        #[arg(long, default_value = "torture-report")]
+        out: PathBuf,
+        /// Faults started per minute.
+        #[arg(long, default_value_t = 40.0)]
+        rate: f64,
+        /// The most servers one kill takes down at once (default: f, a minority).
+        #[arg(long)]
+        max_down: Option<usize>,
+        /// The protocol the servers run: `literal` (the course text) shows what the checks
+        /// catch.
+        #[arg(long, default_value = "safe")]
+        variant: Variant,
+    },
+}
+
+/// A fault's name, or `none` (no fault at all: a clean run under load).
+fn fault_or_none(name: &str) -> Result<Option<Fault>, String> {
+    match name {
+        "none" => Ok(None),
+        _ => name.parse().map(Some),
+    }
 }
 
 /// Submits every transfer of an input file; bad lines are reported and skipped.
@@ -92,8 +138,41 @@ fn submit_file(session: &mut Session, path: &PathBuf) -> Result<(), String> {
     Ok(())
 }
 
-fn run(cli: Cli) -> Result<(), String> {
+fn run(cli: Cli) -> Result<ExitCode, String> {
     match cli.command {
+        Cmd::Torture {
+            servers,
+            duration,
+            seed,
+            faults,
+            initial,
+            out,
+            rate,
+            max_down,
+            variant,
+        } => {
+            let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+            let servers = usize::from(servers);
+            let cfg = TortureConfig {
+                servers,
+                rate,
+                max_down: max_down.unwrap_or((servers - 1) / 2),
+                variant,
+                duration: Duration::from_secs(duration),
+                seed,
+                faults: faults.into_iter().flatten().collect(),
+                out,
+                initial,
+            };
+            let outcome = torture::run(&exe, &cfg).map_err(|e| e.to_string())?;
+            println!("{}", outcome.summary);
+            eprintln!("report: {}", cfg.out.display());
+            return Ok(if outcome.failures.is_empty() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            });
+        }
         Cmd::Server {
             cluster,
             id,
@@ -106,7 +185,7 @@ fn run(cli: Cli) -> Result<(), String> {
             } else {
                 Mode::Normal
             };
-            run_server(&cluster, id, &data_dir, mode).map_err(|e| e.to_string())
+            run_server(&cluster, id, &data_dir, mode).map_err(|e| e.to_string())?;
         }
         Cmd::Prompt {
             cluster,
@@ -121,7 +200,7 @@ fn run(cli: Cli) -> Result<(), String> {
                 default: Some(account),
                 demo: None,
             };
-            interact(session, input)
+            interact(session, input)?;
         }
         Cmd::Demo {
             servers,
@@ -150,9 +229,10 @@ fn run(cli: Cli) -> Result<(), String> {
                 default: None,
                 demo: Some(demo),
             };
-            interact(session, input)
+            interact(session, input)?;
         }
     }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// Submits the input file's transfers, if any, then prompts until `quit` or end of input.
@@ -167,7 +247,7 @@ fn interact(mut session: Session, input: Option<PathBuf>) -> Result<(), String> 
 
 fn main() -> ExitCode {
     match run(Cli::parse()) {
-        Ok(()) => ExitCode::SUCCESS,
+        Ok(code) => code,
         Err(e) => {
             eprintln!("paxchain: {e}");
             ExitCode::from(2)

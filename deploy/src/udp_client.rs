@@ -106,6 +106,14 @@ impl UdpClient {
         }
     }
 
+    /// The id of the last transfer submitted (or, before any, the id before the first).
+    pub fn last_id(&self) -> TxId {
+        TxId {
+            client: self.account,
+            seq: self.next_seq.saturating_sub(1),
+        }
+    }
+
     /// PrintBalance: `account`'s balance as `server`'s account's server knows it.
     pub fn balance(&self, server: Account, account: Account) -> Result<ApiMsg, ClientError> {
         self.request(self.server(server)?, ApiMsg::GetBalance { account }, |m| {

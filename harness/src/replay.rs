@@ -467,20 +467,11 @@ impl Session {
                 return Err(HarnessError::Exited {
                     server: Account::of_server(s).to_string(),
                     status,
-                    last_words: self.last_words(s),
+                    last_words: self.procs.last_words(s),
                 });
             }
         }
         Err(self.down(s))
-    }
-
-    /// The last line server `s` wrote to its log.
-    fn last_words(&self, s: usize) -> String {
-        let text = std::fs::read_to_string(self.procs.log_file(s)).unwrap_or_default();
-        text.lines()
-            .last()
-            .unwrap_or("(nothing logged)")
-            .to_string()
     }
 
     fn down(&self, s: usize) -> HarnessError {

@@ -22,8 +22,8 @@
 //! walks with uniform links, none broke a property; cutting the two links the bug's
 //! schedule needs cut broke 9, and crashing just after a vote as well broke 21.
 
-use crate::trace::Step;
 use crate::bank_model::Action;
+use crate::trace::Step;
 use crate::{BankModel, BankState};
 use paxchain::{Msg, PeerMsg, Timer};
 use rand::rngs::StdRng;
@@ -292,7 +292,10 @@ fn draw(
 
 /// Whether `msg` asks its receiver for a vote.
 fn is_ballot_request(msg: &Msg) -> bool {
-    matches!(msg, Msg::Peer(PeerMsg::Prepare { .. } | PeerMsg::Accept { .. }))
+    matches!(
+        msg,
+        Msg::Peer(PeerMsg::Prepare { .. } | PeerMsg::Accept { .. })
+    )
 }
 
 /// A random walk of `model` with the default bias.

@@ -1,0 +1,305 @@
+//! `report.html`: the run's plots on one page, drawn with plotters as inline SVG, so the
+//! page needs nothing but a browser.
+//!
+//! 1. Latency over time: every answered request (thinned to at most [`MAX_POINTS`]) by when
+//!    it was sent, per server, on a log scale; unanswered ones as crosses along the top.
+//! 2. Throughput over time: answers per second, by outcome.
+//! 3. Balances over time: each server's own balance as it reported it.
+//! 4. Latency after a round, per server: the distribution (the fairness of elections).
+//!
+//! The first three shade each fault's window in its kind's colour; the legend under them
+//! names the colours.
+
+use super::faults::{Fault, ALL};
+use super::load::Record;
+use super::summary::{class, round_latencies};
+use super::Run;
+use paxchain::Account;
+use plotters::coord::ranged1d::Ranged;
+use plotters::coord::Shift;
+use plotters::prelude::*;
+use std::fmt::Write as _;
+use std::path::Path;
+
+/// The most request points the latency plot draws (evenly thinned beyond).
+pub const MAX_POINTS: usize = 6_000;
+/// The page's plot titles, in order: a check of the page looks for them.
+pub const TITLES: [&str; 4] = [
+    "Latency over time",
+    "Throughput over time",
+    "Balances over time",
+    "Latency after a round, per server",
+];
+const SIZE: (u32, u32) = (1000, 320);
+
+type Area<'a> = DrawingArea<SVGBackend<'a>, Shift>;
+type Result<T> = std::result::Result<T, Box<dyn std::error::Error + 'static>>;
+
+/// Writes `dir/report.html` for `run`, with `summary` (the terminal's table) at its top.
+pub fn write(dir: &Path, run: &Run, summary: &str) -> std::io::Result<()> {
+    let plots = [latency, throughput, balances, distribution];
+    let mut html = String::new();
+    let _ = write!(
+        html,
+        "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>paxchain torture</title>\
+         <style>body{{font-family:sans-serif;margin:2em}}pre{{background:#f6f6f6;padding:1em}}\
+         .key span{{display:inline-block;padding:0 .6em;margin-right:.4em}}</style></head>\
+         <body>\n<h1>paxchain torture</h1>\n<pre>{}</pre>\n",
+        escape(summary)
+    );
+    for (title, plot) in TITLES.iter().zip(plots) {
+        let mut svg = String::new();
+        {
+            let area = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
+            area.fill(&WHITE).map_err(std::io::Error::other)?;
+            plot(&area, run).map_err(|e| std::io::Error::other(e.to_string()))?;
+            area.present().map_err(std::io::Error::other)?;
+        }
+        let _ = write!(html, "<h2>{title}</h2>\n<div class=\"plot\">{svg}</div>\n");
+        if *title != TITLES[3] {
+            html.push_str(&fault_key(run));
+        }
+    }
+    // The page checks its own plots once a browser has laid it out: a headless browser's
+    // dump of the page then says how many have a size (tests/torture.rs reads it).
+    html.push_str(
+        "<p id=\"drawn\"></p>\n<script>\nconst drawn = [...document.querySelectorAll('div.plot \
+         svg')].filter(s => s.getBBox().width > 0 && s.querySelector('polyline, circle'));\n\
+         document.getElementById('drawn').textContent = drawn.length + ' of ' + \
+         document.querySelectorAll('div.plot svg').length + ' plots drawn';\n</script>\n",
+    );
+    html.push_str("</body></html>\n");
+    std::fs::write(dir.join("report.html"), html)
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+/// The light colour that shades `fault`'s windows: one hue per kind, far enough apart to
+/// tell nine kinds apart.
+fn shade(fault: Fault) -> RGBColor {
+    match fault {
+        Fault::Kill => RGBColor(250, 180, 180),
+        Fault::Pause => RGBColor(250, 215, 160),
+        Fault::CrashAll => RGBColor(230, 150, 230),
+        Fault::Loss => RGBColor(170, 210, 250),
+        Fault::Dup => RGBColor(190, 240, 190),
+        Fault::Delay => RGBColor(240, 240, 150),
+        Fault::Reorder => RGBColor(200, 200, 200),
+        Fault::Partition => RGBColor(150, 230, 230),
+        Fault::Garbage => RGBColor(215, 190, 160),
+    }
+}
+
+/// The legend of the fault colours that appear in `run`.
+fn fault_key(run: &Run) -> String {
+    let mut key = String::from("<p class=\"key\">");
+    for f in ALL
+        .iter()
+        .filter(|f| run.faults.iter().any(|i| i.fault == **f))
+    {
+        let RGBColor(r, g, b) = shade(*f);
+        let _ = write!(
+            key,
+            "<span style=\"background:rgb({r},{g},{b})\">{}</span>",
+            f.name()
+        );
+    }
+    key.push_str("</p>\n");
+    key
+}
+
+fn seconds(run: &Run) -> f64 {
+    let last = run.records.iter().map(|r| r.answered_ms).max().unwrap_or(0);
+    (last.max(run.load_ms) as f64 / 1000.0).max(1.0)
+}
+
+fn server_colour(i: usize) -> RGBColor {
+    let c = Palette99::pick(i).to_rgba();
+    RGBColor(c.0, c.1, c.2)
+}
+
+/// Shades every fault window of `run` across `y` on a chart with a time axis in seconds.
+fn shade_faults<Y: Ranged<ValueType = f64>>(
+    chart: &mut ChartContext<SVGBackend, Cartesian2d<plotters::coord::types::RangedCoordf64, Y>>,
+    run: &Run,
+    y: (f64, f64),
+) -> Result<()> {
+    chart.draw_series(run.faults.iter().map(|f| {
+        let (a, b) = (f.start_ms as f64 / 1000.0, f.end_ms as f64 / 1000.0);
+        Rectangle::new([(a, y.0), (b.max(a + 0.05), y.1)], shade(f.fault).filled())
+    }))?;
+    Ok(())
+}
+
+/// A chart builder with the page's margins.
+fn builder<'a, 'b>(area: &'a Area<'b>) -> ChartBuilder<'a, 'b, SVGBackend<'b>> {
+    let mut b = ChartBuilder::on(area);
+    b.margin(10).x_label_area_size(35).y_label_area_size(55);
+    b
+}
+
+type Chart<'a, 'b, X, Y> = ChartContext<'a, SVGBackend<'b>, Cartesian2d<X, Y>>;
+
+/// One labelled line of `colour` through `points`.
+fn line<'a, 'b: 'a, X: Ranged<ValueType = f64>, Y: Ranged<ValueType = f64>>(
+    chart: &mut Chart<'a, 'b, X, Y>,
+    points: impl Iterator<Item = (f64, f64)>,
+    colour: RGBColor,
+    label: impl Into<String>,
+) -> Result<()> {
+    chart
+        .draw_series(LineSeries::new(points, colour.stroke_width(2)))?
+        .label(label)
+        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], colour));
+    Ok(())
+}
+
+/// The chart's legend, at `position`.
+fn legend<'a, 'b: 'a, X: Ranged, Y: Ranged>(
+    chart: &mut Chart<'a, 'b, X, Y>,
+    position: SeriesLabelPosition,
+) -> Result<()> {
+    chart
+        .configure_series_labels()
+        .position(position)
+        .background_style(WHITE.mix(0.8))
+        .border_style(BLACK)
+        .draw()?;
+    Ok(())
+}
+
+fn latency(area: &Area, run: &Run) -> Result<()> {
+    let max = run
+        .records
+        .iter()
+        .map(Record::latency_ms)
+        .max()
+        .unwrap_or(1);
+    let top = (max as f64 * 2.0).max(10.0);
+    let mut chart =
+        builder(area).build_cartesian_2d(0f64..seconds(run), (0.5f64..top).log_scale())?;
+    chart
+        .configure_mesh()
+        .x_desc("seconds since the start (when the request was sent)")
+        .y_desc("latency, ms")
+        .draw()?;
+    shade_faults(&mut chart, run, (0.5, top))?;
+    let step = (run.records.len() / MAX_POINTS).max(1);
+    for i in 0..run.cfg.servers {
+        let me = Account::of_server(i);
+        let colour = server_colour(i);
+        let mine = (run.records.iter().step_by(step)).filter(|r| r.from == me);
+        chart
+            .draw_series(mine.clone().filter(|r| r.outcome.is_some()).map(|r| {
+                let at = (r.sent_ms as f64 / 1000.0, (r.latency_ms() as f64).max(0.6));
+                Circle::new(at, 2, colour.filled())
+            }))?
+            .label(format!("server {me}"))
+            .legend(move |(x, y)| Circle::new((x + 10, y), 4, colour.filled()));
+        chart.draw_series(mine.filter(|r| r.outcome.is_none()).map(|r| {
+            Cross::new(
+                (r.sent_ms as f64 / 1000.0, top / 1.5),
+                4,
+                RED.stroke_width(2),
+            )
+        }))?;
+    }
+    legend(&mut chart, SeriesLabelPosition::UpperRight)
+}
+
+fn throughput(area: &Area, run: &Run) -> Result<()> {
+    let secs = seconds(run).ceil() as usize;
+    let classes = [
+        ("executed (fast path)", RGBColor(46, 160, 44)),
+        ("executed after consensus", RGBColor(31, 119, 180)),
+        ("refused after a round", RGBColor(255, 127, 14)),
+        ("refused at once", RGBColor(127, 127, 127)),
+        ("indeterminate", RGBColor(214, 39, 40)),
+    ];
+    let mut per = vec![vec![0u32; secs + 1]; classes.len()];
+    for r in &run.records {
+        let k = classes.iter().position(|c| c.0 == class(r)).unwrap_or(0);
+        per[k][(r.answered_ms / 1000) as usize] += 1;
+    }
+    let top = per.iter().flatten().copied().max().unwrap_or(1) as f64 * 1.15;
+    let mut chart = builder(area).build_cartesian_2d(0f64..seconds(run), 0f64..top)?;
+    chart
+        .configure_mesh()
+        .x_desc("seconds since the start")
+        .y_desc("answers per second")
+        .draw()?;
+    shade_faults(&mut chart, run, (0.0, top))?;
+    for (k, &(name, colour)) in classes.iter().enumerate() {
+        let points = per[k]
+            .iter()
+            .enumerate()
+            .map(|(s, n)| (s as f64 + 0.5, *n as f64));
+        line(&mut chart, points, colour, name)?;
+    }
+    legend(&mut chart, SeriesLabelPosition::UpperRight)
+}
+
+fn balances(area: &Area, run: &Run) -> Result<()> {
+    let all = run.samples.iter().flat_map(|s| s.balances.iter().flatten());
+    let top = all.copied().max().unwrap_or(1) as f64 * 1.15 + 1.0;
+    let mut chart = builder(area).build_cartesian_2d(0f64..seconds(run), 0f64..top)?;
+    chart
+        .configure_mesh()
+        .x_desc("seconds since the start")
+        .y_desc("own balance, units")
+        .draw()?;
+    shade_faults(&mut chart, run, (0.0, top))?;
+    for i in 0..run.cfg.servers {
+        let colour = server_colour(i);
+        let points = (run.samples.iter()).filter_map(|s| {
+            Some((
+                s.at_ms as f64 / 1000.0,
+                *s.balances.get(i)?.as_ref()? as f64,
+            ))
+        });
+        line(
+            &mut chart,
+            points,
+            colour,
+            format!(
+                "{} as server {} knows it",
+                Account::of_server(i),
+                Account::of_server(i)
+            ),
+        )?;
+    }
+    legend(&mut chart, SeriesLabelPosition::UpperRight)
+}
+
+fn distribution(area: &Area, run: &Run) -> Result<()> {
+    let per: Vec<Vec<u64>> = (0..run.cfg.servers)
+        .map(|i| round_latencies(&run.records, i))
+        .collect();
+    let max = per.iter().flatten().copied().max().unwrap_or(1);
+    let mut chart = builder(area).build_cartesian_2d(
+        (0.5f64..(max as f64 * 2.0).max(10.0)).log_scale(),
+        0f64..1.0,
+    )?;
+    chart
+        .configure_mesh()
+        .x_desc("latency of answers after a consensus round, ms")
+        .y_desc("fraction answered within")
+        .draw()?;
+    for (i, ms) in per.iter().enumerate() {
+        let colour = server_colour(i);
+        let n = ms.len().max(1) as f64;
+        let points =
+            (ms.iter().enumerate()).map(|(k, &l)| ((l as f64).max(0.6), (k + 1) as f64 / n));
+        line(
+            &mut chart,
+            points,
+            colour,
+            format!("server {} ({} answers)", Account::of_server(i), ms.len()),
+        )?;
+    }
+    legend(&mut chart, SeriesLabelPosition::LowerRight)
+}

@@ -1,0 +1,177 @@
+//! A short torture run of real servers as part of the test suite: every fault kind at least
+//! once, then every check of the history must pass (spec/torture.md).
+
+use std::path::PathBuf;
+use std::process::Command;
+
+#[test]
+fn a_short_torture_run_with_every_fault_passes_every_check() {
+    let out: PathBuf =
+        std::env::temp_dir().join(format!("paxchain-torture-test-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    let run = Command::new(env!("CARGO_BIN_EXE_paxchain"))
+        .args([
+            "torture",
+            "--servers",
+            "3",
+            "--duration",
+            "30",
+            "--seed",
+            "7",
+        ])
+        .args(["--rate", "40"])
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .expect("paxchain runs");
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    assert!(
+        run.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let summary = std::fs::read_to_string(out.join("summary.txt")).expect("a summary");
+    assert_eq!(
+        summary.trim(),
+        stdout.trim(),
+        "the terminal shows the summary"
+    );
+    for fault in [
+        "kill",
+        "pause",
+        "crash-all",
+        "loss",
+        "dup",
+        "delay",
+        "reorder",
+        "partition",
+        "garbage",
+    ] {
+        assert!(
+            summary.lines().any(|l| l.trim_start().starts_with(fault)),
+            "{fault} was injected:\n{summary}"
+        );
+    }
+    assert_eq!(summary.matches("  pass  ").count(), 7, "{summary}");
+    assert!(summary.trim_end().ends_with("PASS"));
+    let history = std::fs::read_to_string(out.join("history.jsonl")).expect("a history");
+    let requests = history
+        .lines()
+        .filter(|l| l.contains("\"outcome\""))
+        .count();
+    assert!(requests > 100, "{requests} requests recorded");
+    assert!(
+        history.contains("\"kind\":\"final\""),
+        "the final requests are recorded"
+    );
+    report_shows_its_plots_in_a_browser(&out);
+}
+
+/// A headless browser, if this machine has one: `PAXCHAIN_CHROMIUM`, or `chromium` (or
+/// `chromium-browser`, `google-chrome`) on the PATH.
+fn browser() -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os("PAXCHAIN_CHROMIUM") {
+        return Some(path.into());
+    }
+    let path = std::env::var_os("PATH")?;
+    let names = ["chromium", "chromium-browser", "google-chrome"];
+    std::env::split_paths(&path)
+        .flat_map(|dir| names.map(|n| dir.join(n)))
+        .find(|p| p.is_file())
+}
+
+/// Opens `out/report.html` in headless Chromium: the page loads, its own script finds every
+/// plot laid out with a size and something drawn, and a screenshot of it is not blank.
+/// Skips, saying why, on a machine without Chromium (`apt-get install chromium`).
+fn report_shows_its_plots_in_a_browser(out: &std::path::Path) {
+    let Some(chromium) = browser() else {
+        eprintln!(
+            "SKIPPED the browser check of the report: no chromium on the PATH \
+             (apt-get install chromium, or set PAXCHAIN_CHROMIUM)"
+        );
+        return;
+    };
+    let page = format!("file://{}", out.join("report.html").display());
+    let run = |extra: &[&str]| {
+        Command::new(&chromium)
+            .args([
+                "--headless",
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+            ])
+            .args([
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-sync",
+            ])
+            .args(["--disable-component-update", "--window-size=1100,2400"])
+            .arg(format!("--user-data-dir={}", out.join("browser").display()))
+            .args(extra)
+            .arg(&page)
+            .output()
+            .expect("chromium runs")
+    };
+    let dom = run(&["--dump-dom"]);
+    let dom = String::from_utf8_lossy(&dom.stdout);
+    for title in paxchain_deploy::torture::report::TITLES {
+        assert!(dom.contains(title), "the page shows {title:?}");
+    }
+    let plots = paxchain_deploy::torture::report::TITLES.len();
+    assert!(
+        dom.contains(&format!("{plots} of {plots} plots drawn")),
+        "the browser drew every plot: {}",
+        dom.lines()
+            .find(|l| l.contains("plots drawn"))
+            .unwrap_or("no count")
+    );
+    let png = out.join("report.png");
+    let shot = format!("--screenshot={}", png.display());
+    run(&[&shot]);
+    let bytes = std::fs::read(&png).expect("a screenshot");
+    assert!(bytes.starts_with(b"\x89PNG"), "a PNG");
+    // A blank page of that size compresses to a few kilobytes; four plots do not.
+    assert!(
+        bytes.len() > 60_000,
+        "the screenshot holds the plots: {} bytes",
+        bytes.len()
+    );
+}
+
+#[test]
+fn an_unknown_fault_is_refused_with_the_list_of_faults() {
+    let run = Command::new(env!("CARGO_BIN_EXE_paxchain"))
+        .args(["torture", "--faults", "kill,meteor"])
+        .output()
+        .expect("paxchain runs");
+    assert!(!run.status.success());
+    let err = String::from_utf8_lossy(&run.stderr);
+    assert!(err.contains("meteor") && err.contains("partition"), "{err}");
+}
+
+/// The course's protocol read literally breaks on real processes too, and the run says so:
+/// the checks can fail.
+#[test]
+fn the_literal_variant_fails_a_torture_run_and_the_report_says_which_check() {
+    let out: PathBuf =
+        std::env::temp_dir().join(format!("paxchain-torture-literal-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&out);
+    let run = Command::new(env!("CARGO_BIN_EXE_paxchain"))
+        .args([
+            "torture",
+            "--variant",
+            "literal",
+            "--servers",
+            "3",
+            "--duration",
+            "20",
+        ])
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .expect("paxchain runs");
+    let summary = String::from_utf8_lossy(&run.stdout);
+    assert_eq!(run.status.code(), Some(1), "{summary}");
+    assert!(summary.contains("  FAIL  "), "{summary}");
+    assert!(summary.trim_end().ends_with("FAIL"));
+}
