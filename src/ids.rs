@@ -80,7 +80,7 @@ impl<'de> Deserialize<'de> for Account {
 pub struct Ballot {
     /// Incremented by a server each time it starts an election.
     pub round: u32,
-    /// How many blocks were committed while the leader's waiting transfer waited, when the
+    /// How many ballot rounds went by while the leader's waiting transfer waited, when the
     /// leader started this ballot: the tie-break among equal rounds.
     pub waited: u32,
     /// The index of the server leading this ballot.
@@ -105,7 +105,7 @@ impl Ballot {
     }
 }
 
-/// `3.B`: round 3, led by B; `3.B+2`: the same, B's client having waited two blocks.
+/// `3.B`: round 3, led by B; `3.B+2`: the same, B's client having waited two rounds.
 impl fmt::Display for Ballot {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}.{}", self.round, Account(self.leader))?;

@@ -194,8 +194,10 @@ impl ServerActor {
             return;
         }
         let height = st.storage.chain.next_height();
-        // Among equal rounds the longest wait wins: the fairness of contested heights.
-        let waited = (st.waiting.as_ref()).map_or(0, |w| height.0.saturating_sub(w.since.0));
+        // Among equal rounds the longest wait, in rounds lost, wins: the fairness of
+        // contested heights, and of rounds that end without a block.
+        let promised = st.storage.promised.round;
+        let waited = (st.waiting.as_ref()).map_or(0, |w| promised.saturating_sub(w.since_round));
         let ballot = Ballot {
             round,
             waited,
@@ -217,7 +219,7 @@ impl ServerActor {
 
     /// Promises `ballot` unless a higher one was promised: records a higher ballot (stepping
     /// down from a lower round of its own). Returns whether the ballot stands.
-    fn promise(&self, state: &mut Cow<ServerState>, ballot: Ballot) -> bool {
+    fn promise(&self, state: &mut Cow<ServerState>, ballot: Ballot, fx: &mut Outbox) -> bool {
         if self.outranked(ballot, state.storage.promised) {
             return false;
         }
@@ -226,7 +228,7 @@ impl ServerActor {
             if !crate::bug!(self.cfg, PromiseNotRaised) {
                 st.storage.promised = ballot;
             }
-            abandon_lower_round(st, ballot);
+            self.step_down(st, ballot, fx);
         }
         true
     }
@@ -244,10 +246,24 @@ impl ServerActor {
     /// CATCH-UP): promising it too is always safe (a promise only forbids), steps down from
     /// a lower round of its own, and makes this server's next election start above it, not
     /// one ballot at a time above a promise that a crash or a partition left behind.
-    fn learn_ballot(&self, st: &mut ServerState, ballot: Ballot) {
+    fn learn_ballot(&self, st: &mut ServerState, ballot: Ballot, fx: &mut Outbox) {
         if ballot > st.storage.promised {
             st.storage.promised = ballot;
-            abandon_lower_round(st, ballot);
+            self.step_down(st, ballot, fx);
+        }
+    }
+
+    /// A server that promises (or learns of) a higher ballot can no longer finish its own
+    /// lower round. If its client still waits, it tries again when the `Round` timer fires,
+    /// re-armed here to the shorter `step_down_retry`: the rival's round may end without a
+    /// block (nothing was pending), and then no COMMIT would come to wake this server up.
+    /// (The model ignores durations: there the timer was armed already.)
+    fn step_down(&self, st: &mut ServerState, ballot: Ballot, fx: &mut Outbox) {
+        if st.round.as_ref().is_some_and(|r| r.ballot < ballot) {
+            st.round = None;
+            if st.waiting.is_some() {
+                fx.set_timer(Timer::Round, self.cfg.step_down_retry());
+            }
         }
     }
 
@@ -374,14 +390,6 @@ impl ServerActor {
         if st.round.is_none() && st.waiting.is_some() {
             self.conclude(st, false, fx);
         }
-    }
-}
-
-/// A server that promises a higher ballot can no longer finish its own lower round.
-/// The round timer stays armed: if the higher leader fails, this server tries again.
-fn abandon_lower_round(st: &mut ServerState, ballot: Ballot) {
-    if st.round.as_ref().is_some_and(|r| r.ballot < ballot) {
-        st.round = None;
     }
 }
 

@@ -106,24 +106,7 @@ pub fn run(exe: &Path, cfg: &TortureConfig) -> std::io::Result<Outcome> {
         std::thread::spawn(move || sample_balances(&cluster, t0, &stop))
     };
     let mut schedule = Schedule::new(cfg.seed, cfg.faults.clone(), cfg.rate, cfg.max_down);
-    let mut last_line = Instant::now();
-    while t0.elapsed() < cfg.duration {
-        schedule.tick(Instant::now(), t0, &mut demo, &net);
-        if last_line.elapsed() >= Duration::from_secs(1) {
-            last_line = Instant::now();
-            eprintln!(
-                "{:>5.1} s  requests {:>6}  faults {:>3}  servers up {}/{}  datagrams {}",
-                t0.elapsed().as_secs_f64(),
-                sent.load(Ordering::Relaxed),
-                schedule.done.len(),
-                cfg.servers - schedule.down(),
-                cfg.servers,
-                net.counters.forwarded.load(Ordering::Relaxed),
-            );
-        }
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    schedule.heal_all(&mut demo, &net, t0);
+    break_and_heal(cfg, t0, &mut schedule, &mut demo, &net, &sent);
     stop.store(true, Ordering::Relaxed);
     let mut records: Vec<Record> = clients
         .into_iter()
@@ -164,6 +147,36 @@ pub fn run(exe: &Path, cfg: &TortureConfig) -> std::io::Result<Outcome> {
         failures: run.failures,
         summary,
     })
+}
+
+/// Runs the fault schedule for the run's duration, with a progress line each second, then
+/// heals whatever is in force.
+fn break_and_heal(
+    cfg: &TortureConfig,
+    t0: Instant,
+    schedule: &mut Schedule,
+    demo: &mut Demo,
+    net: &FaultNet,
+    sent: &AtomicU64,
+) {
+    let mut last_line = Instant::now();
+    while t0.elapsed() < cfg.duration {
+        schedule.tick(Instant::now(), t0, demo, net);
+        if last_line.elapsed() >= Duration::from_secs(1) {
+            last_line = Instant::now();
+            eprintln!(
+                "{:>5.1} s  requests {:>6}  faults {:>3}  servers up {}/{}  datagrams {}",
+                t0.elapsed().as_secs_f64(),
+                sent.load(Ordering::Relaxed),
+                schedule.done.len(),
+                cfg.servers - schedule.down(),
+                cfg.servers,
+                net.counters.forwarded.load(Ordering::Relaxed),
+            );
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    schedule.heal_all(demo, net, t0);
 }
 
 /// Blocks led by each server in the first chain read back (all agree when the run passed).

@@ -60,7 +60,7 @@ impl ServerActor {
         let w = Waiting {
             client,
             transfer: t,
-            since: st.storage.chain.next_height(),
+            since_round: st.storage.promised.round,
         };
         // 4. Fast path.
         if self.available(&st.storage) >= w.transfer.amount {

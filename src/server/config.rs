@@ -119,6 +119,20 @@ impl ServerConfig {
         Account::of_server(self.index)
     }
 
+    /// How long a candidate that stepped down for a rival's higher ballot waits before it
+    /// tries again (if its client still waits and no block woke it first): long enough for
+    /// the rival's round (a gather wait and two exchanges), short against `round_timeout`.
+    /// Twice the gather wait to half the round timeout; the round timeout itself if that is
+    /// empty.
+    pub fn step_down_retry(&self) -> Range<Duration> {
+        let range = self.gather_timeout.start * 2..self.round_timeout.start / 2;
+        if range.is_empty() {
+            self.round_timeout.clone()
+        } else {
+            range
+        }
+    }
+
     /// Servers needed for a decision: a majority.
     pub fn quorum(&self) -> usize {
         if crate::bug!(self, QuorumOfHalf) {

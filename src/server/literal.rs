@@ -39,7 +39,7 @@ impl Consensus for Literal {
     ) {
         match msg {
             PeerMsg::Prepare { ballot, height } => {
-                if a.promise(state, ballot) {
+                if a.promise(state, ballot, fx) {
                     let promise = PeerMsg::Promise {
                         ballot,
                         height,
@@ -52,7 +52,7 @@ impl Consensus for Literal {
             // Phase 1b is the shared election's (`ServerActor::on_peer`).
             PeerMsg::Promise { .. } => {}
             PeerMsg::LiteralAccept { ballot, height, .. } => {
-                if a.promise(state, ballot) {
+                if a.promise(state, ballot, fx) {
                     let pending = state.storage.log.clone();
                     let reply = PeerMsg::LiteralAccepted {
                         ballot,

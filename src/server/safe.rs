@@ -57,7 +57,7 @@ impl Consensus for Safe {
             PeerMsg::Accepted { ballot, height } => a.on_accepted(state, from, ballot, height, fx),
             PeerMsg::Outranked { promised } => {
                 if promised > state.storage.promised {
-                    a.learn_ballot(state.to_mut(), promised);
+                    a.learn_ballot(state.to_mut(), promised, fx);
                 }
             }
             PeerMsg::Commit { ballot, block } => {
@@ -122,7 +122,7 @@ impl ServerActor {
             // The candidate is behind: it cannot lead this height; give it the blocks.
             return self.send_blocks(state, from, height, fx);
         }
-        if !self.promise(state, ballot) {
+        if !self.promise(state, ballot, fx) {
             return self.refuse(state, from, ballot, fx);
         }
         let accepted = (state.storage.accepted.as_ref())
@@ -230,7 +230,7 @@ impl ServerActor {
             let st = state.to_mut();
             st.storage.promised = ballot;
             st.storage.accepted = accepted;
-            super::abandon_lower_round(st, ballot);
+            self.step_down(st, ballot, fx);
         }
         self.send(from, PeerMsg::Accepted { ballot, height }, fx);
     }
@@ -314,7 +314,7 @@ impl ServerActor {
         if grown.storage.chain.next_height() > next {
             let st = state.to_mut();
             *st = grown;
-            self.learn_ballot(st, ballot);
+            self.learn_ballot(st, ballot, fx);
             if more {
                 let from_height = st.storage.chain.next_height();
                 self.send(from, PeerMsg::CatchUpRequest { from: from_height }, fx);

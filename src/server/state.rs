@@ -64,9 +64,10 @@ pub struct Waiting {
     pub client: Id,
     /// The transfer.
     pub transfer: Transfer,
-    /// The chain's next height when it began to wait: the blocks committed since are how
-    /// long it has waited, which ranks this server's ballots (`Ballot::waited`).
-    pub since: Height,
+    /// The round of the server's promise when it began to wait: every ballot round since
+    /// (another server's election it promised, or its own that failed) is one it lost, and
+    /// their number ranks this server's ballots (`Ballot::waited`).
+    pub since_round: u32,
 }
 
 /// One consensus instance led by this server.

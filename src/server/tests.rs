@@ -453,7 +453,12 @@ fn an_outranked_candidate_learns_the_promise_and_its_retry_starts_above_it() {
     assert!(sent(&cmds).contains(&(
         Id::from(1),
         PeerMsg::Prepare {
-            ballot: Ballot::new(3, 0),
+            // Two rounds went by while it waited: its own first, and C's.
+            ballot: Ballot {
+                round: 3,
+                waited: 2,
+                leader: 0
+            },
             height: Height(1)
         }
         .into()
@@ -474,10 +479,11 @@ fn a_catch_up_brings_the_ballots_missed_with_the_blocks() {
     let (st, cmds) = deliver(&a, &st, Id::from(1), catch_up.into());
     let st = st.unwrap();
     assert_eq!(st.storage.chain.next_height(), Height(2));
-    // The transfer has waited one block: its ballot ranks above a fresh candidate's.
+    // The transfer has waited two rounds (its own, and the one it was told of): its
+    // ballot ranks above a fresh candidate's.
     let ballot = Ballot {
         round: 3,
-        waited: 1,
+        waited: 2,
         leader: 0,
     };
     assert_eq!(st.storage.promised, ballot);
@@ -507,6 +513,26 @@ fn among_equal_rounds_the_longer_wait_outranks_the_higher_index() {
     let c_ballot = Ballot::new(2, 2);
     assert_eq!((a_ballot.round, a_ballot.waited), (2, 1));
     assert!(a_ballot > c_ballot, "{a_ballot} outranks {c_ballot}");
+}
+
+/// A round lost to a rival whose round ends without a block (nothing was pending) counts as
+/// waited too: otherwise the highest index would win every such round again.
+#[test]
+fn a_round_lost_without_a_block_still_counts_as_waited() {
+    let (a, st) = short_a();
+    let rival = PeerMsg::Prepare {
+        ballot: Ballot::new(1, 2),
+        height: Height(1),
+    };
+    let (st, _) = deliver(&a, &st, Id::from(2), rival.into());
+    let st = st.unwrap();
+    assert!(st.round.is_none(), "A promised C's ballot and stepped down");
+    let mut state = Cow::Borrowed(&st);
+    let mut out = Out::new();
+    a.on_timeout(Id::from(0), &mut state, &Timer::Round, &mut out);
+    let retry = state.into_owned().storage.promised;
+    assert_eq!((retry.round, retry.waited), (2, 1));
+    assert!(retry > Ballot::new(2, 2), "C's next fresh ballot loses to A's retry");
 }
 
 #[test]
