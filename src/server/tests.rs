@@ -532,7 +532,10 @@ fn a_round_lost_without_a_block_still_counts_as_waited() {
     a.on_timeout(Id::from(0), &mut state, &Timer::Round, &mut out);
     let retry = state.into_owned().storage.promised;
     assert_eq!((retry.round, retry.waited), (2, 1));
-    assert!(retry > Ballot::new(2, 2), "C's next fresh ballot loses to A's retry");
+    assert!(
+        retry > Ballot::new(2, 2),
+        "C's next fresh ballot loses to A's retry"
+    );
 }
 
 #[test]
