@@ -1,29 +1,39 @@
-//! A short torture run of real servers as part of the test suite: every fault kind at least
-//! once, then every check of the history must pass (spec/torture.md).
+//! Torture runs of real servers as part of the test suite (spec/torture.md): a short run
+//! with every fault kind must pass every check, and its report must show its plots in a
+//! browser; a run without faults must inject none; the literal variant must fail a check;
+//! an unknown fault is refused.
 
 use std::path::PathBuf;
-use std::process::Command;
+use std::process::{Command, Output};
 
-#[test]
-fn a_short_torture_run_with_every_fault_passes_every_check() {
+/// Runs `paxchain torture ARGS --out DIR` with a fresh `DIR` named after `name`.
+fn torture(name: &str, args: &[&str]) -> (Output, PathBuf) {
     let out: PathBuf =
-        std::env::temp_dir().join(format!("paxchain-torture-test-{}", std::process::id()));
+        std::env::temp_dir().join(format!("paxchain-torture-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&out);
     let run = Command::new(env!("CARGO_BIN_EXE_paxchain"))
-        .args([
-            "torture",
-            "--servers",
-            "3",
-            "--duration",
-            "30",
-            "--seed",
-            "7",
-        ])
-        .args(["--rate", "40"])
+        .arg("torture")
+        .args(args)
         .arg("--out")
         .arg(&out)
         .output()
         .expect("paxchain runs");
+    (run, out)
+}
+
+#[test]
+fn a_short_torture_run_with_every_fault_passes_every_check() {
+    let args = [
+        "--servers",
+        "3",
+        "--duration",
+        "30",
+        "--seed",
+        "7",
+        "--rate",
+        "40",
+    ];
+    let (run, out) = torture("test", &args);
     let stdout = String::from_utf8_lossy(&run.stdout);
     assert!(
         run.status.success(),
@@ -153,25 +163,29 @@ fn an_unknown_fault_is_refused_with_the_list_of_faults() {
 /// the checks can fail.
 #[test]
 fn the_literal_variant_fails_a_torture_run_and_the_report_says_which_check() {
-    let out: PathBuf =
-        std::env::temp_dir().join(format!("paxchain-torture-literal-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&out);
-    let run = Command::new(env!("CARGO_BIN_EXE_paxchain"))
-        .args([
-            "torture",
-            "--variant",
-            "literal",
-            "--servers",
-            "3",
-            "--duration",
-            "20",
-        ])
-        .arg("--out")
-        .arg(&out)
-        .output()
-        .expect("paxchain runs");
+    let args = ["--variant", "literal", "--servers", "3", "--duration", "20"];
+    let (run, _) = torture("literal", &args);
     let summary = String::from_utf8_lossy(&run.stdout);
     assert_eq!(run.status.code(), Some(1), "{summary}");
-    assert!(summary.contains("  FAIL  "), "{summary}");
+    let failed: Vec<&str> = (summary.lines())
+        .filter_map(|l| l.strip_prefix("  FAIL  "))
+        .collect();
+    assert!(
+        !failed.is_empty() && failed.iter().all(|c| c.starts_with(char::is_numeric)),
+        "the failed checks are named by number: {summary}"
+    );
     assert!(summary.trim_end().ends_with("FAIL"));
+}
+
+/// `--faults none` is a run under load alone: nothing injected, every check passes, and the
+/// fairness line compares the servers.
+#[test]
+fn a_run_without_faults_injects_nothing_and_compares_the_servers() {
+    let (run, out) = torture("none", &["--faults", "none", "--duration", "2"]);
+    let summary = String::from_utf8_lossy(&run.stdout);
+    assert!(run.status.success(), "{summary}");
+    assert!(summary.contains("faults none"), "{summary}");
+    assert!(summary.contains("faults injected: 0"), "{summary}");
+    assert!(summary.contains("p99 after a round: best"), "{summary}");
+    assert!(out.join("report.html").is_file());
 }

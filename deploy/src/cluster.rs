@@ -56,6 +56,8 @@ pub struct Cluster {
     #[serde(default = "default_initial")]
     pub initial_balance: u64,
     /// Milliseconds before a stalled election or round is retried (randomized up to twice).
+    /// A server that stepped down for a rival's ballot retries sooner: twice the gather wait
+    /// to half this (`ServerConfig::step_down_retry`).
     #[serde(default = "default_round_ms")]
     pub round_timeout_ms: u64,
     /// Milliseconds a leader with a quorum of promises waits for the other servers' promises.

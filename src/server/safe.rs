@@ -21,6 +21,12 @@
 //! a height above their tip makes them send CATCH-UP-REQUEST, any message about a height
 //! below the sender's tip gets a CATCH-UP reply with the missing blocks. A restarted server
 //! resumes from its storage and catches up the same way, at the first message it gets.
+//!
+//! A PREPARE or ACCEPT from an older round than the receiver's promise is answered
+//! OUTRANKED with that promise, and blocks come with a ballot (the COMMIT's, the CATCH-UP
+//! sender's promise): a server that was away or cut off learns at once how far the ballots
+//! have gone, and its next election starts above them (spec/protocol.md, "Fairness, and
+//! catching up with the ballots").
 
 use super::{electing, Consensus, Outbox, Phase, Round, ServerActor, ServerState, Voters};
 use crate::chain::Block;
@@ -56,6 +62,8 @@ impl Consensus for Safe {
             PeerMsg::Accept { ballot, block } => a.on_accept(state, from, ballot, block, fx),
             PeerMsg::Accepted { ballot, height } => a.on_accepted(state, from, ballot, height, fx),
             PeerMsg::Outranked { promised } => {
+                // Checked before `to_mut`: news that changes nothing leaves the state
+                // borrowed, so the checker sees no new state.
                 if promised > state.storage.promised {
                     a.learn_ballot(state.to_mut(), promised, fx);
                 }

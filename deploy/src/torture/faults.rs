@@ -290,32 +290,27 @@ impl Schedule {
     }
 }
 
-/// The ballot round server `i` has promised, as its status says (`None` if it does not
-/// answer at once).
-fn promised_round(demo: &Demo, i: usize) -> Option<u32> {
+/// The ballot server `i` has promised, as its status says (`None` if it does not answer at
+/// once: down, paused or cut off).
+fn promised(demo: &Demo, i: usize) -> Option<paxchain::Ballot> {
     let mut cluster = demo.cluster.clone();
     cluster.client_retries = 0;
     let asked = paxchain::Account::of_server(i);
     let c = crate::UdpClient::new(&cluster, asked).ok()?;
     match c.status(asked).ok()? {
-        paxchain::ApiMsg::Status { promised, .. } => Some(promised.round),
+        paxchain::ApiMsg::Status { promised, .. } => Some(promised),
         _ => None,
     }
 }
 
-/// The server the cluster follows, as one server's status names it (`None` if it does not
-/// answer at once).
+fn promised_round(demo: &Demo, i: usize) -> Option<u32> {
+    promised(demo, i).map(|b| b.round)
+}
+
+/// The server the cluster follows: the leader of the ballot server A has promised.
 fn leader(demo: &Demo) -> Option<usize> {
-    let mut cluster = demo.cluster.clone();
-    cluster.client_retries = 0;
-    let asked = paxchain::Account::of_server(0);
-    let c = crate::UdpClient::new(&cluster, asked).ok()?;
-    match c.status(asked).ok()? {
-        paxchain::ApiMsg::Status { promised, .. } if promised != paxchain::Ballot::ZERO => {
-            Some(usize::from(promised.leader))
-        }
-        _ => None,
-    }
+    let ballot = promised(demo, 0).filter(|b| *b != paxchain::Ballot::ZERO)?;
+    Some(usize::from(ballot.leader))
 }
 
 /// A well-formed PREPARE with a high ballot, sent to server `to` from an address outside
