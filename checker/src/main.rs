@@ -106,6 +106,10 @@ pub struct ModelArgs {
     /// kept apart); the verdicts are the same, the search larger.
     #[arg(long)]
     no_reduce: bool,
+    /// Depth-first search without merging states that differ only by a renaming of the
+    /// servers no client talks to (spec/properties.md, "Reductions", 5).
+    #[arg(long)]
+    no_symmetry: bool,
 }
 
 impl ModelArgs {
@@ -146,6 +150,7 @@ impl ModelArgs {
         cfg.lossy |= self.lossy;
         cfg.bug = self.bug.or(cfg.bug);
         cfg.reduce &= !self.no_reduce;
+        cfg.symmetry &= !self.no_symmetry;
         cfg.validate().map_err(|e| format!("invalid model: {e}"))?;
         Ok(cfg)
     }
@@ -155,9 +160,9 @@ impl ModelArgs {
 #[derive(Copy, Clone, PartialEq, Eq, ValueEnum)]
 pub enum Strategy {
     /// Depth-first: the fastest, and a fraction of BFS's memory. Counterexamples are shrunk
-    /// to the steps that matter either way. (stateright's symmetry reduction works only with
-    /// DFS and simulation; paxchain offers none, as each server owns a different account, so
-    /// no two are interchangeable.)
+    /// to the steps that matter either way. The only strategy that merges states differing
+    /// by a renaming of the servers no client talks to (stateright applies symmetry in DFS
+    /// alone).
     Dfs,
     /// Breadth-first: the shortest counterexamples, many times the memory.
     Bfs,

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 /// Runs `check` and prints the report; the exit code says how it ended.
 pub fn check(cfg: &ModelConfig, args: &CheckArgs) -> ExitCode {
     let model = build(cfg);
-    let mut builder = model.clone().checker().threads(args.threads.max(1));
+    let mut builder = model.checker_builder().threads(args.threads.max(1));
     if let Some(d) = args.max_depth {
         builder = builder.target_max_depth(d);
     }

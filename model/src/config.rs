@@ -68,6 +68,9 @@ pub struct ModelConfig {
     /// Merge states no rule or property can tell apart (see `bank_model`). Off only to
     /// check that the reductions change no verdict.
     pub reduce: bool,
+    /// In depth-first search, merge states that differ only by a renaming of the servers no
+    /// client talks to (see `symmetry`). Needs `reduce`.
+    pub symmetry: bool,
     /// A seeded bug from the zoo (`paxchain::bugs`), run by servers and clients alike. With
     /// a bug, reduction 4 is off: its argument assumes the correct protocol.
     pub bug: Option<Bug>,
@@ -93,6 +96,7 @@ impl Default for ModelConfig {
             client_retries: 0,
             max_height: 4,
             reduce: true,
+            symmetry: true,
             bug: None,
             rogue: None,
         }
@@ -191,6 +195,24 @@ impl ModelConfig {
     /// The script of account `i`'s client (empty if it has none).
     pub fn script(&self, i: usize) -> &[(Account, u64)] {
         self.workloads.get(i).map_or(&[], |w| w.as_slice())
+    }
+
+    /// The servers that no client (scripted or rogue) talks to, as a bit mask by index.
+    pub fn passive_servers(&self) -> u32 {
+        (0..self.servers)
+            .filter(|&i| self.script(i).is_empty() && self.rogue.map(|a| a.index()) != Some(i))
+            .fold(0, |mask, i| mask | 1 << i)
+    }
+
+    /// The servers whose whole state is durable, so that their crash is a pause (reduction
+    /// 6): those no client talks to, with the reductions on and no seeded bug (a bug such as
+    /// an accepted block not saved breaks the premise, which model/tests/symmetry.rs checks
+    /// for both variants).
+    pub fn durable_servers(&self) -> u32 {
+        if !self.reduce || self.bug.is_some() {
+            return 0;
+        }
+        self.passive_servers()
     }
 
     /// Whether the model has Drop actions. Loss on an unordered network is subsumed by a

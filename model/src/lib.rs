@@ -4,7 +4,8 @@
 //! - [`node`], [`scripted_client`], [`rogue_client`]: the model-only actors: the wrapper
 //!   stateright needs to hold servers and clients in one model, the clients that submit a
 //!   fixed script, and the client that breaks the API's rules.
-//! - [`bank_model`]: the model type, and the reductions it applies to every state.
+//! - [`bank_model`]: the model type, and the reductions it applies to every state;
+//!   [`symmetry`]: the one depth-first search applies, among servers no client talks to.
 //! - [`config`]: the configuration and its validation.
 //! - [`scenarios`]: the named presets.
 //! - [`history`]: what the properties remember of the past.
@@ -23,6 +24,7 @@ pub mod rogue_client;
 pub mod scenarios;
 pub mod scripted_client;
 pub mod swarm;
+pub mod symmetry;
 pub mod trace;
 pub mod walk;
 #[cfg(feature = "bug-zoo")]
@@ -109,5 +111,6 @@ pub fn build(cfg: &ModelConfig) -> BankModel {
         inner: model,
         properties: properties::properties(cfg),
         stop: Arc::default(),
+        durable: cfg.durable_servers(),
     }
 }

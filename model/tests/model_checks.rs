@@ -18,7 +18,7 @@ mod common;
 /// example found, and the pinned number of unique states.
 fn assert_passes(cfg: &ModelConfig, unique_states: usize) {
     cfg.validate().expect("valid preset");
-    let checker = build(cfg).checker().threads(2).spawn_dfs().join();
+    let checker = build(cfg).checker_builder().threads(2).spawn_dfs().join();
     let model = checker.model();
     let found = checker.discoveries();
     for p in model.properties() {
@@ -206,11 +206,11 @@ fn a_step_that_is_not_enabled_does_not_replay() {
 const PINNED_DEFAULT: usize = 3_000;
 const PINNED_TINY: usize = 11_537;
 const PINNED_COURSE: usize = 54_719;
-const PINNED_CRASH_LOSS: usize = 653_858;
-const PINNED_FIVE: usize = 29_973;
-const PINNED_CONTEST_CRASH: usize = 322_556;
-const PINNED_RETRY_CRASH: usize = 383_898;
+const PINNED_CRASH_LOSS: usize = 263_372;
+const PINNED_FIVE: usize = 8_274;
+const PINNED_CONTEST_CRASH: usize = 102_083;
+const PINNED_RETRY_CRASH: usize = 150_604;
 const PINNED_SECOND_ROUND: usize = 554_285;
-const PINNED_FIVE_CONTEST: usize = 925_703;
+const PINNED_FIVE_CONTEST: usize = 185_207;
 const PINNED_LAGGING_PROMISER: usize = 92_182;
 const PINNED_ROGUE_CLIENT: usize = 209_875;

@@ -14,7 +14,7 @@ mod common;
 
 /// A complete search: for each property, whether it had a discovery; and the unique states.
 fn verdicts(cfg: &ModelConfig) -> (BTreeMap<&'static str, bool>, usize) {
-    let checker = build(cfg).checker().threads(2).spawn_dfs().join();
+    let checker = build(cfg).checker_builder().threads(2).spawn_dfs().join();
     let found = checker.discoveries();
     let verdicts = (checker.model().properties().iter())
         .map(|p| (p.name, found.contains_key(p.name)))
@@ -62,6 +62,40 @@ fn leaving_loss_out_of_an_unordered_network_changes_no_verdict() {
         max_round: 1,
         ..scenario("tiny")
     });
+}
+
+#[test]
+fn symmetry_and_no_crash_of_durable_servers_change_no_verdict() {
+    // Four servers: A pays B then C, D pays A. B and C have no client: symmetric, and
+    // never crashing with the reductions on.
+    assert_same_verdicts(ModelConfig {
+        servers: 4,
+        workloads: paxchain_model::parse_workloads("B1 C1; ; ; A1").expect("valid"),
+        max_crashes: 1,
+        max_round: 1,
+        ..scenario("five")
+    });
+}
+
+#[test]
+fn the_literal_variant_breaks_the_same_properties_on_lossy_fifo_links() {
+    let cfg = ModelConfig {
+        variant: Variant::Literal,
+        network: NetworkKind::Ordered,
+        lossy: true,
+        ..scenario("default")
+    };
+    let (reduced, fewer) = verdicts(&cfg);
+    let (full, more) = verdicts(&ModelConfig {
+        reduce: false,
+        ..cfg
+    });
+    assert_eq!(reduced, full);
+    assert!(fewer < more);
+    assert!(
+        full.iter().filter(|(_, &found)| found).count() >= 2,
+        "the literal variant breaks properties here: {full:?}"
+    );
 }
 
 #[test]

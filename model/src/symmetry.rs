@@ -1,0 +1,237 @@
+//! Reduction 5: symmetry among the servers no client talks to.
+//!
+//! A server without a client (and without the rogue client) never waits for consensus, so it
+//! never starts an election, never leads a ballot and never spends from its own account. Its
+//! index then appears nowhere but in where its messages go and come from: a ballot names
+//! only its leader, a block names accounts (not servers), and a passive server answers only
+//! the server that wrote to it. So in the five-server presets, where A and E have clients,
+//! renaming B, C and D among themselves maps every run to a run: the servers run the same
+//! handlers with the same configuration (every server's peers are all the others), and
+//! every property quantifies over all servers alike. One state of each such *orbit* is
+//! enough, which is up to 3! = 6 times fewer states.
+//!
+//! How it is applied:
+//! 1. [`ModelConfig::interchangeable_servers`] says which servers are passive; two or more
+//!    make a symmetry.
+//! 2. stateright applies a representative function in depth-first search (and simulation)
+//!    only: it merges a state with every state that has the same representative, and goes on
+//!    exploring the state itself, so every path the checker reports is a real run.
+//! 3. The representative sorts the passive servers by a key that is unchanged when the other
+//!    passive servers are renamed: each one's state, storage, crash flag and timers, its
+//!    flows to and from every other actor (taken in index order), and whether it is counted
+//!    among the voters of each leader's round. Two passive servers with equal keys are equal
+//!    in everything, so the order among them does not matter and the result is canonical.
+//! 4. That argument needs that no message runs between two passive servers (none ever does:
+//!    each one only answers the actor that wrote to it). A state where one does is returned
+//!    as it is, which is still sound, only not merged.
+//!
+//! stateright wants a plain `fn` pointer, which cannot hold the set of passive servers; one
+//! function is instantiated per set (a bit mask over at most seven servers).
+
+use crate::bank_model::BankState;
+use crate::config::ModelConfig;
+use crate::node::NodeState;
+use paxchain::server::{Phase, Voters};
+use paxchain::Msg;
+use stateright::actor::{Envelope, Id, Network};
+use std::hash::{BuildHasher, Hash, Hasher};
+use std::sync::Arc;
+
+/// A representative function as stateright takes it.
+pub type Representative = fn(&BankState) -> BankState;
+
+impl ModelConfig {
+    /// The servers that no client talks to, as a bit mask by index: they are interchangeable
+    /// (see the module comment). Empty when symmetry or the reductions are off, or a seeded
+    /// bug runs (a bug may treat servers differently by index).
+    pub fn interchangeable_servers(&self) -> u32 {
+        if !self.symmetry || !self.reduce || self.bug.is_some() {
+            return 0;
+        }
+        self.passive_servers()
+    }
+
+    /// The representative function for depth-first search, if two or more servers are
+    /// interchangeable.
+    pub fn symmetry(&self) -> Option<Representative> {
+        let mask = self.interchangeable_servers();
+        (mask.count_ones() >= 2).then(|| TABLE[mask as usize])
+    }
+}
+
+fn canonical<const MASK: u32>(s: &BankState) -> BankState {
+    representative(MASK, s)
+}
+
+macro_rules! table {
+    ($($mask:literal)*) => { [$(canonical::<$mask> as Representative),*] };
+}
+
+/// One instance per mask of at most seven servers (the model's limit).
+static TABLE: [Representative; 128] = table!(
+    0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31
+    32 33 34 35 36 37 38 39 40 41 42 43 44 45 46 47 48 49 50 51 52 53 54 55 56 57 58 59 60 61
+    62 63 64 65 66 67 68 69 70 71 72 73 74 75 76 77 78 79 80 81 82 83 84 85 86 87 88 89 90 91
+    92 93 94 95 96 97 98 99 100 101 102 103 104 105 106 107 108 109 110 111 112 113 114 115
+    116 117 118 119 120 121 122 123 124 125 126 127
+);
+
+/// The state of `s`'s orbit with the passive servers (`mask`) sorted by their keys.
+pub fn representative(mask: u32, s: &BankState) -> BankState {
+    let passive = |i: usize| i < 32 && mask & (1 << i) != 0;
+    let between_passive = links(&s.network).any(|(src, dst)| passive(src) && passive(dst));
+    if between_passive {
+        return s.clone(); // 4. sound, only not merged
+    }
+    let slots: Vec<usize> = (0..s.actor_states.len()).filter(|&i| passive(i)).collect();
+    let mut order = slots.clone();
+    order.sort_by_cached_key(|&p| key(s, &passive, p));
+    if order == slots {
+        return s.clone();
+    }
+    // Passive server `order[k]` moves to slot `slots[k]`; every other actor stays.
+    let mut renamed: Vec<usize> = (0..s.actor_states.len()).collect();
+    for (&from, &to) in order.iter().zip(&slots) {
+        renamed[from] = to;
+    }
+    rename(s, &renamed)
+}
+
+/// A hasher with fixed keys, so a key is the same in every run and on every thread.
+fn hasher() -> ahash::AHasher {
+    ahash::RandomState::with_seeds(1, 2, 3, 4).build_hasher()
+}
+
+/// What the passive server `p` is, without the names of the other passive servers (3.).
+fn key(s: &BankState, passive: &impl Fn(usize) -> bool, p: usize) -> u64 {
+    let mut h = hasher();
+    s.actor_states[p].hash(&mut h);
+    s.actor_storages[p].hash(&mut h);
+    s.crashed[p].hash(&mut h);
+    s.timers_set[p].hash(&mut h);
+    s.random_choices[p].hash(&mut h);
+    for (a, st) in s
+        .actor_states
+        .iter()
+        .enumerate()
+        .filter(|&(a, _)| !passive(a))
+    {
+        let counted = match &**st {
+            NodeState::Server(st) => st.round.as_ref().map(|r| r.phase.voters().contains(p)),
+            _ => None,
+        };
+        (a, counted).hash(&mut h);
+    }
+    match &s.network {
+        Network::Ordered(flows) => {
+            for ((src, dst), flow) in flows {
+                let (src, dst) = (usize::from(*src), usize::from(*dst));
+                if src == p || dst == p {
+                    (src == p, src + dst - p, flow).hash(&mut h);
+                }
+            }
+        }
+        // Sets and bags have no order: sum the envelopes' hashes.
+        Network::UnorderedDuplicating(..) | Network::UnorderedNonDuplicating(..) => {
+            let mut sum = 0u64;
+            for e in unordered(&s.network) {
+                let (src, dst) = (usize::from(e.src), usize::from(e.dst));
+                if src == p || dst == p {
+                    let mut eh = hasher();
+                    (src == p, src + dst - p, e.msg).hash(&mut eh);
+                    sum = sum.wrapping_add(eh.finish());
+                }
+            }
+            sum.hash(&mut h);
+        }
+    }
+    h.finish()
+}
+
+/// The (source, destination) of every message in flight. (stateright's own `iter_all` never
+/// ends on a FIFO network with a message in flight: it does not advance within a flow.)
+fn links(net: &Network<Msg>) -> Box<dyn Iterator<Item = (usize, usize)> + '_> {
+    let ends = |src: Id, dst: Id| (usize::from(src), usize::from(dst));
+    match net {
+        Network::Ordered(flows) => Box::new(flows.keys().map(move |&(s, d)| ends(s, d))),
+        _ => Box::new(unordered(net).map(move |e| ends(e.src, e.dst))),
+    }
+}
+
+/// Every envelope of an unordered network, once per copy.
+fn unordered(net: &Network<Msg>) -> impl Iterator<Item = Envelope<&Msg>> {
+    let (set, bag) = match net {
+        Network::UnorderedDuplicating(set, _) => (Some(set), None),
+        Network::UnorderedNonDuplicating(bag) => (None, Some(bag)),
+        Network::Ordered(_) => (None, None),
+    };
+    fn of(e: &Envelope<Msg>) -> Envelope<&Msg> {
+        Envelope {
+            src: e.src,
+            dst: e.dst,
+            msg: &e.msg,
+        }
+    }
+    (set.into_iter().flatten().map(of)).chain(
+        (bag.into_iter().flatten()).flat_map(move |(e, &n)| std::iter::repeat(of(e)).take(n)),
+    )
+}
+
+/// `s` with actor `i` renamed `renamed[i]` everywhere (`renamed` is a permutation of the
+/// actor indices that moves only passive servers).
+pub fn rename(s: &BankState, renamed: &[usize]) -> BankState {
+    let id = |i: Id| Id::from(renamed[usize::from(i)]);
+    let mut next = s.clone();
+    for (i, &to) in renamed.iter().enumerate() {
+        next.actor_states[to] = rename_voters(&s.actor_states[i], renamed);
+        next.actor_storages[to] = s.actor_storages[i].clone();
+        next.crashed[to] = s.crashed[i];
+        next.timers_set[to] = s.timers_set[i].clone();
+        next.random_choices[to] = s.random_choices[i].clone();
+    }
+    let env = |e: &Envelope<_>| Envelope {
+        src: id(e.src),
+        dst: id(e.dst),
+        msg: Clone::clone(&e.msg),
+    };
+    next.network = match &s.network {
+        Network::Ordered(flows) => Network::Ordered(
+            (flows.iter())
+                .map(|(&(src, dst), flow)| ((id(src), id(dst)), flow.clone()))
+                .collect(),
+        ),
+        Network::UnorderedDuplicating(set, last) => {
+            Network::UnorderedDuplicating(set.iter().map(env).collect(), last.as_ref().map(env))
+        }
+        Network::UnorderedNonDuplicating(bag) => {
+            Network::UnorderedNonDuplicating(bag.iter().map(|(e, &n)| (env(e), n)).collect())
+        }
+    };
+    next
+}
+
+/// A leader's round counts voters by index: rename them too.
+fn rename_voters(st: &Arc<NodeState>, renamed: &[usize]) -> Arc<NodeState> {
+    let NodeState::Server(server) = &**st else {
+        return st.clone();
+    };
+    let Some(round) = &server.round else {
+        return st.clone();
+    };
+    let old = *round.phase.voters();
+    let mut new = Voters::default();
+    for (_, &to) in renamed.iter().enumerate().filter(|&(i, _)| old.contains(i)) {
+        new.insert(to);
+    }
+    if new == old {
+        return st.clone();
+    }
+    let mut server = server.clone();
+    let phase = &mut server.round.as_mut().expect("matched above").phase;
+    match phase {
+        Phase::Electing { promised_by: v, .. }
+        | Phase::Proposing { accepted_by: v, .. }
+        | Phase::Collecting { accepted_by: v, .. } => *v = new,
+    }
+    Arc::new(NodeState::Server(server))
+}
