@@ -31,6 +31,11 @@
 //!    So such servers do not crash (`ModelConfig::durable_servers`); the others still do.
 //!    model/tests/symmetry.rs checks the premise in both variants; a seeded bug (an accepted
 //!    block not saved) can break it, so this is off with one.
+//! 7. **Lazy loss on FIFO links.** Dropping the only message of a flow reaches what leaving
+//!    it in flight for ever reaches, except the network, which no property reads; a drop
+//!    matters only when it lets a later message of the flow through. So only a message with
+//!    another queued behind it may be dropped, and a path that drops earlier is matched by
+//!    one that drops just before the later message is delivered.
 
 use crate::config::ModelConfig;
 use crate::history::History;
@@ -148,7 +153,19 @@ impl Model for BankModel {
     }
 
     fn actions(&self, state: &BankState, actions: &mut Vec<Action>) {
-        self.inner.actions(state, actions)
+        self.inner.actions(state, actions);
+        if !self.cfg.reduce {
+            return;
+        }
+        // Reduction 7: on FIFO links, drop only a message with another queued behind it.
+        if let Network::Ordered(flows) = &state.network {
+            actions.retain(|a| match a {
+                ActorModelAction::Drop(e) => {
+                    flows.get(&(e.src, e.dst)).is_some_and(|f| f.len() > 1)
+                }
+                _ => true,
+            });
+        }
     }
 
     fn next_state(&self, last: &BankState, action: Action) -> Option<BankState> {

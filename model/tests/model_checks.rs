@@ -206,11 +206,11 @@ fn a_step_that_is_not_enabled_does_not_replay() {
 const PINNED_DEFAULT: usize = 3_000;
 const PINNED_TINY: usize = 11_537;
 const PINNED_COURSE: usize = 54_719;
-const PINNED_CRASH_LOSS: usize = 263_372;
+const PINNED_CRASH_LOSS: usize = 57_451;
 const PINNED_FIVE: usize = 8_274;
 const PINNED_CONTEST_CRASH: usize = 102_083;
 const PINNED_RETRY_CRASH: usize = 150_604;
 const PINNED_SECOND_ROUND: usize = 554_285;
 const PINNED_FIVE_CONTEST: usize = 185_207;
-const PINNED_LAGGING_PROMISER: usize = 92_182;
+const PINNED_LAGGING_PROMISER: usize = 24_303;
 const PINNED_ROGUE_CLIENT: usize = 209_875;

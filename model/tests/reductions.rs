@@ -78,6 +78,15 @@ fn symmetry_and_no_crash_of_durable_servers_change_no_verdict() {
 }
 
 #[test]
+fn lazy_loss_on_fifo_links_changes_no_verdict() {
+    // A lost COMMIT is what lets a promiser lag: the loss that matters is kept.
+    assert_same_verdicts(ModelConfig {
+        max_round: 1,
+        ..scenario("lagging-promiser")
+    });
+}
+
+#[test]
 fn the_literal_variant_breaks_the_same_properties_on_lossy_fifo_links() {
     let cfg = ModelConfig {
         variant: Variant::Literal,
