@@ -7,6 +7,14 @@
 //! The anchor is stateright's own Paxos example, built and timed by the script that the
 //! project's shared tools provide (`--anchor`), in the same run, so the ratio holds when the
 //! machine's speed drifts.
+//!
+//! Columns: unique states, wall time, unique states per second and that rate against the
+//! anchor's; then states examined per second (every successor generated, duplicates
+//! included) and examined per unique state, which says how much of the work lands on
+//! states already seen (the reductions raise it: they merge states); and peak memory.
+//!
+//! A scenario may carry model flags after its name (`--scenarios "five --crashes 2 --lossy"`):
+//! the larger configurations of spec/properties.md ("Reach") are measured this way.
 
 use clap::Args;
 use std::path::{Path, PathBuf};
@@ -15,7 +23,8 @@ use std::time::Instant;
 
 #[derive(Args)]
 pub struct BenchArgs {
-    /// Scenarios to measure, comma-separated (default: every preset).
+    /// Scenarios to measure, comma-separated (default: every preset); each may carry model
+    /// flags after its name, e.g. `"five --crashes 2 --lossy"`.
     #[arg(long, value_delimiter = ',')]
     scenarios: Vec<String>,
     /// Strategies to measure, comma-separated.
@@ -35,6 +44,8 @@ pub struct BenchArgs {
 
 /// One search's figures.
 struct Run {
+    /// States generated (examined), duplicates included.
+    states: u64,
     unique: u64,
     wall: f64,
     peak_mb: f64,
@@ -57,9 +68,19 @@ pub fn bench(args: &BenchArgs) -> ExitCode {
     let anchor: Vec<(usize, Option<f64>)> = (args.threads.iter())
         .map(|&t| (t, anchor_rate(&args.anchor, t)))
         .collect();
+    let w = scenarios.iter().map(|s| s.len()).max().unwrap_or(8).max(8);
     println!(
-        "{:<12} {:<5} {:>3} {:>11} {:>9} {:>11} {:>9} {:>8}",
-        "scenario", "strat", "thr", "unique", "wall s", "unique/s", "peak MB", "/anchor"
+        "{:<w$} {:<5} {:>3} {:>11} {:>9} {:>11} {:>9} {:>11} {:>9} {:>8}",
+        "scenario",
+        "strat",
+        "thr",
+        "unique",
+        "wall s",
+        "unique/s",
+        "/anchor",
+        "examined/s",
+        "per uniq",
+        "peak MB"
     );
     let mut failed = false;
     for scenario in &scenarios {
@@ -67,7 +88,7 @@ pub fn bench(args: &BenchArgs) -> ExitCode {
             for &threads in &args.threads {
                 let Some(run) = run_check(&exe, scenario, strategy, threads) else {
                     println!(
-                        "{scenario:<12} {strategy:<5} {threads:>3}   the search failed to run"
+                        "{scenario:<w$} {strategy:<5} {threads:>3}   the search failed to run"
                     );
                     failed = true;
                     continue;
@@ -78,12 +99,14 @@ pub fn bench(args: &BenchArgs) -> ExitCode {
                     .and_then(|(_, a)| *a)
                     .map_or("-".to_string(), |a| format!("{:.2}", rate / a));
                 println!(
-                    "{scenario:<12} {strategy:<5} {threads:>3} {:>11} {:>9.2} {:>11.0} {:>9.0} {:>8}{}",
+                    "{scenario:<w$} {strategy:<5} {threads:>3} {:>11} {:>9.2} {:>11.0} {:>9} {:>11.0} {:>9.1} {:>8.0}{}",
                     run.unique,
                     run.wall,
                     rate,
-                    run.peak_mb,
                     ratio,
+                    run.states as f64 / run.wall,
+                    run.states as f64 / run.unique.max(1) as f64,
+                    run.peak_mb,
                     if run.complete { "" } else { "  (incomplete)" }
                 );
             }
@@ -121,14 +144,9 @@ fn run_check(exe: &Path, scenario: &str, strategy: &str, threads: usize) -> Opti
     let mut cmd = Command::new("taskset");
     cmd.args(["-c", cpus(threads)])
         .arg(exe)
-        .args([
-            "check",
-            "--json",
-            "--scenario",
-            scenario,
-            "--strategy",
-            strategy,
-        ])
+        .args(["check", "--json", "--scenario"])
+        .args(scenario.split_whitespace())
+        .args(["--strategy", strategy])
         .args(["--threads", &threads.to_string()])
         .stdout(Stdio::piped())
         .stderr(Stdio::null());
@@ -143,6 +161,7 @@ fn run_check(exe: &Path, scenario: &str, strategy: &str, threads: usize) -> Opti
     let report: serde_json::Value = serde_json::from_str(&text).ok()?;
     (status <= 2).then_some(())?;
     Some(Run {
+        states: report["states"].as_u64()?,
         unique: report["unique_states"].as_u64()?,
         wall,
         peak_mb: rusage.ru_maxrss as f64 / 1024.0,
