@@ -36,6 +36,9 @@
 //!    matters only when it lets a later message of the flow through. So only a message with
 //!    another queued behind it may be dropped, and a path that drops earlier is matched by
 //!    one that drops just before the later message is delivered.
+//! 8. **Steps back to the same state** are left out (a redelivered request on the
+//!    duplicating network, answered with a reply already in flight): they reach nothing
+//!    new, and leaving them out only saves fingerprinting a state already seen.
 
 use crate::config::ModelConfig;
 use crate::history::History;
@@ -172,6 +175,10 @@ impl Model for BankModel {
         let mut next = self.inner.next_state(last, action)?;
         if self.cfg.reduce {
             canonicalize(&self.inner, &mut next);
+            // Reduction 8: a step back to the same state reaches nothing new.
+            if next == *last {
+                return None;
+            }
         }
         Some(next)
     }

@@ -5,8 +5,8 @@
 use common::scenario;
 use paxchain::Variant;
 use paxchain_model::properties::is_example;
-use paxchain_model::trace::{replay, steps};
-use paxchain_model::{build, ModelConfig, NetworkKind};
+use paxchain_model::trace::{steps, Step};
+use paxchain_model::{build, BankModel, BankState, ModelConfig, NetworkKind};
 use stateright::{Checker, Model};
 use std::collections::BTreeMap;
 
@@ -107,6 +107,22 @@ fn the_literal_variant_breaks_the_same_properties_on_lossy_fifo_links() {
     );
 }
 
+/// Replays `trace` on a reduced model, where a step back to the same state is left out
+/// (reduction 8): such a step must still be enabled, and leaves the state as it is.
+fn replay_skipping_loops(model: &BankModel, trace: &[Step]) -> BankState {
+    let mut state = model.init_states().remove(0);
+    for step in trace {
+        let action = step.to_action();
+        let mut enabled = Vec::new();
+        model.actions(&state, &mut enabled);
+        assert!(enabled.contains(&action), "not enabled: {step:?}");
+        if let Some(next) = model.next_state(&state, action) {
+            state = next;
+        }
+    }
+    state
+}
+
 #[test]
 fn the_literal_variant_breaks_the_same_properties_either_way() {
     let cfg = ModelConfig {
@@ -132,7 +148,7 @@ fn the_literal_variant_breaks_the_same_properties_either_way() {
         assert_eq!(found.is_some(), reduced[p.name], "{}", p.name);
         if let Some(trace) = found {
             // The unreduced counterexample, replayed on the reduced model, breaks it too.
-            let last = replay(&reduced_model, &trace).expect("the trace replays");
+            let last = replay_skipping_loops(&reduced_model, &trace);
             assert!(!(p.condition)(&reduced_model, &last), "{}", p.name);
             violated += 1;
         }
