@@ -172,9 +172,8 @@ fn unordered(net: &Network<Msg>) -> impl Iterator<Item = Envelope<&Msg>> {
             msg: &e.msg,
         }
     }
-    (set.into_iter().flatten().map(of)).chain(
-        (bag.into_iter().flatten()).flat_map(move |(e, &n)| std::iter::repeat(of(e)).take(n)),
-    )
+    (set.into_iter().flatten().map(of))
+        .chain((bag.into_iter().flatten()).flat_map(move |(e, &n)| std::iter::repeat_n(of(e), n)))
 }
 
 /// `s` with actor `i` renamed `renamed[i]` everywhere (`renamed` is a permutation of the
