@@ -44,7 +44,7 @@ use crate::config::ModelConfig;
 use crate::history::History;
 use crate::node::{Node, NodeState};
 use paxchain::{Msg, ServerState, Timer};
-use stateright::actor::{ActorModel, ActorModelAction, ActorModelState, Id, Network};
+use stateright::actor::{ActorModel, ActorModelAction, ActorModelState, Envelope, Id, Network};
 use stateright::{CheckerBuilder, Model, Path, Property};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -106,6 +106,27 @@ pub fn canonicalize(model: &ActorModel<Node, ModelConfig, History>, s: &mut Bank
             flow.retain(|m| !ignored(src, dst, m));
             !flow.is_empty() // stateright's canonical form has no empty flow
         }),
+    }
+}
+
+/// Every message in flight, once per copy. (stateright 0.31's `Network::iter_all` never ends
+/// on a FIFO network with a message in flight: it does not advance within a flow.)
+pub fn in_flight(net: &Network<Msg>) -> Box<dyn Iterator<Item = Envelope<&Msg>> + '_> {
+    fn of(e: &Envelope<Msg>) -> Envelope<&Msg> {
+        Envelope {
+            src: e.src,
+            dst: e.dst,
+            msg: &e.msg,
+        }
+    }
+    match net {
+        Network::UnorderedDuplicating(set, _) => Box::new(set.iter().map(of)),
+        Network::UnorderedNonDuplicating(bag) => {
+            Box::new(bag.iter().flat_map(|(e, &n)| std::iter::repeat_n(of(e), n)))
+        }
+        Network::Ordered(flows) => Box::new(flows.iter().flat_map(|(&(src, dst), flow)| {
+            flow.iter().map(move |msg| Envelope { src, dst, msg })
+        })),
     }
 }
 

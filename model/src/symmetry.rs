@@ -28,7 +28,7 @@
 //! stateright wants a plain `fn` pointer, which cannot hold the set of passive servers; one
 //! function is instantiated per set (a bit mask over at most seven servers).
 
-use crate::bank_model::BankState;
+use crate::bank_model::{in_flight, BankState};
 use crate::config::ModelConfig;
 use crate::node::NodeState;
 use paxchain::server::{Phase, Voters};
@@ -134,7 +134,7 @@ fn key(s: &BankState, passive: &impl Fn(usize) -> bool, p: usize) -> u64 {
         // Sets and bags have no order: sum the envelopes' hashes.
         Network::UnorderedDuplicating(..) | Network::UnorderedNonDuplicating(..) => {
             let mut sum = 0u64;
-            for e in unordered(&s.network) {
+            for e in in_flight(&s.network) {
                 let (src, dst) = (usize::from(e.src), usize::from(e.dst));
                 if src == p || dst == p {
                     let mut eh = hasher();
@@ -148,32 +148,13 @@ fn key(s: &BankState, passive: &impl Fn(usize) -> bool, p: usize) -> u64 {
     h.finish()
 }
 
-/// The (source, destination) of every message in flight. (stateright's own `iter_all` never
-/// ends on a FIFO network with a message in flight: it does not advance within a flow.)
+/// The (source, destination) of every message in flight (on FIFO links, of every flow).
 fn links(net: &Network<Msg>) -> Box<dyn Iterator<Item = (usize, usize)> + '_> {
     let ends = |src: Id, dst: Id| (usize::from(src), usize::from(dst));
     match net {
         Network::Ordered(flows) => Box::new(flows.keys().map(move |&(s, d)| ends(s, d))),
-        _ => Box::new(unordered(net).map(move |e| ends(e.src, e.dst))),
+        _ => Box::new(in_flight(net).map(move |e| ends(e.src, e.dst))),
     }
-}
-
-/// Every envelope of an unordered network, once per copy.
-fn unordered(net: &Network<Msg>) -> impl Iterator<Item = Envelope<&Msg>> {
-    let (set, bag) = match net {
-        Network::UnorderedDuplicating(set, _) => (Some(set), None),
-        Network::UnorderedNonDuplicating(bag) => (None, Some(bag)),
-        Network::Ordered(_) => (None, None),
-    };
-    fn of(e: &Envelope<Msg>) -> Envelope<&Msg> {
-        Envelope {
-            src: e.src,
-            dst: e.dst,
-            msg: &e.msg,
-        }
-    }
-    (set.into_iter().flatten().map(of))
-        .chain((bag.into_iter().flatten()).flat_map(move |(e, &n)| std::iter::repeat_n(of(e), n)))
 }
 
 /// `s` with actor `i` renamed `renamed[i]` everywhere (`renamed` is a permutation of the

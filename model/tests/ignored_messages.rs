@@ -6,28 +6,18 @@
 
 use common::{scenario, sum_over_reachable};
 use paxchain::{Msg, Variant};
-use paxchain_model::{BankModel, BankState, ModelConfig, NetworkKind};
+use paxchain_model::{bank_model, BankModel, BankState, ModelConfig, NetworkKind};
 use stateright::actor::{Actor, Envelope, Network, Out};
 use stateright::Model;
 use std::borrow::Cow;
 
 mod common;
 
-/// Every message in flight, once per distinct envelope. (stateright 0.31's
-/// `Network::iter_all` never moves past the first message of an ordered flow.)
+/// Every message in flight, once per distinct envelope.
 fn in_flight(net: &Network<Msg>) -> Vec<Envelope<&Msg>> {
-    let env = |src, dst, msg| Envelope { src, dst, msg };
-    match net {
-        Network::UnorderedDuplicating(set, _) => {
-            set.iter().map(|e| env(e.src, e.dst, &e.msg)).collect()
-        }
-        Network::UnorderedNonDuplicating(bag) => {
-            bag.keys().map(|e| env(e.src, e.dst, &e.msg)).collect()
-        }
-        Network::Ordered(flows) => (flows.iter())
-            .flat_map(|(&(src, dst), flow)| flow.iter().map(move |m| env(src, dst, m)))
-            .collect(),
-    }
+    let mut all: Vec<Envelope<&Msg>> = bank_model::in_flight(net).collect();
+    all.dedup(); // copies in a bag come one after another
+    all
 }
 
 /// Whether the receiver of `e` ignores it for good in state `s`.

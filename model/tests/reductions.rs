@@ -86,6 +86,20 @@ fn lazy_loss_on_fifo_links_changes_no_verdict() {
     });
 }
 
+/// The loss that matters must survive the reduction: with a leader that re-proposes
+/// committed transfers, only a lost COMMIT exposes the bug, and both ways must find it.
+#[cfg(feature = "bug-zoo")]
+#[test]
+fn lazy_loss_keeps_the_loss_that_exposes_a_seeded_bug() {
+    let cfg = ModelConfig {
+        bug: Some(paxchain::bugs::Bug::ReproposeCommitted),
+        ..scenario("lagging-promiser")
+    };
+    let (reduced, _) = verdicts(&cfg);
+    assert_eq!(reduced.get("exactly once"), Some(&true), "{reduced:?}");
+    assert_same_verdicts(cfg);
+}
+
 #[test]
 fn the_literal_variant_breaks_the_same_properties_on_lossy_fifo_links() {
     let cfg = ModelConfig {
