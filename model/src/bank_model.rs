@@ -29,7 +29,7 @@
 //!    but its restart mark, and messages to it wait in the network meanwhile: a pause, which
 //!    the network's delays already cover, and one that would only use up the crash budget.
 //!    So such servers do not crash (`ModelConfig::durable_servers`); the others still do.
-//!    model/tests/symmetry.rs checks the premise in both variants; a seeded bug (an accepted
+//!    model/tests/passive_servers.rs checks the premise in both variants; a seeded bug (an accepted
 //!    block not saved) can break it, so this is off with one.
 //! 7. **Lazy loss on FIFO links.** Dropping the only message of a flow reaches what leaving
 //!    it in flight for ever reaches, except the network, which no property reads; a drop
@@ -73,6 +73,22 @@ impl BankModel {
     /// stop a search, and ignores its own timeout with one thread.)
     pub fn stop(&self) {
         self.stop.store(true, Ordering::Relaxed);
+    }
+
+    /// Reduction 6: whether a server whose whole state is durable is down.
+    fn durable_crashed(&self, s: &BankState) -> bool {
+        let durable = self.durable;
+        durable != 0 && (0..self.cfg.servers).any(|i| durable & (1 << i) != 0 && s.crashed[i])
+    }
+
+    /// stateright's checker for this model, with the symmetry of the servers no client
+    /// talks to where there is one (reduction 5; stateright applies it in DFS only).
+    pub fn checker_builder(&self) -> CheckerBuilder<BankModel> {
+        let builder = self.clone().checker();
+        match self.cfg.symmetry() {
+            Some(representative) => builder.symmetry_fn(representative),
+            None => builder,
+        }
     }
 }
 
@@ -146,24 +162,6 @@ fn clear_crashed(cfg: &ModelConfig, s: &mut BankState) {
                 ..st.clone()
             };
             s.actor_states[i] = Arc::new(NodeState::Server(cleared));
-        }
-    }
-}
-
-impl BankModel {
-    /// Reduction 6: whether a server whose whole state is durable is down.
-    fn durable_crashed(&self, s: &BankState) -> bool {
-        let durable = self.durable;
-        durable != 0 && (0..self.cfg.servers).any(|i| durable & (1 << i) != 0 && s.crashed[i])
-    }
-
-    /// stateright's checker for this model, with the symmetry of the servers no client
-    /// talks to where there is one (reduction 5; stateright applies it in DFS only).
-    pub fn checker_builder(&self) -> CheckerBuilder<BankModel> {
-        let builder = self.clone().checker();
-        match self.cfg.symmetry() {
-            Some(representative) => builder.symmetry_fn(representative),
-            None => builder,
         }
     }
 }

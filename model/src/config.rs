@@ -206,7 +206,7 @@ impl ModelConfig {
 
     /// The servers whose whole state is durable, so that their crash is a pause (reduction
     /// 6): those no client talks to, with the reductions on and no seeded bug (a bug such as
-    /// an accepted block not saved breaks the premise, which model/tests/symmetry.rs checks
+    /// an accepted block not saved breaks the premise, which model/tests/passive_servers.rs checks
     /// for both variants).
     pub fn durable_servers(&self) -> u32 {
         if !self.reduce || self.bug.is_some() {

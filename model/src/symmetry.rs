@@ -31,7 +31,7 @@
 use crate::bank_model::{in_flight, BankState};
 use crate::config::ModelConfig;
 use crate::node::NodeState;
-use paxchain::server::{Phase, Voters};
+use paxchain::server::Voters;
 use paxchain::Msg;
 use stateright::actor::{Envelope, Id, Network};
 use std::hash::{BuildHasher, Hash, Hasher};
@@ -200,18 +200,18 @@ fn rename_voters(st: &Arc<NodeState>, renamed: &[usize]) -> Arc<NodeState> {
     };
     let old = *round.phase.voters();
     let mut new = Voters::default();
-    for (_, &to) in renamed.iter().enumerate().filter(|&(i, _)| old.contains(i)) {
-        new.insert(to);
+    for i in (0..renamed.len()).filter(|&i| old.contains(i)) {
+        new.insert(renamed[i]);
     }
     if new == old {
         return st.clone();
     }
     let mut server = server.clone();
-    let phase = &mut server.round.as_mut().expect("matched above").phase;
-    match phase {
-        Phase::Electing { promised_by: v, .. }
-        | Phase::Proposing { accepted_by: v, .. }
-        | Phase::Collecting { accepted_by: v, .. } => *v = new,
-    }
+    *server
+        .round
+        .as_mut()
+        .expect("matched above")
+        .phase
+        .voters_mut() = new;
     Arc::new(NodeState::Server(server))
 }

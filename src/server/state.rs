@@ -118,7 +118,8 @@ impl Phase {
         }
     }
 
-    pub(super) fn voters_mut(&mut self) -> &mut Voters {
+    /// The same, to change (the model's symmetry renames voters).
+    pub fn voters_mut(&mut self) -> &mut Voters {
         match self {
             Phase::Electing { promised_by, .. } => promised_by,
             Phase::Proposing { accepted_by, .. } | Phase::Collecting { accepted_by, .. } => {
