@@ -214,7 +214,9 @@ impl Chain {
     /// Appends a block that follows the tip: right height, linked, hash valid.
     pub fn append(&mut self, block: Arc<Block>) -> Result<(), ChainError> {
         check_follows(self.tip(), &block)?;
-        self.push(block);
+        // The check proved the block's hash equals the digest of its fields.
+        let fields = block.hash;
+        self.fold(block, fields);
         Ok(())
     }
 
@@ -225,11 +227,18 @@ impl Chain {
     }
 
     fn push(&mut self, block: Arc<Block>) {
+        let fields = Block::digest_of(block.height, block.ballot, &block.prev, &block.transfers);
+        self.fold(block, fields);
+    }
+
+    /// Appends `block`, whose fields digest to `fields`, and folds both its hash and that
+    /// digest into the running digest: the block's own hash covers its fields only if it is
+    /// valid, and the chain must tell invalid blocks apart too.
+    fn fold(&mut self, block: Arc<Block>, fields: Digest) {
         let mut h = Sha256::new();
         h.update(self.digest.0);
         h.update(block.hash.0);
-        // The block's own hash covers its fields only if it is valid; fold them in as well.
-        h.update(Block::digest_of(block.height, block.ballot, &block.prev, &block.transfers).0);
+        h.update(fields.0);
         self.digest = Digest(h.finalize().into());
         self.blocks.push(block);
     }
