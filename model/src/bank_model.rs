@@ -38,9 +38,12 @@
 //!    one that drops just before the later message is delivered.
 //! 8. **Steps back to the same state** are left out (a redelivered request on the
 //!    duplicating network, answered with a reply already in flight): they reach nothing
-//!    new, and leaving them out only saves fingerprinting a state already seen.
+//!    new, and leaving them out only saves fingerprinting a state already seen. On the
+//!    duplicating network, half of all actions are such steps; [`crate::delivery`] finds
+//!    them before building the successor at all.
 
 use crate::config::ModelConfig;
+use crate::delivery;
 use crate::history::History;
 use crate::node::{Node, NodeState};
 use paxchain::{Msg, ServerState, Timer};
@@ -171,7 +174,14 @@ impl Model for BankModel {
     type Action = Action;
 
     fn init_states(&self) -> Vec<BankState> {
-        self.inner.init_states()
+        let mut states = self.inner.init_states();
+        if self.cfg.reduce {
+            // Every state the search holds is canonical; `delivery` relies on it.
+            for s in &mut states {
+                canonicalize(&self.inner, s);
+            }
+        }
+        states
     }
 
     fn actions(&self, state: &BankState, actions: &mut Vec<Action>) {
@@ -191,6 +201,14 @@ impl Model for BankModel {
     }
 
     fn next_state(&self, last: &BankState, action: Action) -> Option<BankState> {
+        let action = match action {
+            ActorModelAction::Deliver { src, dst, msg }
+                if self.cfg.reduce && matches!(last.network, Network::UnorderedDuplicating(..)) =>
+            {
+                return delivery::deliver(self, last, src, dst, msg);
+            }
+            other => other,
+        };
         let mut next = self.inner.next_state(last, action)?;
         if self.cfg.reduce {
             canonicalize(&self.inner, &mut next);

@@ -5,6 +5,8 @@
 //!   stateright needs to hold servers and clients in one model, the clients that submit a
 //!   fixed script, and the client that breaks the API's rules.
 //! - [`bank_model`]: the model type, and the reductions it applies to every state;
+//!   [`delivery`]: a delivery on the duplicating network, decided before its successor is
+//!   built;
 //!   [`symmetry`]: the one depth-first search applies, among servers no client talks to.
 //! - [`config`]: the configuration and its validation.
 //! - [`scenarios`]: the named presets.
@@ -17,6 +19,7 @@
 
 pub mod bank_model;
 pub mod config;
+pub mod delivery;
 pub mod history;
 pub mod node;
 pub mod properties;

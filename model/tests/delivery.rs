@@ -1,0 +1,130 @@
+//! `delivery::deliver` decides a delivery on the duplicating network without stateright's
+//! step. Checked here in every reachable state of several configurations: each delivery
+//! gives exactly what stateright's own step, then the reductions (canonical form, and no step
+//! back to the same state), give.
+
+use common::{scenario, sum_over_first, sum_over_reachable};
+use paxchain::Variant;
+use paxchain_model::bank_model::canonicalize;
+use paxchain_model::{delivery, BankModel, BankState, ModelConfig, NetworkKind};
+use stateright::actor::ActorModelAction;
+use stateright::Model;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+mod common;
+
+/// stateright's step, then reductions 1 to 4 and 8.
+fn reference(
+    m: &BankModel,
+    last: &BankState,
+    action: ActorModelAction<paxchain::Msg, paxchain::Timer, ()>,
+) -> Option<BankState> {
+    let mut next = m.inner.next_state(last, action)?;
+    canonicalize(&m.inner, &mut next);
+    (next != *last).then_some(next)
+}
+
+/// Compares every delivery in every reachable state of `cfg` (or in about the first `bound`
+/// states); returns how many deliveries built a successor and how many led nowhere.
+fn compare(cfg: &ModelConfig, bound: Option<usize>) -> (usize, usize) {
+    assert_eq!(cfg.network, NetworkKind::Duplicating);
+    let nowhere = Arc::new(AtomicUsize::new(0));
+    let counter = nowhere.clone();
+    let check = move |m: &BankModel, s: &BankState| {
+        let mut actions = vec![];
+        m.actions(s, &mut actions);
+        let mut built = 0;
+        for a in actions {
+            let ActorModelAction::Deliver { src, dst, msg } = a.clone() else {
+                continue;
+            };
+            let got = delivery::deliver(m, s, src, dst, msg);
+            let want = reference(m, s, a);
+            assert!(
+                got == want,
+                "delivery differs from stateright's step in {s:#?}"
+            );
+            match got {
+                Some(_) => built += 1,
+                None => {
+                    counter.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        }
+        built
+    };
+    let built = match bound {
+        Some(n) => sum_over_first(cfg, n, check),
+        None => sum_over_reachable(cfg, check),
+    };
+    (built, nowhere.load(Ordering::Relaxed))
+}
+
+#[test]
+fn delivery_agrees_with_stateright_on_the_default_scenario() {
+    let (built, nowhere) = compare(&ModelConfig::default(), None);
+    assert!(
+        built > 1_000 && nowhere > 1_000,
+        "{built} built, {nowhere} nowhere"
+    );
+}
+
+#[test]
+fn delivery_agrees_with_stateright_with_crashes_and_a_retry() {
+    let cfg = ModelConfig {
+        network: NetworkKind::Duplicating,
+        max_crashes: 1,
+        ..scenario("tiny")
+    };
+    let (built, nowhere) = compare(&cfg, None);
+    assert!(
+        built > 1_000 && nowhere > 1_000,
+        "{built} built, {nowhere} nowhere"
+    );
+    let cfg = ModelConfig {
+        network: NetworkKind::Duplicating,
+        client_retries: 1,
+        ..scenario("tiny")
+    };
+    let (built, nowhere) = compare(&cfg, None);
+    assert!(
+        built > 1_000 && nowhere > 1_000,
+        "{built} built, {nowhere} nowhere"
+    );
+}
+
+#[test]
+fn delivery_agrees_with_stateright_for_the_literal_variant_and_a_rogue_client() {
+    for cfg in [
+        ModelConfig {
+            variant: Variant::Literal,
+            ..ModelConfig::default()
+        },
+        ModelConfig {
+            network: NetworkKind::Duplicating,
+            ..scenario("rogue-client")
+        },
+    ] {
+        let (built, nowhere) = compare(&cfg, None);
+        assert!(
+            built > 100 && nowhere > 100,
+            "{built} built, {nowhere} nowhere"
+        );
+    }
+}
+
+/// With a seeded bug reduction 4 is off; the delivery must follow.
+#[cfg(feature = "bug-zoo")]
+#[test]
+fn delivery_agrees_with_stateright_under_every_seeded_bug() {
+    for &bug in paxchain::bugs::Bug::ALL {
+        let cfg = ModelConfig {
+            bug: Some(bug),
+            max_crashes: 1,
+            ..ModelConfig::default()
+        };
+        let (built, _) = compare(&cfg, Some(20_000));
+        assert!(built > 100, "{}: {built} built", bug.name());
+    }
+}
