@@ -229,7 +229,7 @@ impl Session {
         let mut s = self.state.clone();
         for (i, real) in self.real.iter().enumerate() {
             if let Some(real) = real {
-                s.actor_states[i] = Arc::new(NodeState::Server(real.clone()));
+                s.actor_states[i] = Arc::new(NodeState::from(real.clone()));
             }
         }
         for (i, disk) in self.disk.iter().enumerate() {

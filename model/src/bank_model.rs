@@ -164,7 +164,7 @@ fn clear_crashed(cfg: &ModelConfig, s: &mut BankState) {
                 waiting: None,
                 ..st.clone()
             };
-            s.actor_states[i] = Arc::new(NodeState::Server(cleared));
+            s.actor_states[i] = Arc::new(NodeState::from(cleared));
         }
     }
 }

@@ -9,6 +9,8 @@ use crate::scripted_client::{ScriptedClient, ScriptedClientState};
 use paxchain::{Msg, ServerActor, ServerState, Storage, Timer};
 use stateright::actor::{Actor, Id, Out};
 use std::borrow::Cow;
+use std::fmt;
+use std::hash::{Hash, Hasher};
 
 /// A server or a scripted client.
 #[derive(Clone, Debug)]
@@ -24,9 +26,83 @@ pub enum Node {
 #[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub enum NodeState {
-    Server(ServerState),
-    Client(ScriptedClientState),
-    Rogue(RogueClientState),
+    Server(Hashed<ServerState>),
+    Client(Hashed<ScriptedClientState>),
+    Rogue(Hashed<RogueClientState>),
+}
+
+/// An actor state with its hash computed once, when it is made.
+///
+/// The checker fingerprints every state it generates, and a step changes one actor: the
+/// others' states are shared (behind stateright's `Arc`s) with the state before. Hashing
+/// each actor state once, where it is made, instead of in every fingerprint, takes their
+/// share of fingerprinting off every step.
+///
+/// Its `Hash` writes the cached 64-bit hash of the whole value, so it covers every field;
+/// equality compares the hashes, then the values. There is no mutable access: a changed
+/// state is a new `Hashed`.
+#[derive(Clone)]
+pub struct Hashed<T> {
+    value: T,
+    hash: u64,
+}
+
+impl<T: Hash> Hashed<T> {
+    pub fn new(value: T) -> Self {
+        // Fixed keys: the same state hashes the same in every run.
+        let hash = ahash::RandomState::with_seeds(1, 2, 3, 4).hash_one(&value);
+        Hashed { value, hash }
+    }
+
+    /// The value, to change it (and hash it anew with [`Hashed::new`]).
+    pub fn into_inner(self) -> T {
+        self.value
+    }
+}
+
+impl<T> std::ops::Deref for Hashed<T> {
+    type Target = T;
+    fn deref(&self) -> &T {
+        &self.value
+    }
+}
+
+impl<T: PartialEq> PartialEq for Hashed<T> {
+    fn eq(&self, other: &Self) -> bool {
+        self.hash == other.hash && self.value == other.value
+    }
+}
+
+impl<T: Eq> Eq for Hashed<T> {}
+
+impl<T> Hash for Hashed<T> {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        state.write_u64(self.hash);
+    }
+}
+
+impl<T: fmt::Debug> fmt::Debug for Hashed<T> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.value.fmt(f) // transparent: traces print the state itself
+    }
+}
+
+impl From<ServerState> for NodeState {
+    fn from(s: ServerState) -> Self {
+        NodeState::Server(Hashed::new(s))
+    }
+}
+
+impl From<ScriptedClientState> for NodeState {
+    fn from(s: ScriptedClientState) -> Self {
+        NodeState::Client(Hashed::new(s))
+    }
+}
+
+impl From<RogueClientState> for NodeState {
+    fn from(s: RogueClientState) -> Self {
+        NodeState::Rogue(Hashed::new(s))
+    }
 }
 
 impl NodeState {
@@ -116,19 +192,19 @@ impl Actor for Node {
         match self {
             Node::Server(a) => {
                 let mut inner = Out::new();
-                let state = NodeState::Server(a.on_start(id, storage, &mut inner));
+                let state = NodeState::from(a.on_start(id, storage, &mut inner));
                 o.append(&mut inner);
                 state
             }
             Node::Client(a) => {
                 let mut inner = Out::new();
-                let state = NodeState::Client(a.on_start(id, storage, &mut inner));
+                let state = NodeState::from(a.on_start(id, storage, &mut inner));
                 o.append(&mut inner);
                 state
             }
             Node::Rogue(a) => {
                 let mut inner = Out::new();
-                let state = NodeState::Rogue(a.on_start(id, storage, &mut inner));
+                let state = NodeState::from(a.on_start(id, storage, &mut inner));
                 o.append(&mut inner);
                 state
             }
@@ -137,13 +213,13 @@ impl Actor for Node {
 
     fn on_msg(&self, id: Id, state: &mut Cow<NodeState>, src: Id, msg: Msg, o: &mut Out<Self>) {
         match self {
-            Node::Server(a) => delegate(state, as_server, NodeState::Server, o, |s, out| {
+            Node::Server(a) => delegate(state, as_server, NodeState::from, o, |s, out| {
                 a.on_msg(id, s, src, msg, out)
             }),
-            Node::Client(a) => delegate(state, as_client, NodeState::Client, o, |s, out| {
+            Node::Client(a) => delegate(state, as_client, NodeState::from, o, |s, out| {
                 a.on_msg(id, s, src, msg, out)
             }),
-            Node::Rogue(a) => delegate(state, as_rogue, NodeState::Rogue, o, |s, out| {
+            Node::Rogue(a) => delegate(state, as_rogue, NodeState::from, o, |s, out| {
                 a.on_msg(id, s, src, msg, out)
             }),
         }
@@ -151,10 +227,10 @@ impl Actor for Node {
 
     fn on_timeout(&self, id: Id, state: &mut Cow<NodeState>, timer: &Timer, o: &mut Out<Self>) {
         match self {
-            Node::Server(a) => delegate(state, as_server, NodeState::Server, o, |s, out| {
+            Node::Server(a) => delegate(state, as_server, NodeState::from, o, |s, out| {
                 a.on_timeout(id, s, timer, out)
             }),
-            Node::Client(a) => delegate(state, as_client, NodeState::Client, o, |s, out| {
+            Node::Client(a) => delegate(state, as_client, NodeState::from, o, |s, out| {
                 a.on_timeout(id, s, timer, out)
             }),
             Node::Rogue(_) => {} // it sets no timer
@@ -167,5 +243,27 @@ impl Actor for Node {
             Node::Client(a) => a.name(),
             Node::Rogue(a) => a.name(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::hash::{BuildHasher, RandomState};
+
+    #[test]
+    fn a_hashed_state_hashes_and_compares_by_its_whole_value() {
+        let a = crate::build(&crate::ModelConfig::default());
+        let init = stateright::Model::init_states(&a).remove(0);
+        let server = init.actor_states[0].server().expect("servers first").clone();
+        let mut changed = server.clone();
+        changed.storage.promised.round += 1;
+        let (x, y) = (NodeState::from(server.clone()), NodeState::from(server));
+        let z = NodeState::from(changed);
+        let h = RandomState::new();
+        assert_eq!(x, y);
+        assert_eq!(h.hash_one(&x), h.hash_one(&y));
+        assert_ne!(x, z);
+        assert_ne!(h.hash_one(&x), h.hash_one(&z));
     }
 }

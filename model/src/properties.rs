@@ -303,7 +303,7 @@ fn clients<'a>(
         .iter()
         .zip(&s.actor_states)
         .filter_map(|(a, st)| match (a, &**st) {
-            (Node::Client(a), NodeState::Client(c)) => Some((a, c)),
+            (Node::Client(a), NodeState::Client(c)) => Some((a, &**c)),
             _ => None,
         })
 }

@@ -206,12 +206,12 @@ fn rename_voters(st: &Arc<NodeState>, renamed: &[usize]) -> Arc<NodeState> {
     if new == old {
         return st.clone();
     }
-    let mut server = server.clone();
+    let mut server = paxchain::ServerState::clone(server);
     *server
         .round
         .as_mut()
         .expect("matched above")
         .phase
         .voters_mut() = new;
-    Arc::new(NodeState::Server(server))
+    Arc::new(NodeState::from(server))
 }

@@ -22,7 +22,7 @@ fn check_step(a: &ServerActor, index: usize, state: &BankState, action: &Action)
     let NodeState::Server(before) = &*state.actor_states[index] else {
         unreachable!("servers come first");
     };
-    let mut st = Cow::Borrowed(before);
+    let mut st = Cow::Borrowed(&**before);
     let mut out = Out::new();
     let id = index.into();
     match action.clone() {
