@@ -8,6 +8,7 @@
 //!   [`delivery`]: a delivery on the duplicating network, decided before its successor is
 //!   built;
 //!   [`symmetry`]: the one depth-first search applies, among servers no client talks to.
+//! - [`hashed`]: values that carry their own hash, so a fingerprint does not redo it.
 //! - [`config`]: the configuration and its validation.
 //! - [`scenarios`]: the named presets.
 //! - [`history`]: what the properties remember of the past.
@@ -20,6 +21,7 @@
 pub mod bank_model;
 pub mod config;
 pub mod delivery;
+pub mod hashed;
 pub mod history;
 pub mod node;
 pub mod properties;

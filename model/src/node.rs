@@ -4,13 +4,12 @@
 //! delegates every event to the one it holds; neither actor knows about the wrapper, and the
 //! deployed server runs [`ServerActor`] itself.
 
+use crate::hashed::Hashed;
 use crate::rogue_client::{RogueClient, RogueClientState};
 use crate::scripted_client::{ScriptedClient, ScriptedClientState};
 use paxchain::{Msg, ServerActor, ServerState, Storage, Timer};
 use stateright::actor::{Actor, Id, Out};
 use std::borrow::Cow;
-use std::fmt;
-use std::hash::{Hash, Hasher};
 
 /// A server or a scripted client.
 #[derive(Clone, Debug)]
@@ -29,62 +28,6 @@ pub enum NodeState {
     Server(Hashed<ServerState>),
     Client(Hashed<ScriptedClientState>),
     Rogue(Hashed<RogueClientState>),
-}
-
-/// An actor state with its hash computed once, when it is made.
-///
-/// The checker fingerprints every state it generates, and a step changes one actor: the
-/// others' states are shared (behind stateright's `Arc`s) with the state before. Hashing
-/// each actor state once, where it is made, instead of in every fingerprint, takes their
-/// share of fingerprinting off every step.
-///
-/// Its `Hash` writes the cached 64-bit hash of the whole value, so it covers every field;
-/// equality compares the hashes, then the values. There is no mutable access: a changed
-/// state is a new `Hashed`.
-#[derive(Clone)]
-pub struct Hashed<T> {
-    value: T,
-    hash: u64,
-}
-
-impl<T: Hash> Hashed<T> {
-    pub fn new(value: T) -> Self {
-        // Fixed keys: the same state hashes the same in every run.
-        let hash = ahash::RandomState::with_seeds(1, 2, 3, 4).hash_one(&value);
-        Hashed { value, hash }
-    }
-
-    /// The value, to change it (and hash it anew with [`Hashed::new`]).
-    pub fn into_inner(self) -> T {
-        self.value
-    }
-}
-
-impl<T> std::ops::Deref for Hashed<T> {
-    type Target = T;
-    fn deref(&self) -> &T {
-        &self.value
-    }
-}
-
-impl<T: PartialEq> PartialEq for Hashed<T> {
-    fn eq(&self, other: &Self) -> bool {
-        self.hash == other.hash && self.value == other.value
-    }
-}
-
-impl<T: Eq> Eq for Hashed<T> {}
-
-impl<T> Hash for Hashed<T> {
-    fn hash<H: Hasher>(&self, state: &mut H) {
-        state.write_u64(self.hash);
-    }
-}
-
-impl<T: fmt::Debug> fmt::Debug for Hashed<T> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        self.value.fmt(f) // transparent: traces print the state itself
-    }
 }
 
 impl From<ServerState> for NodeState {
@@ -255,7 +198,10 @@ mod tests {
     fn a_hashed_state_hashes_and_compares_by_its_whole_value() {
         let a = crate::build(&crate::ModelConfig::default());
         let init = stateright::Model::init_states(&a).remove(0);
-        let server = init.actor_states[0].server().expect("servers first").clone();
+        let server = init.actor_states[0]
+            .server()
+            .expect("servers first")
+            .clone();
         let mut changed = server.clone();
         changed.storage.promised.round += 1;
         let (x, y) = (NodeState::from(server.clone()), NodeState::from(server));
