@@ -18,22 +18,15 @@ pub fn sum_over_reachable(
     cfg: &ModelConfig,
     check: impl Fn(&BankModel, &BankState) -> usize + Send + Sync + 'static,
 ) -> usize {
-    let model = Arc::new(build(cfg));
-    let total = Arc::new(AtomicUsize::new(0));
-    let (m, sum) = (model.clone(), total.clone());
-    let visit = move |path: Path<BankState, Action>| {
-        sum.fetch_add(check(&m, path.last_state()), Ordering::Relaxed);
-    };
-    (*model).clone().checker().visitor(visit).spawn_bfs().join();
-    total.load(Ordering::Relaxed)
+    sum_over(cfg, None, check)
 }
 
-/// As [`sum_over_reachable`], but over about the first `states` states a BFS reaches, for
+/// As [`sum_over_reachable`], or over about the first `bound` states a BFS reaches, for
 /// configurations too large to walk whole in a test.
 #[allow(dead_code)]
-pub fn sum_over_first(
+pub fn sum_over(
     cfg: &ModelConfig,
-    states: usize,
+    bound: Option<usize>,
     check: impl Fn(&BankModel, &BankState) -> usize + Send + Sync + 'static,
 ) -> usize {
     let model = Arc::new(build(cfg));
@@ -43,6 +36,9 @@ pub fn sum_over_first(
         sum.fetch_add(check(&m, path.last_state()), Ordering::Relaxed);
     };
     let checker = (*model).clone().checker().visitor(visit);
-    checker.target_state_count(states).spawn_bfs().join();
+    match bound {
+        Some(states) => checker.target_state_count(states).spawn_bfs().join(),
+        None => checker.spawn_bfs().join(),
+    };
     total.load(Ordering::Relaxed)
 }
