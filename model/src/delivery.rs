@@ -30,7 +30,7 @@
 //! and without a seeded bug), that each delivery gives exactly the state that stateright's
 //! own step followed by the reductions gives.
 
-use crate::bank_model::{BankModel, BankState};
+use crate::bank_model::{dropped_as_ignored, BankModel, BankState};
 use crate::history;
 use paxchain::Msg;
 use stateright::actor::{Actor, Command, Envelope, Id, Network, Out};
@@ -67,7 +67,7 @@ pub fn deliver(
                     msg: m,
                 };
                 history::record_msg_out(&model.cfg, &last.history, env).is_none()
-                    && (removes_as_ignored(model, last, dst, *to, m)
+                    && (dropped_as_ignored(model, &last.actor_states, dst, *to, m)
                         || set
                             .iter()
                             .any(|e| e.dst == *to && e.src == dst && e.msg == *m))
@@ -112,7 +112,7 @@ fn apply(
             if let Some(h) = history::record_msg_out(&model.cfg, &next.history, env) {
                 next.history = h;
             }
-            if removes_as_ignored(model, next, id, to, &m) {
+            if dropped_as_ignored(model, &next.actor_states, id, to, &m) {
                 return;
             }
             let Network::UnorderedDuplicating(set, _) = &mut next.network else {
@@ -137,21 +137,9 @@ fn apply(
 
 /// Reduction 4 for the messages to `dst`, whose state changed (4. above).
 fn drop_ignored_by(model: &BankModel, next: &mut BankState, dst: Id) {
-    if model.cfg.bug.is_some() {
-        return; // reduction 4 is off with a seeded bug
-    }
-    let (actor, state) = (
-        &model.actors[usize::from(dst)],
-        &next.actor_states[usize::from(dst)],
-    );
+    let states = &next.actor_states;
     let Network::UnorderedDuplicating(set, _) = &mut next.network else {
         unreachable!("deliver is called on the duplicating network only")
     };
-    set.retain(|e| e.dst != dst || !actor.ignores_forever(state, e.src, &e.msg));
-}
-
-/// Whether reduction 4 takes this message out of the network in `s`.
-pub fn removes_as_ignored(model: &BankModel, s: &BankState, src: Id, dst: Id, msg: &Msg) -> bool {
-    let i = usize::from(dst);
-    model.cfg.bug.is_none() && model.actors[i].ignores_forever(&s.actor_states[i], src, msg)
+    set.retain(|e| e.dst != dst || !dropped_as_ignored(model, states, e.src, e.dst, &e.msg));
 }

@@ -13,7 +13,7 @@ use std::hash::{Hash, Hasher};
 ///
 /// Its `Hash` writes the cached 64-bit hash of the whole value, so it covers every field;
 /// equality compares the hashes, then the values. There is no mutable access: a changed
-/// state is a new `Hashed`.
+/// state is a new `Hashed` (clone the value, change it, and wrap it again).
 #[derive(Clone)]
 pub struct Hashed<T> {
     value: T,
@@ -25,11 +25,6 @@ impl<T: Hash> Hashed<T> {
         // Fixed keys: the same state hashes the same in every run.
         let hash = ahash::RandomState::with_seeds(1, 2, 3, 4).hash_one(&value);
         Hashed { value, hash }
-    }
-
-    /// The value, to change it (and hash it anew with [`Hashed::new`]).
-    pub fn into_inner(self) -> T {
-        self.value
     }
 }
 
@@ -57,5 +52,48 @@ impl<T> Hash for Hashed<T> {
 impl<T: fmt::Debug> fmt::Debug for Hashed<T> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         self.value.fmt(f) // transparent: traces print the state itself
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use paxchain::{Account, Ballot, Storage, Transfer, TxId};
+    use std::hash::{BuildHasher, RandomState};
+    use std::sync::Arc;
+
+    fn storage(promised: u32, amount: u64) -> Storage {
+        let id = TxId {
+            client: Account(0),
+            seq: 1,
+        };
+        Storage {
+            promised: Ballot {
+                round: promised,
+                ..Ballot::ZERO
+            },
+            log: Arc::new(vec![Transfer {
+                id,
+                from: Account(0),
+                to: Account(1),
+                amount,
+            }]),
+            ..Storage::default()
+        }
+    }
+
+    #[test]
+    fn a_hashed_value_hashes_and_compares_by_its_whole_value() {
+        let h = RandomState::new();
+        let (x, y) = (Hashed::new(storage(1, 5)), Hashed::new(storage(1, 5)));
+        assert_eq!(x, y);
+        assert_eq!(h.hash_one(&x), h.hash_one(&y));
+        // A field at the top and one deep inside each change both the hash and equality.
+        for other in [storage(2, 5), storage(1, 6)] {
+            let z = Hashed::new(other);
+            assert_ne!(x, z);
+            assert_ne!(h.hash_one(&x), h.hash_one(&z));
+        }
+        assert_eq!(x.promised.round, 1, "the value reads through");
     }
 }

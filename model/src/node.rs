@@ -188,28 +188,3 @@ impl Actor for Node {
         }
     }
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use std::hash::{BuildHasher, RandomState};
-
-    #[test]
-    fn a_hashed_state_hashes_and_compares_by_its_whole_value() {
-        let a = crate::build(&crate::ModelConfig::default());
-        let init = stateright::Model::init_states(&a).remove(0);
-        let server = init.actor_states[0]
-            .server()
-            .expect("servers first")
-            .clone();
-        let mut changed = server.clone();
-        changed.storage.promised.round += 1;
-        let (x, y) = (NodeState::from(server.clone()), NodeState::from(server));
-        let z = NodeState::from(changed);
-        let h = RandomState::new();
-        assert_eq!(x, y);
-        assert_eq!(h.hash_one(&x), h.hash_one(&y));
-        assert_ne!(x, z);
-        assert_ne!(h.hash_one(&x), h.hash_one(&z));
-    }
-}
