@@ -28,6 +28,7 @@ pub mod properties;
 pub mod rogue_client;
 pub mod scenarios;
 pub mod scripted_client;
+pub mod search;
 pub mod swarm;
 pub mod symmetry;
 pub mod trace;

@@ -1,0 +1,485 @@
+//! A depth-first search over any stateright [`Model`] that shares its work at every state.
+//!
+//! stateright's own DFS gives a thread its share of the work in blocks of 1,500 states, so a
+//! search of a few thousand states runs on one thread however many there are, and its second
+//! thread only adds the cost of waking up. This search is the same search with finer sharing:
+//!
+//! 1. **Work.** Each thread keeps its pending states on a deque of its own and takes the
+//!    newest (depth first). A thread with nothing left steals half of the oldest states from
+//!    another thread: the ones nearest the root, whose subtrees are the largest.
+//! 2. **Seen states.** One shared map from a state's fingerprint to where it was first
+//!    reached from: its parent's fingerprint and the index of the action taken. A path is
+//!    rebuilt from the map only for a discovery; no pending state carries its path.
+//! 3. **Properties** are judged as stateright's DFS judges them. `always` and `sometimes` are
+//!    evaluated at every state until they have a discovery. `eventually` is carried along each
+//!    path as a set of properties not yet satisfied, and a path that ends (a state with no
+//!    next state within the boundary) with one still in the set is its discovery.
+//! 4. **Symmetry.** With a representative function, states are merged by their
+//!    representative's fingerprint, but the search goes on from the state itself, so that
+//!    every recorded action index is one the recorded parent really has.
+//! 5. **The end.** The search ends when no state is pending on any thread, when
+//!    `finish_when` matches the discoveries so far, or when every property has one.
+//!
+//! 6. **Breadth-first** is the same search with one shared queue instead of the per-thread
+//!    deques: every thread takes the oldest pending state.
+//!
+//! Two things differ from stateright's checkers on purpose. The fingerprint is given by the
+//! model when it has a better one than its `Hash` ([`crate::fingerprint`]: stateright's
+//! `Hash` of an actor system merges states that differ in which actor holds a timer). And
+//! where stateright stops expanding a state at which every property is already decided, this
+//! search stops altogether, every property being decided. It has no timeout (the `check`
+//! command keeps the time) and calls a visitor with the state rather than its path.
+//! model/tests/search.rs compares it with the distinct states themselves and with
+//! stateright's verdicts.
+
+use crossbeam::deque::{Injector, Steal, Stealer, Worker};
+use dashmap::mapref::entry::Entry;
+use dashmap::DashMap;
+use nohash_hasher::BuildNoHashHasher;
+use stateright::{Checker, Expectation, HasDiscoveries, Model, Path, Property};
+use std::collections::{BTreeSet, HashMap};
+use std::hash::Hash;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+
+/// How a [`Search`] runs.
+pub struct SearchOptions<M: Model> {
+    /// Worker threads, at least 1.
+    pub threads: usize,
+    /// States at this depth or deeper are counted but not expanded (stateright's
+    /// `target_max_depth`); `None` for no bound.
+    pub max_depth: Option<usize>,
+    /// When to stop before the state space is exhausted.
+    pub finish_when: HasDiscoveries,
+    /// Stop once this many states have been examined (stateright's `target_state_count`);
+    /// `None` for no bound.
+    pub max_states: Option<usize>,
+    /// Merges states that are the same up to a symmetry (stateright's `symmetry_fn`).
+    pub symmetry: Option<Representative<M>>,
+    /// A state's fingerprint, if not its `Hash`: a 64-bit hash of the whole state that never
+    /// returns 0 (see `crate::fingerprint`).
+    pub fingerprint: Option<fn(&M::State) -> u64>,
+    /// Breadth-first instead: every thread takes the oldest pending state from one shared
+    /// queue. With one thread that is exact BFS order (shortest paths first); with more, the
+    /// threads finish a level at slightly different times.
+    pub breadth_first: bool,
+    /// Called with every state the search expands (a test's hook).
+    pub visitor: Option<Visitor<M>>,
+}
+
+/// A representative function: the state of an orbit that stands for all of them.
+pub type Representative<M> = fn(&<M as Model>::State) -> <M as Model>::State;
+
+/// A function called with every state a [`Search`] expands.
+pub type Visitor<M> = Arc<dyn Fn(&M, &<M as Model>::State) + Send + Sync>;
+
+impl<M: Model> Default for SearchOptions<M> {
+    fn default() -> Self {
+        SearchOptions {
+            threads: 1,
+            max_depth: None,
+            finish_when: HasDiscoveries::All,
+            max_states: None,
+            symmetry: None,
+            fingerprint: None,
+            breadth_first: false,
+            visitor: None,
+        }
+    }
+}
+
+/// Where a state was first reached from: `parent` is 0 for an initial state, and `action` is
+/// then the index of the initial state.
+#[derive(Clone, Copy)]
+struct Parent {
+    parent: u64,
+    action: u32,
+}
+
+/// A pending state: its fingerprint, depth, and the `eventually` properties not yet satisfied
+/// on the path to it (a bit per property index).
+struct Job<S> {
+    state: S,
+    fingerprint: u64,
+    depth: usize,
+    unsatisfied: u64,
+}
+
+struct Shared<M: Model> {
+    model: M,
+    properties: Vec<Property<M>>,
+    options: SearchOptions<M>,
+    seen: DashMap<u64, Parent, BuildNoHashHasher<u64>>,
+    injector: Injector<Job<M::State>>,
+    stealers: Vec<Stealer<Job<M::State>>>,
+    /// States pushed and not yet expanded, on every thread.
+    pending: AtomicUsize,
+    live_threads: AtomicUsize,
+    stop: AtomicBool,
+    examined: AtomicUsize,
+    max_depth: AtomicUsize,
+    /// A bit per property with a discovery, and the state where each was made.
+    discovered: AtomicU64,
+    discoveries: Mutex<HashMap<&'static str, u64>>,
+}
+
+/// A running search; a [`Checker`], so it is polled, joined and reported like stateright's.
+pub struct Search<M: Model> {
+    shared: Arc<Shared<M>>,
+    handles: Vec<JoinHandle<()>>,
+}
+
+/// The fingerprint of a state: never 0, which marks the root in [`Parent`].
+fn fingerprint<T: Hash>(value: &T) -> u64 {
+    ahash::RandomState::with_seeds(5, 6, 7, 8)
+        .hash_one(value)
+        .max(1)
+}
+
+impl<M> Search<M>
+where
+    M: Model + Send + Sync + 'static,
+    M::State: Clone + Hash + Send + Sync + 'static,
+{
+    /// Starts the search on `options.threads` threads and returns at once.
+    pub fn spawn(model: M, options: SearchOptions<M>) -> Self {
+        let properties = model.properties();
+        assert!(
+            properties.len() <= 64,
+            "the search tracks at most 64 properties"
+        );
+        let threads = options.threads.max(1);
+        let workers: Vec<Worker<Job<M::State>>> =
+            (0..threads).map(|_| Worker::new_lifo()).collect();
+        let shared = Arc::new(Shared {
+            stealers: workers.iter().map(Worker::stealer).collect(),
+            properties,
+            options,
+            seen: DashMap::default(),
+            injector: Injector::new(),
+            pending: AtomicUsize::new(0),
+            live_threads: AtomicUsize::new(threads),
+            stop: AtomicBool::new(false),
+            examined: AtomicUsize::new(0),
+            max_depth: AtomicUsize::new(0),
+            discovered: AtomicU64::new(0),
+            discoveries: Mutex::new(HashMap::new()),
+            model,
+        });
+        shared.push_initial_states();
+        let handles = workers
+            .into_iter()
+            .enumerate()
+            .map(|(i, local)| {
+                let shared = Arc::clone(&shared);
+                std::thread::Builder::new()
+                    .name(format!("search-{i}"))
+                    .spawn(move || shared.work(i, local))
+                    .expect("a thread can be spawned")
+            })
+            .collect();
+        Search { shared, handles }
+    }
+}
+
+impl<M> Shared<M>
+where
+    M: Model,
+    M::State: Clone + Hash,
+{
+    fn key(&self, state: &M::State) -> u64 {
+        let print = self.options.fingerprint.unwrap_or(fingerprint::<M::State>);
+        match self.options.symmetry {
+            Some(representative) => print(&representative(state)),
+            None => print(state),
+        }
+    }
+
+    fn push_initial_states(&self) {
+        let unsatisfied = self
+            .properties
+            .iter()
+            .enumerate()
+            .filter(|(_, p)| p.expectation == Expectation::Eventually)
+            .fold(0, |bits, (i, _)| bits | 1 << i);
+        for (i, state) in self.model.init_states().into_iter().enumerate() {
+            if !self.model.within_boundary(&state) {
+                continue;
+            }
+            let key = self.key(&state);
+            self.examined.fetch_add(1, Ordering::Relaxed);
+            if let Entry::Vacant(v) = self.seen.entry(key) {
+                v.insert(Parent {
+                    parent: 0,
+                    action: i as u32,
+                });
+                self.pending.fetch_add(1, Ordering::Relaxed);
+                self.injector.push(Job {
+                    state,
+                    fingerprint: key,
+                    depth: 1,
+                    unsatisfied,
+                });
+            }
+        }
+    }
+
+    /// One thread's loop: expand its own states, steal when out, end when nothing is pending.
+    fn work(&self, me: usize, local: Worker<Job<M::State>>) {
+        let mut actions = Vec::new();
+        let mut idle = 0u32;
+        while !self.stop.load(Ordering::Relaxed) {
+            let next = if self.options.breadth_first {
+                self.pop_oldest()
+            } else {
+                local.pop().or_else(|| self.steal(me, &local))
+            };
+            match next {
+                Some(job) => {
+                    idle = 0;
+                    self.expand(job, &local, &mut actions);
+                    self.pending.fetch_sub(1, Ordering::AcqRel);
+                }
+                None if self.pending.load(Ordering::Acquire) == 0 => break,
+                None => {
+                    idle += 1;
+                    if idle < 64 {
+                        std::hint::spin_loop();
+                    } else {
+                        std::thread::yield_now();
+                    }
+                }
+            }
+        }
+        self.live_threads.fetch_sub(1, Ordering::AcqRel);
+    }
+
+    /// Breadth-first: the oldest state of the shared queue.
+    fn pop_oldest(&self) -> Option<Job<M::State>> {
+        loop {
+            match self.injector.steal() {
+                Steal::Success(job) => return Some(job),
+                Steal::Empty => return None,
+                Steal::Retry => {}
+            }
+        }
+    }
+
+    fn steal(&self, me: usize, local: &Worker<Job<M::State>>) -> Option<Job<M::State>> {
+        loop {
+            let mut retry = false;
+            let others =
+                (1..self.stealers.len()).map(|k| &self.stealers[(me + k) % self.stealers.len()]);
+            for attempt in std::iter::once(self.injector.steal_batch_and_pop(local))
+                .chain(others.map(|s| s.steal_batch_and_pop(local)))
+            {
+                match attempt {
+                    Steal::Success(job) => return Some(job),
+                    Steal::Retry => retry = true,
+                    Steal::Empty => {}
+                }
+            }
+            if !retry {
+                return None;
+            }
+        }
+    }
+
+    /// Judges the properties at `job`'s state, then pushes its unseen next states.
+    fn expand(
+        &self,
+        job: Job<M::State>,
+        local: &Worker<Job<M::State>>,
+        actions: &mut Vec<M::Action>,
+    ) {
+        self.max_depth.fetch_max(job.depth, Ordering::Relaxed);
+        if self.options.max_depth.is_some_and(|d| job.depth >= d) {
+            return;
+        }
+        if let Some(visit) = &self.options.visitor {
+            visit(&self.model, &job.state);
+        }
+        let Some(unsatisfied) = self.judge(&job) else {
+            return;
+        };
+        let mut terminal = true;
+        self.model.actions(&job.state, actions);
+        for (index, action) in actions.drain(..).enumerate() {
+            let Some(next) = self.model.next_state(&job.state, action) else {
+                continue;
+            };
+            if !self.model.within_boundary(&next) {
+                continue;
+            }
+            let examined = self.examined.fetch_add(1, Ordering::Relaxed) + 1;
+            if self.options.max_states.is_some_and(|n| examined >= n) {
+                self.stop.store(true, Ordering::Release);
+            }
+            terminal = false;
+            let key = self.key(&next);
+            if let Entry::Vacant(v) = self.seen.entry(key) {
+                v.insert(Parent {
+                    parent: job.fingerprint,
+                    action: index as u32,
+                });
+                self.pending.fetch_add(1, Ordering::AcqRel);
+                let job = Job {
+                    state: next,
+                    fingerprint: key,
+                    depth: job.depth + 1,
+                    unsatisfied,
+                };
+                if self.options.breadth_first {
+                    self.injector.push(job);
+                } else {
+                    local.push(job);
+                }
+            }
+        }
+        if terminal {
+            for i in (0..self.properties.len()).filter(|i| unsatisfied & 1 << i != 0) {
+                self.discover(i, job.fingerprint);
+            }
+        }
+    }
+
+    /// Evaluates every property still awaiting a discovery at `job`'s state, and returns the
+    /// `eventually` properties still unsatisfied on its path, or `None` if nothing is left to
+    /// discover.
+    fn judge(&self, job: &Job<M::State>) -> Option<u64> {
+        let mut unsatisfied = job.unsatisfied;
+        let mut awaiting = false;
+        for (i, p) in self.properties.iter().enumerate() {
+            let bit = 1u64 << i;
+            let discovered = self.discovered.load(Ordering::Relaxed) & bit != 0;
+            match p.expectation {
+                Expectation::Eventually => {
+                    if discovered && unsatisfied & bit == 0 {
+                        continue;
+                    }
+                    awaiting = true;
+                    if (p.condition)(&self.model, &job.state) {
+                        unsatisfied &= !bit;
+                    }
+                }
+                _ if discovered => {}
+                Expectation::Always if !(p.condition)(&self.model, &job.state) => {
+                    self.discover(i, job.fingerprint)
+                }
+                Expectation::Sometimes if (p.condition)(&self.model, &job.state) => {
+                    self.discover(i, job.fingerprint)
+                }
+                _ => awaiting = true,
+            }
+        }
+        awaiting.then_some(unsatisfied)
+    }
+
+    /// Records the first discovery of property `i`, at the state with fingerprint `at`.
+    fn discover(&self, i: usize, at: u64) {
+        let bit = 1u64 << i;
+        if self.discovered.fetch_or(bit, Ordering::AcqRel) & bit != 0 {
+            return;
+        }
+        let mut discoveries = self
+            .discoveries
+            .lock()
+            .expect("no thread panics holding it");
+        discoveries.insert(self.properties[i].name, at);
+        let names: BTreeSet<&'static str> = discoveries.keys().copied().collect();
+        if names.len() == self.properties.len()
+            || self.options.finish_when.matches(&names, &self.properties)
+        {
+            self.stop.store(true, Ordering::Release);
+        }
+    }
+
+    /// The path to the state with fingerprint `at`, rebuilt from the seen map.
+    fn path_to(&self, mut at: u64) -> Path<M::State, M::Action>
+    where
+        M::State: PartialEq,
+        M::Action: Clone + PartialEq,
+    {
+        let mut indices = Vec::new();
+        let init = loop {
+            let p = *self.seen.get(&at).expect("a discovery is at a seen state");
+            if p.parent == 0 {
+                break p.action as usize;
+            }
+            indices.push(p.action as usize);
+            at = p.parent;
+        };
+        let init_state = self.model.init_states().swap_remove(init);
+        let mut state = init_state.clone();
+        let mut taken = Vec::new();
+        for &index in indices.iter().rev() {
+            let mut actions = Vec::new();
+            self.model.actions(&state, &mut actions);
+            let action = actions.swap_remove(index);
+            state = self
+                .model
+                .next_state(&state, action.clone())
+                .expect("a recorded action leads somewhere");
+            taken.push(action);
+        }
+        Path::from_actions(&self.model, init_state, taken.iter()).expect("a recorded path replays")
+    }
+}
+
+impl<M> Checker<M> for Search<M>
+where
+    M: Model,
+    M::State: Clone + Hash,
+{
+    fn model(&self) -> &M {
+        &self.shared.model
+    }
+
+    fn state_count(&self) -> usize {
+        self.shared.examined.load(Ordering::Relaxed)
+    }
+
+    fn unique_state_count(&self) -> usize {
+        self.shared.seen.len()
+    }
+
+    fn max_depth(&self) -> usize {
+        self.shared.max_depth.load(Ordering::Relaxed)
+    }
+
+    fn discoveries(&self) -> HashMap<&'static str, Path<M::State, M::Action>>
+    where
+        M::State: Clone + PartialEq,
+        M::Action: Clone + PartialEq,
+    {
+        let found = self
+            .shared
+            .discoveries
+            .lock()
+            .expect("no thread panics holding it")
+            .clone();
+        found
+            .into_iter()
+            .map(|(name, at)| (name, self.shared.path_to(at)))
+            .collect()
+    }
+
+    fn handles(&mut self) -> Vec<JoinHandle<()>> {
+        std::mem::take(&mut self.handles)
+    }
+
+    fn is_done(&self) -> bool {
+        self.shared.live_threads.load(Ordering::Acquire) == 0
+    }
+}
+
+impl<M: Model> Drop for Search<M> {
+    /// A search dropped before its end (a timeout) stops its threads.
+    fn drop(&mut self) {
+        self.shared.stop.store(true, Ordering::Release);
+    }
+}
+
+#[cfg(test)]
+mod tests;
