@@ -9,6 +9,7 @@ use paxchain_deploy::wire::{self, Datagram};
 use paxchain_harness::coverage::Coverage;
 use paxchain_harness::replay::{model, Replay, Session};
 use paxchain_harness::traces::{replay, Trace, Verdict};
+use paxchain_model::search::{Search, SearchOptions};
 use paxchain_model::trace::{steps, Step};
 use paxchain_model::walk::walk;
 use paxchain_model::{scenarios, ModelConfig};
@@ -36,11 +37,13 @@ fn literal_counterexamples_break_the_real_servers_the_same_way() {
         variant: paxchain::Variant::Literal,
         ..scenario("default")
     };
-    let found = paxchain_model::build(&cfg)
-        .checker()
-        .threads(2)
-        .spawn_bfs()
-        .join();
+    let searched = paxchain_model::build(&cfg);
+    let options = SearchOptions {
+        threads: 2,
+        breadth_first: true,
+        ..searched.search_options()
+    };
+    let found = Search::spawn(searched, options).join();
     let how = how("literal");
     let replayed = model(&cfg);
     let mut broken = Vec::new();

@@ -106,7 +106,7 @@ pub struct ModelArgs {
     /// kept apart); the verdicts are the same, the search larger.
     #[arg(long)]
     no_reduce: bool,
-    /// Depth-first search without merging states that differ only by a renaming of the
+    /// Search without merging states that differ only by a renaming of the
     /// servers no client talks to (spec/properties.md, "Reductions", 5).
     #[arg(long)]
     no_symmetry: bool,
@@ -160,11 +160,11 @@ impl ModelArgs {
 #[derive(Copy, Clone, PartialEq, Eq, ValueEnum)]
 pub enum Strategy {
     /// Depth-first: the fastest, and a fraction of BFS's memory. Counterexamples are shrunk
-    /// to the steps that matter either way. The only strategy that merges states differing
-    /// by a renaming of the servers no client talks to (stateright applies symmetry in DFS
-    /// alone).
+    /// to the steps that matter either way. Runs paxchain's own search (model/src/search),
+    /// whose threads share work at every state.
     Dfs,
-    /// Breadth-first: the shortest counterexamples, many times the memory.
+    /// Breadth-first, by the same search: the shortest counterexamples (exactly so on one
+    /// thread), many times the memory.
     Bfs,
     /// stateright's random walks until the timeout (default 60 s); never complete, so exit
     /// 2 at best, and it cannot rebuild some of the paths it finds.

@@ -8,6 +8,7 @@
 use crate::report::{self, Ending, SearchResult};
 use crate::{CheckArgs, Strategy};
 use paxchain_model::properties::is_example;
+use paxchain_model::search::{Search, SearchOptions};
 use paxchain_model::trace::{self, Step};
 use paxchain_model::{build, BankModel, ModelConfig};
 use stateright::{Checker, Expectation, HasDiscoveries, Model, UniformChooser};
@@ -17,34 +18,18 @@ use std::time::{Duration, Instant};
 /// Runs `check` and prints the report; the exit code says how it ended.
 pub fn check(cfg: &ModelConfig, args: &CheckArgs) -> ExitCode {
     let model = build(cfg);
-    let mut builder = model.checker_builder().threads(args.threads.max(1));
-    if let Some(d) = args.max_depth {
-        builder = builder.target_max_depth(d);
-    }
-    if !args.all_violations {
-        builder = builder.finish_when(HasDiscoveries::AnyFailures);
-    }
     let timeout = match (args.timeout, args.strategy) {
         (Some(t), _) => Some(Duration::from_secs(t)),
         (None, Strategy::Simulation) => Some(Duration::from_secs(60)),
         (None, _) => None,
     };
-    if args.strategy == Strategy::Swarm {
-        return ExitCode::from(crate::swarm::check(cfg, args));
-    }
     let outcome = match args.strategy {
-        Strategy::Bfs => drive(builder.spawn_bfs(), timeout, args),
-        Strategy::Dfs => drive(builder.spawn_dfs(), timeout, args),
-        Strategy::Swarm => unreachable!("handled above"),
-        Strategy::Simulation => {
-            let seed = args.seed;
-            let checker = builder.spawn_simulation(seed, UniformChooser);
-            let mut o = drive(checker, timeout, args);
-            if !matches!(o.ending, Ending::Incomplete(_)) {
-                o.ending = Ending::Incomplete("a simulation never covers every state".into());
-            }
-            o
+        Strategy::Bfs | Strategy::Dfs => {
+            let search = Search::spawn(model.clone(), search_options(&model, args));
+            drive(search, timeout, args)
         }
+        Strategy::Swarm => return ExitCode::from(crate::swarm::check(cfg, args)),
+        Strategy::Simulation => simulate(&model, timeout, args),
     };
     let code = report::print(cfg, &model, &outcome, args.json);
     if matches!(outcome.ending, Ending::Incomplete(_)) {
@@ -52,6 +37,38 @@ pub fn check(cfg: &ModelConfig, args: &CheckArgs) -> ExitCode {
         std::process::exit(i32::from(code));
     }
     ExitCode::from(code)
+}
+
+/// stateright's random walks: never complete.
+fn simulate(model: &BankModel, timeout: Option<Duration>, args: &CheckArgs) -> SearchResult {
+    let mut builder = model.checker_builder().threads(args.threads.max(1));
+    if let Some(d) = args.max_depth {
+        builder = builder.target_max_depth(d);
+    }
+    if !args.all_violations {
+        builder = builder.finish_when(HasDiscoveries::AnyFailures);
+    }
+    let checker = builder.spawn_simulation(args.seed, UniformChooser);
+    let mut o = drive(checker, timeout, args);
+    if !matches!(o.ending, Ending::Incomplete(_)) {
+        o.ending = Ending::Incomplete("a simulation never covers every state".into());
+    }
+    o
+}
+
+/// The options of paxchain's own search, in either order.
+fn search_options(model: &BankModel, args: &CheckArgs) -> SearchOptions<BankModel> {
+    SearchOptions {
+        threads: args.threads.max(1),
+        max_depth: args.max_depth,
+        finish_when: if args.all_violations {
+            HasDiscoveries::All
+        } else {
+            HasDiscoveries::AnyFailures
+        },
+        breadth_first: args.strategy == Strategy::Bfs,
+        ..model.search_options()
+    }
 }
 
 /// Polls `checker` to its end, printing progress to stderr once a second.

@@ -21,8 +21,8 @@
 //!    can reach (`ServerActor::ignores_forever`, `ScriptedClient::ignores_forever`) is taken
 //!    out of the network: delivering it could only ever be a no-op. Its argument reads the
 //!    correct protocol's rules, so it is off when the model runs a seeded bug.
-//! 5. **Symmetry** among the servers no client talks to, in depth-first search only: see
-//!    [`crate::symmetry`].
+//! 5. **Symmetry** among the servers no client talks to, in paxchain's search (either
+//!    order) and stateright's DFS: see [`crate::symmetry`].
 //! 6. **No crash of a server whose whole state is durable.** A server no client talks to
 //!    never leads, waits or sets a timer, and saves every change in the step that makes it,
 //!    so its memory always equals its storage. Its crash and recovery then change nothing
@@ -46,6 +46,7 @@ use crate::config::ModelConfig;
 use crate::delivery;
 use crate::history::History;
 use crate::node::{Node, NodeState};
+use crate::search::SearchOptions;
 use paxchain::{Msg, ServerState, Timer};
 use stateright::actor::{ActorModel, ActorModelAction, ActorModelState, Envelope, Id, Network};
 use stateright::{CheckerBuilder, Model, Path, Property};
@@ -82,6 +83,17 @@ impl BankModel {
     fn durable_crashed(&self, s: &BankState) -> bool {
         let durable = self.durable;
         durable != 0 && (0..self.cfg.servers).any(|i| durable & (1 << i) != 0 && s.crashed[i])
+    }
+
+    /// How paxchain's own search ([`crate::search`]) checks this model: on one thread, with
+    /// the symmetry of the servers no client talks to where there is one (reduction 5), and
+    /// with the fingerprint that tells every state apart ([`crate::fingerprint`]).
+    pub fn search_options(&self) -> SearchOptions<BankModel> {
+        SearchOptions {
+            symmetry: self.cfg.symmetry(),
+            fingerprint: Some(crate::fingerprint::fingerprint),
+            ..SearchOptions::default()
+        }
     }
 
     /// stateright's checker for this model, with the symmetry of the servers no client

@@ -21,6 +21,7 @@
 pub mod bank_model;
 pub mod config;
 pub mod delivery;
+pub mod fingerprint;
 pub mod hashed;
 pub mod history;
 pub mod node;

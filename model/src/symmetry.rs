@@ -13,9 +13,10 @@
 //! How it is applied:
 //! 1. [`ModelConfig::interchangeable_servers`] says which servers are passive; two or more
 //!    make a symmetry.
-//! 2. stateright applies a representative function in depth-first search (and simulation)
-//!    only: it merges a state with every state that has the same representative, and goes on
-//!    exploring the state itself, so every path the checker reports is a real run.
+//! 2. The search ([`crate::search`], in either order) and stateright's DFS and simulation
+//!    apply a representative function: they merge a state with every state that has the same
+//!    representative, and go on exploring the state itself, so every reported path is a real
+//!    run.
 //! 3. The representative sorts the passive servers by a key that is unchanged when the other
 //!    passive servers are renamed: each one's state, storage, crash flag and timers, its
 //!    flows to and from every other actor (taken in index order), and whether it is counted

@@ -9,10 +9,11 @@
 //! [`swarm_config`] is the large configuration the swarm search must catch every bug on.
 
 use crate::properties::is_example;
+use crate::search::{Search, SearchOptions};
 use crate::trace::{self, Step};
 use crate::{build, scenarios, BankModel, BankState, ModelConfig};
 use paxchain::bugs::Bug;
-use stateright::{Checker, HasDiscoveries, Model};
+use stateright::{Checker, HasDiscoveries};
 use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
@@ -121,9 +122,13 @@ pub fn hunt(bug: Bug, cfg: &ModelConfig, threads: usize, timeout: Duration) -> H
     let start = Instant::now();
     let model = build(cfg);
     let property = bug.caught_by();
-    let builder = (model.clone().checker().threads(threads.max(1)))
-        .finish_when(HasDiscoveries::AnyOf(BTreeSet::from([property])));
-    let checker = builder.spawn_bfs();
+    let options = SearchOptions {
+        threads: threads.max(1),
+        finish_when: HasDiscoveries::AnyOf(BTreeSet::from([property])),
+        breadth_first: true,
+        ..model.search_options()
+    };
+    let checker = Search::spawn(model.clone(), options);
     while !checker.is_done() && start.elapsed() < timeout {
         std::thread::sleep(Duration::from_millis(10));
     }

@@ -14,7 +14,7 @@ mod common;
 
 /// A complete search: for each property, whether it had a discovery; and the unique states.
 fn verdicts(cfg: &ModelConfig) -> (BTreeMap<&'static str, bool>, usize) {
-    let checker = build(cfg).checker_builder().threads(2).spawn_dfs().join();
+    let checker = common::search(cfg);
     let found = checker.discoveries();
     let verdicts = (checker.model().properties().iter())
         .map(|p| (p.name, found.contains_key(p.name)))
@@ -149,11 +149,7 @@ fn the_literal_variant_breaks_the_same_properties_either_way() {
         reduce: false,
         ..cfg.clone()
     };
-    let checker = build(&unreduced_cfg)
-        .checker()
-        .threads(2)
-        .spawn_dfs()
-        .join();
+    let checker = common::search(&unreduced_cfg);
     let model = checker.model();
     let reduced_model = build(&cfg);
     let mut violated = 0;

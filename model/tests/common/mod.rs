@@ -1,14 +1,25 @@
 //! Helpers shared by the model's integration tests.
 
-use paxchain_model::trace::Action;
+use paxchain_model::search::{Search, SearchOptions};
 use paxchain_model::{build, scenarios, BankModel, BankState, ModelConfig};
-use stateright::{Checker, Model, Path};
+use stateright::Checker;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 /// A preset's configuration.
 pub fn scenario(name: &str) -> ModelConfig {
     scenarios::by_name(name).expect("a preset").config
+}
+
+/// A complete depth-first search of `cfg` on two threads, joined.
+#[allow(dead_code)]
+pub fn search(cfg: &ModelConfig) -> Search<BankModel> {
+    let model = build(cfg);
+    let options = SearchOptions {
+        threads: 2,
+        ..model.search_options()
+    };
+    Search::spawn(model, options).join()
 }
 
 /// Runs `check` on every reachable state of `cfg` (a complete BFS) and returns the sum of
@@ -29,16 +40,19 @@ pub fn sum_over(
     bound: Option<usize>,
     check: impl Fn(&BankModel, &BankState) -> usize + Send + Sync + 'static,
 ) -> usize {
-    let model = Arc::new(build(cfg));
+    let model = build(cfg);
     let total = Arc::new(AtomicUsize::new(0));
-    let (m, sum) = (model.clone(), total.clone());
-    let visit = move |path: Path<BankState, Action>| {
-        sum.fetch_add(check(&m, path.last_state()), Ordering::Relaxed);
+    let sum = total.clone();
+    let visit = move |m: &BankModel, s: &BankState| {
+        sum.fetch_add(check(m, s), Ordering::Relaxed);
     };
-    let checker = (*model).clone().checker().visitor(visit);
-    match bound {
-        Some(states) => checker.target_state_count(states).spawn_bfs().join(),
-        None => checker.spawn_bfs().join(),
+    let options = SearchOptions {
+        threads: 2,
+        breadth_first: true,
+        max_states: bound,
+        visitor: Some(Arc::new(visit)),
+        ..model.search_options()
     };
+    Search::spawn(model, options).join();
     total.load(Ordering::Relaxed)
 }
