@@ -124,6 +124,21 @@ struct Shared<M: Model> {
     discoveries: Mutex<HashMap<&'static str, u64>>,
 }
 
+/// Marks a thread's exit: it is no longer live, and if it panicked, every thread stops.
+struct Leaving<'a> {
+    stop: &'a AtomicBool,
+    live_threads: &'a AtomicUsize,
+}
+
+impl Drop for Leaving<'_> {
+    fn drop(&mut self) {
+        if std::thread::panicking() {
+            self.stop.store(true, Ordering::Release);
+        }
+        self.live_threads.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
 /// A running search; a [`Checker`], so it is polled, joined and reported like stateright's.
 pub struct Search<M: Model> {
     shared: Arc<Shared<M>>,
@@ -227,6 +242,12 @@ where
 
     /// One thread's loop: expand its own states, steal when out, end when nothing is pending.
     fn work(&self, me: usize, local: Worker<Job<M::State>>) {
+        // A thread that panics (a property or handler did) never finishes the state it
+        // holds, so the others would wait for it for ever: its exit stops them all.
+        let _leaving = Leaving {
+            stop: &self.stop,
+            live_threads: &self.live_threads,
+        };
         let mut actions = Vec::new();
         let mut idle = 0u32;
         while !self.stop.load(Ordering::Relaxed) {
@@ -252,7 +273,6 @@ where
                 }
             }
         }
-        self.live_threads.fetch_sub(1, Ordering::AcqRel);
     }
 
     /// Breadth-first: the oldest state of the shared queue.

@@ -135,3 +135,46 @@ fn a_state_bound_and_a_depth_bound_cut_the_search_short() {
     let done = run(Counters { max: 20, bad: 255 }, by_depth);
     assert_eq!(done.unique_state_count(), 1 + 2 + 3, "depths 1 to 3");
 }
+
+#[test]
+fn a_panicking_property_ends_the_search_on_every_thread() {
+    struct Panics;
+    impl Model for Panics {
+        type State = u32;
+        type Action = u32;
+        fn init_states(&self) -> Vec<u32> {
+            vec![0]
+        }
+        fn actions(&self, _: &u32, actions: &mut Vec<u32>) {
+            actions.extend([1, 2]);
+        }
+        fn next_state(&self, s: &u32, a: u32) -> Option<u32> {
+            (*s < 100_000).then_some(s + a)
+        }
+        fn properties(&self) -> Vec<Property<Self>> {
+            vec![Property::always(
+                "panics at 5,000",
+                |_: &Panics, s: &u32| {
+                    assert!(*s != 5_000, "a property that panics");
+                    true
+                },
+            )]
+        }
+    }
+    let options = SearchOptions {
+        threads: 2,
+        ..Default::default()
+    };
+    let mut search = Search::spawn(Panics, options);
+    let outcomes: Vec<bool> = search
+        .handles()
+        .into_iter()
+        .map(|h| h.join().is_ok())
+        .collect();
+    assert_eq!(
+        outcomes.iter().filter(|ok| !**ok).count(),
+        1,
+        "one thread panicked"
+    );
+    assert!(search.is_done());
+}
