@@ -26,16 +26,40 @@
 //!    state. (A message sent again that was already in flight was kept then, by the same
 //!    test, unless its receiver is the one that changed, whose messages are all tested.)
 //!
+//! 5. All of this is recorded as a [`Delta`] of the state it starts from, before anything is
+//!    built. The search fingerprints the next state from the delta (`fingerprint::Parts`)
+//!    and builds it ([`Delta::apply`]) only if that fingerprint is new.
+//!
 //! model/tests/delivery.rs checks, in every reachable state of several configurations (with
 //! and without a seeded bug), that each delivery gives exactly the state that stateright's
 //! own step followed by the reductions gives.
 
 use crate::bank_model::{dropped_as_ignored, BankModel, BankState};
-use crate::history;
-use paxchain::Msg;
-use stateright::actor::{Actor, Command, Envelope, Id, Network, Out};
+use crate::history::{self, History};
+use crate::node::NodeState;
+use paxchain::{Msg, Storage, Timer};
+use stateright::actor::{Actor, Command, Envelope, Id, Network, Out, Timers};
+use stateright::util::HashableHashSet;
 use std::borrow::Cow;
 use std::sync::Arc;
+
+/// What one delivery changes in the state it comes from: the receiver's state, timers and
+/// storage, the history, and the messages put in and taken out. [`Delta::apply`] builds the
+/// next state from it; `fingerprint::Parts::with` gives that state's fingerprint without
+/// building it.
+#[derive(Debug)]
+pub struct Delta {
+    /// The receiver's index.
+    pub index: usize,
+    pub state: Option<Arc<NodeState>>,
+    pub history: Option<History>,
+    pub timers: Option<Timers<Timer>>,
+    pub storage: Option<Storage>,
+    /// Messages not in flight before, each once.
+    pub added: Vec<Envelope<Msg>>,
+    /// Messages in flight before, to the receiver, that it now ignores for ever (4. above).
+    pub removed: Vec<Envelope<Msg>>,
+}
 
 /// Delivers `msg` from `src` to `dst` in `last`, a canonical state on the duplicating
 /// network, with the reductions on: the canonical successor, or `None` when the step reaches
@@ -47,6 +71,11 @@ pub fn deliver(
     dst: Id,
     msg: Msg,
 ) -> Option<BankState> {
+    delta(model, last, src, dst, msg).map(|d| d.apply(last))
+}
+
+/// What [`deliver`] changes, without building the next state; `None` as for [`deliver`].
+pub fn delta(model: &BankModel, last: &BankState, src: Id, dst: Id, msg: Msg) -> Option<Delta> {
     let index = usize::from(dst);
     let Network::UnorderedDuplicating(set, _) = &last.network else {
         unreachable!("deliver is called on the duplicating network only")
@@ -57,89 +86,156 @@ pub fn deliver(
     let mut state = Cow::Borrowed(&*last.actor_states[index]);
     let mut out = Out::new();
     model.actors[index].on_msg(dst, &mut state, src, msg, &mut out);
-    let changed = matches!(state, Cow::Owned(_));
-    let leads_back = !changed
-        && out.iter().all(|c| match c {
-            Command::Send(to, m) => {
-                let env = Envelope {
-                    src: dst,
-                    dst: *to,
-                    msg: m,
-                };
-                history::record_msg_out(&model.cfg, &last.history, env).is_none()
-                    && (dropped_as_ignored(model, &last.actor_states, dst, *to, m)
-                        || set
-                            .iter()
-                            .any(|e| e.dst == *to && e.src == dst && e.msg == *m))
-            }
-            _ => false,
-        });
-    if leads_back {
+    let state = match state {
+        Cow::Owned(s) => Some(Arc::new(s)),
+        Cow::Borrowed(_) => None,
+    };
+    if state.is_none() && leads_back(model, last, set, dst, &out) {
         return None;
     }
-    let mut next = last.clone();
-    if let Cow::Owned(s) = state {
-        next.actor_states[index] = Arc::new(s);
-    }
+    let mut delta = Delta {
+        index,
+        state,
+        history: None,
+        timers: None,
+        storage: None,
+        added: Vec::new(),
+        removed: Vec::new(),
+    };
     for c in out {
-        apply(model, &mut next, dst, c);
+        delta.record(model, last, set, dst, c);
     }
-    if changed {
-        drop_ignored_by(model, &mut next, dst);
+    // A message just sent was tested against the receiver's new state already (`record`).
+    if let Some(receiver) = &delta.state {
+        let ignored = |e: &&Envelope<Msg>| {
+            e.dst == dst && dropped_as_ignored(model, receiver, e.src, e.dst, &e.msg)
+        };
+        delta.removed = set.iter().filter(ignored).cloned().collect();
     }
-    if next == *last {
-        return None; // reduction 8, for what 2. does not catch
-    }
-    Some(next)
+    // Reduction 8, for what `leads_back` does not catch.
+    (!delta.changes_nothing(last)).then_some(delta)
 }
 
-/// Applies one command of actor `id` to `next`, as stateright's `process_commands` does,
-/// except that a message reduction 4 would take out at once is not put in (4. above).
-fn apply(
+/// Whether the step leads back (2. above): the receiver's state is unchanged, and every
+/// command is a send of a message already in flight or one that reduction 4 removes, none
+/// recorded anew by the history.
+fn leads_back(
     model: &BankModel,
-    next: &mut BankState,
-    id: Id,
-    c: Command<Msg, paxchain::Timer, (), paxchain::Storage>,
-) {
-    let index = usize::from(id);
-    match c {
+    last: &BankState,
+    set: &HashableHashSet<Envelope<Msg>>,
+    dst: Id,
+    out: &Out<crate::Node>,
+) -> bool {
+    out.iter().all(|c| match c {
         Command::Send(to, m) => {
             let env = Envelope {
-                src: id,
-                dst: to,
-                msg: &m,
-            };
-            if let Some(h) = history::record_msg_out(&model.cfg, &next.history, env) {
-                next.history = h;
-            }
-            if dropped_as_ignored(model, &next.actor_states, id, to, &m) {
-                return;
-            }
-            let Network::UnorderedDuplicating(set, _) = &mut next.network else {
-                unreachable!("deliver is called on the duplicating network only")
-            };
-            set.insert(Envelope {
-                src: id,
-                dst: to,
+                src: dst,
+                dst: *to,
                 msg: m,
-            });
+            };
+            let receiver = &last.actor_states[usize::from(*to)];
+            history::record_msg_out(&model.cfg, &last.history, env).is_none()
+                && (dropped_as_ignored(model, receiver, dst, *to, m)
+                    || set
+                        .iter()
+                        .any(|e| e.dst == *to && e.src == dst && e.msg == *m))
         }
-        Command::SetTimer(t, _) => {
-            next.timers_set[index].set(t);
-        }
-        Command::CancelTimer(t) => {
-            next.timers_set[index].cancel(&t);
-        }
-        Command::Save(storage) => next.actor_storages[index] = Some(storage),
-        Command::ChooseRandom(..) => unreachable!("no model actor makes random choices"),
-    }
+        _ => false,
+    })
 }
 
-/// Reduction 4 for the messages to `dst`, whose state changed (4. above).
-fn drop_ignored_by(model: &BankModel, next: &mut BankState, dst: Id) {
-    let states = &next.actor_states;
-    let Network::UnorderedDuplicating(set, _) = &mut next.network else {
-        unreachable!("deliver is called on the duplicating network only")
-    };
-    set.retain(|e| e.dst != dst || !dropped_as_ignored(model, states, e.src, e.dst, &e.msg));
+impl Delta {
+    /// Records one command of the receiver, as stateright's `process_commands` applies it,
+    /// except that a message reduction 4 would take out at once is not put in (4. above).
+    fn record(
+        &mut self,
+        model: &BankModel,
+        last: &BankState,
+        set: &HashableHashSet<Envelope<Msg>>,
+        id: Id,
+        c: Command<Msg, Timer, (), Storage>,
+    ) {
+        match c {
+            Command::Send(to, m) => {
+                let env = Envelope {
+                    src: id,
+                    dst: to,
+                    msg: &m,
+                };
+                let history = self.history.as_ref().unwrap_or(&last.history);
+                if let Some(h) = history::record_msg_out(&model.cfg, history, env) {
+                    self.history = Some(h);
+                }
+                let receiver = match &self.state {
+                    Some(s) if usize::from(to) == self.index => s,
+                    _ => &last.actor_states[usize::from(to)],
+                };
+                let env = Envelope {
+                    src: id,
+                    dst: to,
+                    msg: m,
+                };
+                let in_flight = set.contains(&env) || self.added.contains(&env);
+                if !in_flight && !dropped_as_ignored(model, receiver, id, to, &env.msg) {
+                    self.added.push(env);
+                }
+            }
+            Command::SetTimer(t, _) => {
+                self.timers_mut(last).set(t);
+            }
+            Command::CancelTimer(t) => {
+                self.timers_mut(last).cancel(&t);
+            }
+            Command::Save(storage) => self.storage = Some(storage),
+            Command::ChooseRandom(..) => unreachable!("no model actor makes random choices"),
+        }
+    }
+
+    fn timers_mut(&mut self, last: &BankState) -> &mut Timers<Timer> {
+        let index = self.index;
+        self.timers
+            .get_or_insert_with(|| last.timers_set[index].clone())
+    }
+
+    /// Whether the state this delta makes equals `last`.
+    fn changes_nothing(&self, last: &BankState) -> bool {
+        let i = self.index;
+        self.state
+            .as_ref()
+            .is_none_or(|s| *s == last.actor_states[i])
+            && self.history.is_none()
+            && self
+                .timers
+                .as_ref()
+                .is_none_or(|t| *t == last.timers_set[i])
+            && (self.storage.as_ref()).is_none_or(|s| last.actor_storages[i].as_ref() == Some(s))
+            && self.added.is_empty()
+            && self.removed.is_empty()
+    }
+
+    /// The next state: `last` with this delta applied.
+    pub fn apply(self, last: &BankState) -> BankState {
+        let mut next = last.clone();
+        let i = self.index;
+        if let Some(s) = self.state {
+            next.actor_states[i] = s;
+        }
+        if let Some(h) = self.history {
+            next.history = h;
+        }
+        if let Some(t) = self.timers {
+            next.timers_set[i] = t;
+        }
+        if let Some(s) = self.storage {
+            next.actor_storages[i] = Some(s);
+        }
+        let Network::UnorderedDuplicating(set, _) = &mut next.network else {
+            unreachable!("a delta is of the duplicating network")
+        };
+        for e in &self.removed {
+            set.remove(e);
+        }
+        set.extend(self.added);
+        next
+    }
 }

@@ -1,18 +1,28 @@
 //! The fingerprint by which the search ([`crate::search`]) merges states.
 //!
 //! A fingerprint is a 64-bit hash of the whole state: two states with the same fingerprint
-//! are taken to be the same state, so it must cover every field. stateright's `Hash` for its
-//! `ActorModelState` does, but it hashes each set (the network, each actor's timers) by
-//! hashing every element with a fresh hasher into a thread-local buffer, sorting the buffer
-//! and hashing that: an order-free hash of a set, paid on every state the search examines.
+//! are taken to be the same state, so it must cover every field, and tell apart every two
+//! states that differ.
 //!
-//! This one covers the same fields in the same way, except that a set's hash is the wrapping
-//! sum of its elements' hashes. A sum does not depend on the order of the elements either,
-//! needs no buffer and no sort, and, the elements of a set being distinct, two different sets
-//! collide only as often as two random 64-bit numbers do (as in Zobrist hashing).
+//! stateright's `Hash` for its `ActorModelState` covers every field but does not tell every
+//! state apart. It hashes each set (the network, each actor's timers) by writing its
+//! elements' hashes, sorted, and not how many there are; so in the list of the actors' timer
+//! sets, `[{t}, {}]` and `[{}, {t}]` write the same words, and two states that differ only in
+//! which server's timer is set get one fingerprint. model/tests/search.rs shows such a pair.
 //!
-//! Actor states carry their hash ([`crate::hashed`]), so the actors cost a word each.
+//! Here a state is first cut into [`Parts`], a word each: every actor's state (which carries
+//! its hash, [`crate::hashed`]), the history, every actor's timer set, the random choices,
+//! the network, the crash flags, every actor's storage. A set's word is the wrapping sum of
+//! its elements' hashes: it does not depend on their order, needs no buffer and no sort, and,
+//! the elements of a set being distinct, two different sets collide only as often as two
+//! random 64-bit numbers do (as in Zobrist hashing). The fingerprint hashes the words in order.
+//!
+//! The parts are what make a next state's fingerprint cheap: a delivery changes one actor,
+//! its timers and storage, the history and a few messages, so its fingerprint is the parent's
+//! parts with those words replaced ([`Parts::with`]), and the search builds the next state
+//! only if that fingerprint is new ([`crate::delivery::Delta`]).
 
+use crate::delivery::Delta;
 use crate::BankState;
 use stateright::actor::Network;
 use std::hash::{BuildHasher, Hash, Hasher};
@@ -21,37 +31,95 @@ fn seeds() -> ahash::RandomState {
     ahash::RandomState::with_seeds(5, 6, 7, 8)
 }
 
+fn word<T: Hash + ?Sized>(value: &T) -> u64 {
+    seeds().hash_one(value)
+}
+
 /// The order-free hash of a set's elements.
 fn sum_of<T: Hash>(items: impl Iterator<Item = T>) -> u64 {
-    let seeds = seeds();
-    items.fold(0u64, |sum, item| sum.wrapping_add(seeds.hash_one(item)))
+    items.fold(0u64, |sum, item| sum.wrapping_add(word(&item)))
+}
+
+/// One word per part of a state; see the module comment.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Parts {
+    actors: Vec<u64>,
+    history: u64,
+    timers: Vec<u64>,
+    random: u64,
+    /// Which kind of network, the sum (or hash) of what is in flight, and its last delivery.
+    network: [u64; 3],
+    crashed: u64,
+    storages: Vec<u64>,
+}
+
+impl Parts {
+    /// The parts of `s`.
+    pub fn of(s: &BankState) -> Parts {
+        let network = match &s.network {
+            Network::UnorderedDuplicating(set, last) => [0, sum_of(set.iter()), word(last)],
+            Network::UnorderedNonDuplicating(counts) => [1, sum_of(counts.iter()), 0],
+            Network::Ordered(queues) => [2, word(queues), 0],
+        };
+        Parts {
+            actors: s.actor_states.iter().map(|a| word(&**a)).collect(),
+            history: word(&s.history),
+            timers: s.timers_set.iter().map(|t| sum_of(t.iter())).collect(),
+            random: word(&s.random_choices),
+            network,
+            crashed: word(&s.crashed),
+            storages: s.actor_storages.iter().map(word).collect(),
+        }
+    }
+
+    /// The fingerprint of the state `delta` makes of the state these are the parts of.
+    pub fn with(&self, delta: &Delta) -> u64 {
+        assert_eq!(self.network[0], 0, "a delta is of the duplicating network");
+        let i = delta.index;
+        let actor = (delta.state.as_ref()).map_or(self.actors[i], |s| word(&**s));
+        let timers = (delta.timers.as_ref()).map_or(self.timers[i], |t| sum_of(t.iter()));
+        let storage = (delta.storage.as_ref()).map_or(self.storages[i], |s| word(&Some(s)));
+        let history = delta.history.as_ref().map_or(self.history, word);
+        let added = (delta.added.iter()).fold(self.network[1], |sum, e| sum.wrapping_add(word(e)));
+        let network = (delta.removed.iter()).fold(added, |sum, e| sum.wrapping_sub(word(e)));
+        self.combine(Some((i, [actor, timers, storage])), history, network)
+    }
+
+    /// The fingerprint of the state these are the parts of: never 0.
+    pub fn fingerprint(&self) -> u64 {
+        self.combine(None, self.history, self.network[1])
+    }
+
+    /// Hashes the words in order, with actor `i`'s three words (state, timers, storage), the
+    /// history's and the network's as given.
+    fn combine(&self, actor: Option<(usize, [u64; 3])>, history: u64, network: u64) -> u64 {
+        let mut h = seeds().build_hasher();
+        let per_actor = |h: &mut ahash::AHasher, words: &[u64], which: usize| {
+            for (k, &w) in words.iter().enumerate() {
+                h.write_u64(match actor {
+                    Some((i, new)) if i == k => new[which],
+                    _ => w,
+                });
+            }
+        };
+        per_actor(&mut h, &self.actors, 0);
+        h.write_u64(history);
+        per_actor(&mut h, &self.timers, 1);
+        for w in [
+            self.random,
+            self.network[0],
+            network,
+            self.network[2],
+            self.crashed,
+        ] {
+            h.write_u64(w);
+        }
+        per_actor(&mut h, &self.storages, 2);
+        h.finish().max(1)
+    }
 }
 
 /// The fingerprint of `s`: every field of stateright's state, never 0.
 pub fn fingerprint(s: &BankState) -> u64 {
-    let mut h = seeds().build_hasher();
-    s.actor_states.hash(&mut h);
-    s.history.hash(&mut h);
-    for timers in &s.timers_set {
-        h.write_u64(sum_of(timers.iter()));
-    }
-    s.random_choices.hash(&mut h);
-    match &s.network {
-        Network::UnorderedDuplicating(set, last) => {
-            h.write_u8(0);
-            h.write_u64(sum_of(set.iter()));
-            last.hash(&mut h);
-        }
-        Network::UnorderedNonDuplicating(counts) => {
-            h.write_u8(1);
-            h.write_u64(sum_of(counts.iter()));
-        }
-        Network::Ordered(queues) => {
-            h.write_u8(2);
-            queues.hash(&mut h);
-        }
-    }
-    s.crashed.hash(&mut h);
-    s.actor_storages.hash(&mut h);
-    h.finish().max(1)
+    Parts::of(s).fingerprint()
 }

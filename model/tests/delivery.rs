@@ -1,11 +1,13 @@
 //! `delivery::deliver` decides a delivery on the duplicating network without stateright's
 //! step. Checked here in every reachable state of several configurations: each delivery
 //! gives exactly what stateright's own step, then the reductions (canonical form, and no step
-//! back to the same state), give.
+//! back to the same state), give; and the fingerprint computed from the delivery's delta,
+//! before the state is built, is the built state's.
 
 use common::{scenario, sum_over};
 use paxchain::Variant;
 use paxchain_model::bank_model::canonicalize;
+use paxchain_model::fingerprint::{fingerprint, Parts};
 use paxchain_model::{delivery, BankModel, BankState, ModelConfig, NetworkKind};
 use stateright::actor::ActorModelAction;
 use stateright::Model;
@@ -39,7 +41,14 @@ fn compare(cfg: &ModelConfig, bound: Option<usize>) -> (usize, usize) {
             let ActorModelAction::Deliver { src, dst, msg } = a.clone() else {
                 continue;
             };
-            let got = delivery::deliver(m, s, src, dst, msg);
+            let delta = delivery::delta(m, s, src, dst, msg);
+            let print = delta.as_ref().map(|d| Parts::of(s).with(d));
+            let got = delta.map(|d| d.apply(s));
+            assert_eq!(
+                print,
+                got.as_ref().map(fingerprint),
+                "a delta's fingerprint"
+            );
             let want = reference(m, s, a);
             assert!(
                 got == want,

@@ -60,6 +60,10 @@ pub struct SearchOptions<M: Model> {
     /// A state's fingerprint, if not its `Hash`: a 64-bit hash of the whole state that never
     /// returns 0 (see `crate::fingerprint`).
     pub fingerprint: Option<fn(&M::State) -> u64>,
+    /// Generates a state's next states with their fingerprints, in place of `actions`,
+    /// `next_state` and `fingerprint`, so that a model can fingerprint a next state without
+    /// building it (see [`Expand`]). Not with `symmetry`.
+    pub expand: Option<Expand<M>>,
     /// Breadth-first instead: every thread takes the oldest pending state from one shared
     /// queue. With one thread that is exact BFS order (shortest paths first); with more, the
     /// threads finish a level at slightly different times.
@@ -67,6 +71,14 @@ pub struct SearchOptions<M: Model> {
     /// Called with every state the search expands (a test's hook).
     pub visitor: Option<Visitor<M>>,
 }
+
+/// Calls `offer(index, fingerprint, build)` for each next state of a state, in the order
+/// of the state's actions (`index` is the action's). `build` makes the next state; the
+/// search calls it only if the fingerprint is new. Next states outside the boundary may be
+/// offered: the search checks the ones it builds.
+pub type Expand<M> = fn(&M, &<M as Model>::State, &mut Offer<M>);
+/// See [`Expand`].
+pub type Offer<'a, M> = dyn FnMut(usize, u64, &mut dyn FnMut() -> <M as Model>::State) + 'a;
 
 /// A representative function: the state of an orbit that stands for all of them.
 pub type Representative<M> = fn(&<M as Model>::State) -> <M as Model>::State;
@@ -83,6 +95,7 @@ impl<M: Model> Default for SearchOptions<M> {
             max_states: None,
             symmetry: None,
             fingerprint: None,
+            expand: None,
             breadth_first: false,
             visitor: None,
         }
@@ -324,36 +337,32 @@ where
             return;
         };
         let mut terminal = true;
-        self.model.actions(&job.state, actions);
-        for (index, action) in actions.drain(..).enumerate() {
-            let Some(next) = self.model.next_state(&job.state, action) else {
-                continue;
-            };
-            if !self.model.within_boundary(&next) {
-                continue;
+        // A state seen before was within the boundary when first seen: it is counted as
+        // examined without being built.
+        let mut offer = |index: usize, key: u64, build: &mut dyn FnMut() -> M::State| {
+            if self.seen.contains_key(&key) {
+                self.count_examined();
+                terminal = false;
+                return;
             }
-            let examined = self.examined.fetch_add(1, Ordering::Relaxed) + 1;
-            if self.options.max_states.is_some_and(|n| examined >= n) {
-                self.stop.store(true, Ordering::Release);
+            let next = build();
+            if self.model.within_boundary(&next) {
+                self.count_examined();
+                terminal = false;
+                self.push(&job, index, key, next, unsatisfied, local);
             }
-            terminal = false;
-            let key = self.key(&next);
-            if let Entry::Vacant(v) = self.seen.entry(key) {
-                v.insert(Parent {
-                    parent: job.fingerprint,
-                    action: index as u32,
-                });
-                self.pending.fetch_add(1, Ordering::AcqRel);
-                let job = Job {
-                    state: next,
-                    fingerprint: key,
-                    depth: job.depth + 1,
-                    unsatisfied,
-                };
-                if self.options.breadth_first {
-                    self.injector.push(job);
-                } else {
-                    local.push(job);
+        };
+        match self.options.expand {
+            Some(expand) => expand(&self.model, &job.state, &mut offer),
+            None => {
+                self.model.actions(&job.state, actions);
+                for (index, action) in actions.drain(..).enumerate() {
+                    let Some(next) = self.model.next_state(&job.state, action) else {
+                        continue;
+                    };
+                    let key = self.key(&next);
+                    let mut next = Some(next);
+                    offer(index, key, &mut || next.take().expect("built once"));
                 }
             }
         }
@@ -361,6 +370,45 @@ where
             for i in (0..self.properties.len()).filter(|i| unsatisfied & 1 << i != 0) {
                 self.discover(i, job.fingerprint);
             }
+        }
+    }
+
+    fn count_examined(&self) {
+        let examined = self.examined.fetch_add(1, Ordering::Relaxed) + 1;
+        if self.options.max_states.is_some_and(|n| examined >= n) {
+            self.stop.store(true, Ordering::Release);
+        }
+    }
+
+    /// Records `next` as reached from `parent` by action `index` and pushes it, unless
+    /// another thread got there first.
+    fn push(
+        &self,
+        parent: &Job<M::State>,
+        index: usize,
+        key: u64,
+        next: M::State,
+        unsatisfied: u64,
+        local: &Worker<Job<M::State>>,
+    ) {
+        let Entry::Vacant(v) = self.seen.entry(key) else {
+            return;
+        };
+        v.insert(Parent {
+            parent: parent.fingerprint,
+            action: index as u32,
+        });
+        self.pending.fetch_add(1, Ordering::AcqRel);
+        let job = Job {
+            state: next,
+            fingerprint: key,
+            depth: parent.depth + 1,
+            unsatisfied,
+        };
+        if self.options.breadth_first {
+            self.injector.push(job);
+        } else {
+            local.push(job);
         }
     }
 
