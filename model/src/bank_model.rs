@@ -119,35 +119,39 @@ impl std::ops::Deref for BankModel {
     }
 }
 
-/// The next states of `s` for the search (`search::Expand`). A delivery on the duplicating
-/// network is decided as a [`delivery::Delta`], fingerprinted from `s`'s parts and the delta,
-/// and built only if the search has not seen that fingerprint; on the default scenario three
-/// in four next states have been seen. Every other step is built and fingerprinted whole.
+/// The next states of `s` for the search (`search::Expand`). On the duplicating network a
+/// delivery or a timeout is decided as a [`delivery::Delta`], fingerprinted from `s`'s parts
+/// and the delta, and built only if the search has not seen that fingerprint; on the default
+/// scenario three in four next states have been seen. Every other step (and every step on
+/// other networks) is built and fingerprinted whole.
 fn expand(model: &BankModel, s: &BankState, offer: &mut Offer<BankModel>) {
     let mut actions = Vec::new();
     model.actions(s, &mut actions);
     let deltas = model.cfg.reduce && matches!(s.network, Network::UnorderedDuplicating(..));
     let mut parts = None;
     for (index, action) in actions.into_iter().enumerate() {
-        match action {
+        let delta = match action {
             ActorModelAction::Deliver { src, dst, msg } if deltas => {
-                let Some(delta) = delivery::delta(model, s, src, dst, msg) else {
-                    continue;
-                };
-                let key = parts.get_or_insert_with(|| Parts::of(s)).with(&delta);
-                let mut delta = Some(delta);
-                offer(index, key, &mut || {
-                    delta.take().expect("built once").apply(s)
-                });
+                delivery::delta(model, s, src, dst, msg)
+            }
+            ActorModelAction::Timeout(id, timer) if deltas => {
+                delivery::timeout_delta(model, s, id, &timer)
             }
             action => {
-                let Some(next) = model.next_state(s, action) else {
-                    continue;
-                };
-                let key = fingerprint::fingerprint(&next);
-                let mut next = Some(next);
-                offer(index, key, &mut || next.take().expect("built once"));
+                if let Some(next) = model.next_state(s, action) {
+                    let key = fingerprint::fingerprint(&next);
+                    let mut next = Some(next);
+                    offer(index, key, &mut || next.take().expect("built once"));
+                }
+                continue;
             }
+        };
+        if let Some(delta) = delta {
+            let key = parts.get_or_insert_with(|| Parts::of(s)).with(&delta);
+            let mut delta = Some(delta);
+            offer(index, key, &mut || {
+                delta.take().expect("built once").apply(s)
+            });
         }
     }
 }

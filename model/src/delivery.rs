@@ -38,7 +38,7 @@ use crate::bank_model::{dropped_as_ignored, BankModel, BankState};
 use crate::history::{self, History};
 use crate::node::NodeState;
 use paxchain::{Msg, Storage, Timer};
-use stateright::actor::{Actor, Command, Envelope, Id, Network, Out, Timers};
+use stateright::actor::{is_no_op_with_timer, Actor, Command, Envelope, Id, Network, Out, Timers};
 use stateright::util::HashableHashSet;
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -93,22 +93,60 @@ pub fn delta(model: &BankModel, last: &BankState, src: Id, dst: Id, msg: Msg) ->
     if state.is_none() && leads_back(model, last, set, dst, &out) {
         return None;
     }
+    finish(model, last, set, dst, state, None, out)
+}
+
+/// A timeout of `timer` at actor `id` on the duplicating network, as a [`Delta`]: stateright's
+/// step (the timer cancelled, then the handler's commands) with reductions 4 and 8, as
+/// [`delta`] does for a delivery. `None` when stateright's step is a no-op, or the step leads
+/// back to `last`.
+pub fn timeout_delta(model: &BankModel, last: &BankState, id: Id, timer: &Timer) -> Option<Delta> {
+    let index = usize::from(id);
+    let Network::UnorderedDuplicating(set, _) = &last.network else {
+        unreachable!("a delta is of the duplicating network")
+    };
+    let mut state = Cow::Borrowed(&*last.actor_states[index]);
+    let mut out = Out::new();
+    model.actors[index].on_timeout(id, &mut state, timer, &mut out);
+    if is_no_op_with_timer(&state, &out, timer) {
+        return None;
+    }
+    let state = match state {
+        Cow::Owned(s) => Some(Arc::new(s)),
+        Cow::Borrowed(_) => None,
+    };
+    let mut timers = last.timers_set[index].clone();
+    timers.cancel(timer);
+    finish(model, last, set, id, state, Some(timers), out)
+}
+
+/// The delta of actor `id`'s step, from its new state (if it changed), its timers before
+/// its commands (if they changed already) and its commands.
+fn finish(
+    model: &BankModel,
+    last: &BankState,
+    set: &HashableHashSet<Envelope<Msg>>,
+    id: Id,
+    state: Option<Arc<NodeState>>,
+    timers: Option<Timers<Timer>>,
+    out: Out<crate::Node>,
+) -> Option<Delta> {
     let mut delta = Delta {
-        index,
+        index: usize::from(id),
         state,
         history: None,
-        timers: None,
+        timers,
         storage: None,
         added: Vec::new(),
         removed: Vec::new(),
     };
     for c in out {
-        delta.record(model, last, set, dst, c);
+        delta.record(model, last, set, id, c);
     }
-    // A message just sent was tested against the receiver's new state already (`record`).
+    // A message just sent was tested against the actor's new state already (`record`).
     if let Some(receiver) = &delta.state {
         let ignored = |e: &&Envelope<Msg>| {
-            e.dst == dst && dropped_as_ignored(model, receiver, e.src, e.dst, &e.msg)
+            e.dst == id && dropped_as_ignored(model, receiver, e.src, e.dst, &e.msg)
         };
         delta.removed = set.iter().filter(ignored).cloned().collect();
     }

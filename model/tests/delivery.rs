@@ -38,10 +38,11 @@ fn compare(cfg: &ModelConfig, bound: Option<usize>) -> (usize, usize) {
         m.actions(s, &mut actions);
         let mut built = 0;
         for a in actions {
-            let ActorModelAction::Deliver { src, dst, msg } = a.clone() else {
-                continue;
+            let delta = match a.clone() {
+                ActorModelAction::Deliver { src, dst, msg } => delivery::delta(m, s, src, dst, msg),
+                ActorModelAction::Timeout(id, timer) => delivery::timeout_delta(m, s, id, &timer),
+                _ => continue,
             };
-            let delta = delivery::delta(m, s, src, dst, msg);
             let print = delta.as_ref().map(|d| Parts::of(s).with(d));
             let got = delta.map(|d| d.apply(s));
             assert_eq!(
