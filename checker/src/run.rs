@@ -156,10 +156,19 @@ fn drive(
                 .map(|s| trace::replay(model, s).is_some_and(|last| is_bad(&last)));
             // Violations of `always` are shortened to the steps that matter. (An `eventually`
             // counterexample must end in a terminal state, which shrinking could break.)
+            let mut shrunk = false;
             if confirmed == Some(true) && p.expectation == Expectation::Always {
-                steps = steps.map(|s| trace::shrink(model, &s, |st| !(p.condition)(model, st)));
+                steps = steps.map(|s| {
+                    let short = trace::shrink(model, &s, |st| !(p.condition)(model, st));
+                    shrunk = short.len() < s.len();
+                    short
+                });
             }
-            let explorer_path = steps.as_ref().and_then(|s| trace::explorer_path(model, s));
+            // The explorer's link: from the discovery's own path unless it was shortened.
+            let explorer_path = match path {
+                Some(path) if !shrunk => Some(path.encode(model)),
+                _ => steps.as_ref().and_then(|s| trace::explorer_path(model, s)),
+            };
             report::PropertyResult {
                 name: p.name,
                 expectation: p.expectation.clone(),

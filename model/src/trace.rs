@@ -98,11 +98,22 @@ pub fn steps(path: &Path<BankState, Action>) -> Vec<Step> {
         .collect()
 }
 
-/// Re-runs `steps` from the initial state; `None` if some step is not possible there.
+/// Re-runs `steps` from the initial state; `None` if some step is not possible there (not
+/// among the state's actions, or leading nowhere), as for stateright's `Path::from_actions`,
+/// which builds every next state of each state on the way to find the one taken.
 pub fn replay(model: &BankModel, steps: &[Step]) -> Option<BankState> {
-    let actions: Vec<Action> = steps.iter().map(Step::to_action).collect();
-    let init = model.init_states().into_iter().next()?;
-    Path::from_actions(model, init, actions.iter()).map(|p| p.last_state().clone())
+    let mut state = model.init_states().into_iter().next()?;
+    let mut enabled = Vec::new();
+    for step in steps {
+        let action = step.to_action();
+        enabled.clear();
+        model.actions(&state, &mut enabled);
+        if !enabled.contains(&action) {
+            return None;
+        }
+        state = model.next_state(&state, action)?;
+    }
+    Some(state)
 }
 
 /// The servers' chains, logs and ballots, and the clients' progress, for people.
