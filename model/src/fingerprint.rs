@@ -24,6 +24,7 @@
 
 use crate::delivery::Delta;
 use crate::BankState;
+use paxchain::Msg;
 use stateright::actor::Network;
 use std::hash::{BuildHasher, Hash, Hasher};
 
@@ -56,11 +57,7 @@ pub struct Parts {
 impl Parts {
     /// The parts of `s`.
     pub fn of(s: &BankState) -> Parts {
-        let network = match &s.network {
-            Network::UnorderedDuplicating(set, last) => [0, sum_of(set.iter()), word(last)],
-            Network::UnorderedNonDuplicating(counts) => [1, sum_of(counts.iter()), 0],
-            Network::Ordered(queues) => [2, word(queues), 0],
-        };
+        let network = network(&s.network);
         Parts {
             actors: s.actor_states.iter().map(|a| word(&**a)).collect(),
             history: word(&s.history),
@@ -119,7 +116,28 @@ impl Parts {
     }
 }
 
-/// The fingerprint of `s`: every field of stateright's state, never 0.
+/// The fingerprint of `s`: every field of stateright's state, never 0. The same as
+/// `Parts::of(s).fingerprint()`, without gathering the parts first.
 pub fn fingerprint(s: &BankState) -> u64 {
-    Parts::of(s).fingerprint()
+    let mut h = seeds().build_hasher();
+    s.actor_states.iter().for_each(|a| h.write_u64(word(&**a)));
+    h.write_u64(word(&s.history));
+    s.timers_set
+        .iter()
+        .for_each(|t| h.write_u64(sum_of(t.iter())));
+    h.write_u64(word(&s.random_choices));
+    network(&s.network).iter().for_each(|&w| h.write_u64(w));
+    h.write_u64(word(&s.crashed));
+    s.actor_storages.iter().for_each(|st| h.write_u64(word(st)));
+    h.finish().max(1)
+}
+
+/// The network's three words: its kind, the sum (or hash) of what is in flight, and the
+/// duplicating network's last delivery.
+fn network(net: &Network<Msg>) -> [u64; 3] {
+    match net {
+        Network::UnorderedDuplicating(set, last) => [0, sum_of(set.iter()), word(last)],
+        Network::UnorderedNonDuplicating(counts) => [1, sum_of(counts.iter()), 0],
+        Network::Ordered(queues) => [2, word(queues), 0],
+    }
 }
