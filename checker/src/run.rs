@@ -26,7 +26,7 @@ pub fn check(cfg: &ModelConfig, args: &CheckArgs) -> ExitCode {
     let outcome = match args.strategy {
         Strategy::Bfs | Strategy::Dfs => {
             let search = Search::spawn(model.clone(), search_options(&model, args));
-            drive(search, timeout, args)
+            drive(search, |s, d| _ = s.wait(d), timeout, args)
         }
         Strategy::Swarm => return ExitCode::from(crate::swarm::check(cfg, args)),
         Strategy::Simulation => simulate(&model, timeout, args),
@@ -49,7 +49,14 @@ fn simulate(model: &BankModel, timeout: Option<Duration>, args: &CheckArgs) -> S
         builder = builder.finish_when(HasDiscoveries::AnyFailures);
     }
     let checker = builder.spawn_simulation(args.seed, UniformChooser);
-    let mut o = drive(checker, timeout, args);
+    // stateright's checkers can only be polled.
+    let poll = |c: &_, d: Duration| {
+        let end = Instant::now() + d;
+        while !Checker::is_done(c) && Instant::now() < end {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    };
+    let mut o = drive(checker, poll, timeout, args);
     if !matches!(o.ending, Ending::Incomplete(_)) {
         o.ending = Ending::Incomplete("a simulation never covers every state".into());
     }
@@ -71,9 +78,11 @@ fn search_options(model: &BankModel, args: &CheckArgs) -> SearchOptions<BankMode
     }
 }
 
-/// Polls `checker` to its end, printing progress to stderr once a second.
-fn drive(
-    checker: impl Checker<BankModel>,
+/// Waits for `checker` to end (`wait(checker, at most)` returns early when it does),
+/// printing progress to stderr once a second.
+fn drive<C: Checker<BankModel>>(
+    checker: C,
+    wait: impl Fn(&C, Duration),
     timeout: Option<Duration>,
     args: &CheckArgs,
 ) -> SearchResult {
@@ -86,14 +95,9 @@ fn drive(
             timed_out = true;
             break;
         }
-        // Short searches end in milliseconds: poll finely at first, so that their wall time
-        // (and the benchmark's rate) is the search's, not the polling interval's.
-        let interval = if start.elapsed() < Duration::from_secs(1) {
-            1
-        } else {
-            50
-        };
-        std::thread::sleep(Duration::from_millis(interval));
+        let next_print = Duration::from_secs(1).saturating_sub(last_print.elapsed());
+        let left = timeout.map_or(next_print, |t| t.saturating_sub(start.elapsed()));
+        wait(&checker, next_print.min(left));
         if last_print.elapsed() >= Duration::from_secs(1) {
             let unique = checker.unique_state_count();
             let rate = (unique - last_count) as f64 / last_print.elapsed().as_secs_f64();

@@ -40,8 +40,9 @@ use stateright::{Checker, Expectation, HasDiscoveries, Model, Path, Property};
 use std::collections::{BTreeSet, HashMap};
 use std::hash::Hash;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex};
 use std::thread::JoinHandle;
+use std::time::Duration;
 
 /// How a [`Search`] runs.
 pub struct SearchOptions<M: Model> {
@@ -128,7 +129,7 @@ struct Shared<M: Model> {
     stealers: Vec<Stealer<Job<M::State>>>,
     /// States pushed and not yet expanded, on every thread.
     pending: AtomicUsize,
-    live_threads: AtomicUsize,
+    live: Live,
     stop: AtomicBool,
     examined: AtomicUsize,
     max_depth: AtomicUsize,
@@ -137,10 +138,16 @@ struct Shared<M: Model> {
     discoveries: Mutex<HashMap<&'static str, u64>>,
 }
 
+/// The threads still running, and a condition variable the last one to leave signals.
+struct Live {
+    threads: Mutex<usize>,
+    ended: Condvar,
+}
+
 /// Marks a thread's exit: it is no longer live, and if it panicked, every thread stops.
 struct Leaving<'a> {
     stop: &'a AtomicBool,
-    live_threads: &'a AtomicUsize,
+    live: &'a Live,
 }
 
 impl Drop for Leaving<'_> {
@@ -148,7 +155,12 @@ impl Drop for Leaving<'_> {
         if std::thread::panicking() {
             self.stop.store(true, Ordering::Release);
         }
-        self.live_threads.fetch_sub(1, Ordering::AcqRel);
+        // Not `expect`: a poisoned lock still counts, and this may run while panicking.
+        let mut threads = self.live.threads.lock().unwrap_or_else(|e| e.into_inner());
+        *threads -= 1;
+        if *threads == 0 {
+            self.live.ended.notify_all();
+        }
     }
 }
 
@@ -187,7 +199,10 @@ where
             seen: DashMap::default(),
             injector: Injector::new(),
             pending: AtomicUsize::new(0),
-            live_threads: AtomicUsize::new(threads),
+            live: Live {
+                threads: Mutex::new(threads),
+                ended: Condvar::new(),
+            },
             stop: AtomicBool::new(false),
             examined: AtomicUsize::new(0),
             max_depth: AtomicUsize::new(0),
@@ -208,6 +223,19 @@ where
             })
             .collect();
         Search { shared, handles }
+    }
+}
+
+impl<M: Model> Search<M> {
+    /// Waits until every thread has ended, or `timeout` has passed; whether they all ended.
+    /// (A caller that only polls `is_done` learns of the end a polling interval late.)
+    pub fn wait(&self, timeout: Duration) -> bool {
+        let live = &self.shared.live;
+        let threads = live.threads.lock().unwrap_or_else(|e| e.into_inner());
+        let (threads, _) = (live.ended)
+            .wait_timeout_while(threads, timeout, |n| *n > 0)
+            .unwrap_or_else(|e| e.into_inner());
+        *threads == 0
     }
 }
 
@@ -259,7 +287,7 @@ where
         // holds, so the others would wait for it for ever: its exit stops them all.
         let _leaving = Leaving {
             stop: &self.stop,
-            live_threads: &self.live_threads,
+            live: &self.live,
         };
         let mut actions = Vec::new();
         let mut idle = 0u32;
@@ -538,7 +566,13 @@ where
     }
 
     fn is_done(&self) -> bool {
-        self.shared.live_threads.load(Ordering::Acquire) == 0
+        *self
+            .shared
+            .live
+            .threads
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            == 0
     }
 }
 
