@@ -7,16 +7,17 @@
 //! 1. **Work.** Each thread keeps its pending states on a deque of its own and takes the
 //!    newest (depth first). A thread with nothing left steals half of the oldest states from
 //!    another thread: the ones nearest the root, whose subtrees are the largest.
-//! 2. **Seen states.** One shared map from a state's fingerprint to where it was first
-//!    reached from: its parent's fingerprint and the index of the action taken. A path is
-//!    rebuilt from the map only for a discovery; no pending state carries its path.
+//! 2. **Seen states.** One shared set of the fingerprints of the states seen. Each pending
+//!    state carries its path as a trail of action indices shared with its parent's, so the
+//!    memory for paths is that of the states pending (and their ancestors), not of every
+//!    state seen; a discovery keeps the trail of the state where it was made.
 //! 3. **Properties** are judged as stateright's DFS judges them. `always` and `sometimes` are
 //!    evaluated at every state until they have a discovery. `eventually` is carried along each
 //!    path as a set of properties not yet satisfied, and a path that ends (a state with no
 //!    next state within the boundary) with one still in the set is its discovery.
 //! 4. **Symmetry.** With a representative function, states are merged by their
 //!    representative's fingerprint, but the search goes on from the state itself, so that
-//!    every recorded action index is one the recorded parent really has.
+//!    every action index on a trail is one of the state it was taken in.
 //! 5. **The end.** The search ends when no state is pending on any thread, when
 //!    `finish_when` matches the discoveries so far, or when every property has one.
 //!
@@ -33,8 +34,7 @@
 //! stateright's verdicts.
 
 use crossbeam::deque::{Injector, Steal, Stealer, Worker};
-use dashmap::mapref::entry::Entry;
-use dashmap::DashMap;
+use dashmap::DashSet;
 use nohash_hasher::BuildNoHashHasher;
 use stateright::{Checker, Expectation, HasDiscoveries, Model, Path, Property};
 use std::collections::{BTreeSet, HashMap};
@@ -103,20 +103,44 @@ impl<M: Model> Default for SearchOptions<M> {
     }
 }
 
-/// Where a state was first reached from: `parent` is 0 for an initial state, and `action` is
-/// then the index of the initial state.
-#[derive(Clone, Copy)]
-struct Parent {
-    parent: u64,
-    action: u32,
+/// The path to a state, last step first: the index of the action taken, then the path to
+/// the state it was taken in; at an initial state, the index of that state. A state's
+/// trail shares its parent's, so a pending state costs one step of it.
+struct Trail {
+    index: u32,
+    parent: Option<Arc<Trail>>,
 }
 
-/// A pending state: its fingerprint, depth, and the `eventually` properties not yet satisfied
-/// on the path to it (a bit per property index).
+impl Trail {
+    /// The indices from the initial state's on.
+    fn indices(&self) -> Vec<usize> {
+        let mut indices = vec![self.index as usize];
+        let mut at = &self.parent;
+        while let Some(t) = at {
+            indices.push(t.index as usize);
+            at = &t.parent;
+        }
+        indices.reverse();
+        indices
+    }
+}
+
+impl Drop for Trail {
+    /// Drops a chain of steps one at a time (a long one would overflow the stack).
+    fn drop(&mut self) {
+        let mut next = self.parent.take();
+        while let Some(t) = next {
+            next = Arc::try_unwrap(t).ok().and_then(|mut t| t.parent.take());
+        }
+    }
+}
+
+/// A pending state: its depth, the path to it, and the `eventually`
+/// properties not yet satisfied on that path (a bit per property index).
 struct Job<S> {
     state: S,
-    fingerprint: u64,
     depth: usize,
+    trail: Arc<Trail>,
     unsatisfied: u64,
 }
 
@@ -124,7 +148,7 @@ struct Shared<M: Model> {
     model: M,
     properties: Vec<Property<M>>,
     options: SearchOptions<M>,
-    seen: DashMap<u64, Parent, BuildNoHashHasher<u64>>,
+    seen: DashSet<u64, BuildNoHashHasher<u64>>,
     injector: Injector<Job<M::State>>,
     stealers: Vec<Stealer<Job<M::State>>>,
     /// States pushed and not yet expanded, on every thread.
@@ -135,7 +159,7 @@ struct Shared<M: Model> {
     max_depth: AtomicUsize,
     /// A bit per property with a discovery, and the state where each was made.
     discovered: AtomicU64,
-    discoveries: Mutex<HashMap<&'static str, u64>>,
+    discoveries: Mutex<HashMap<&'static str, Arc<Trail>>>,
 }
 
 /// The threads still running, and a condition variable the last one to leave signals.
@@ -170,7 +194,7 @@ pub struct Search<M: Model> {
     handles: Vec<JoinHandle<()>>,
 }
 
-/// The fingerprint of a state: never 0, which marks the root in [`Parent`].
+/// The fingerprint of a state.
 fn fingerprint<T: Hash>(value: &T) -> u64 {
     ahash::RandomState::with_seeds(5, 6, 7, 8)
         .hash_one(value)
@@ -196,7 +220,7 @@ where
             stealers: workers.iter().map(Worker::stealer).collect(),
             properties,
             options,
-            seen: DashMap::default(),
+            seen: DashSet::default(),
             injector: Injector::new(),
             pending: AtomicUsize::new(0),
             live: Live {
@@ -265,16 +289,15 @@ where
             }
             let key = self.key(&state);
             self.examined.fetch_add(1, Ordering::Relaxed);
-            if let Entry::Vacant(v) = self.seen.entry(key) {
-                v.insert(Parent {
-                    parent: 0,
-                    action: i as u32,
-                });
+            if self.seen.insert(key) {
                 self.pending.fetch_add(1, Ordering::Relaxed);
                 self.injector.push(Job {
                     state,
-                    fingerprint: key,
                     depth: 1,
+                    trail: Arc::new(Trail {
+                        index: i as u32,
+                        parent: None,
+                    }),
                     unsatisfied,
                 });
             }
@@ -368,7 +391,7 @@ where
         // A state seen before was within the boundary when first seen: it is counted as
         // examined without being built.
         let mut offer = |index: usize, key: u64, build: &mut dyn FnMut() -> M::State| {
-            if self.seen.contains_key(&key) {
+            if self.seen.contains(&key) {
                 self.count_examined();
                 terminal = false;
                 return;
@@ -396,7 +419,7 @@ where
         }
         if terminal {
             for i in (0..self.properties.len()).filter(|i| unsatisfied & 1 << i != 0) {
-                self.discover(i, job.fingerprint);
+                self.discover(i, &job.trail);
             }
         }
     }
@@ -419,18 +442,17 @@ where
         unsatisfied: u64,
         local: &Worker<Job<M::State>>,
     ) {
-        let Entry::Vacant(v) = self.seen.entry(key) else {
+        if !self.seen.insert(key) {
             return;
-        };
-        v.insert(Parent {
-            parent: parent.fingerprint,
-            action: index as u32,
-        });
+        }
         self.pending.fetch_add(1, Ordering::AcqRel);
         let job = Job {
             state: next,
-            fingerprint: key,
             depth: parent.depth + 1,
+            trail: Arc::new(Trail {
+                index: index as u32,
+                parent: Some(Arc::clone(&parent.trail)),
+            }),
             unsatisfied,
         };
         if self.options.breadth_first {
@@ -461,10 +483,10 @@ where
                 }
                 _ if discovered => {}
                 Expectation::Always if !(p.condition)(&self.model, &job.state) => {
-                    self.discover(i, job.fingerprint)
+                    self.discover(i, &job.trail)
                 }
                 Expectation::Sometimes if (p.condition)(&self.model, &job.state) => {
-                    self.discover(i, job.fingerprint)
+                    self.discover(i, &job.trail)
                 }
                 _ => awaiting = true,
             }
@@ -472,8 +494,8 @@ where
         awaiting.then_some(unsatisfied)
     }
 
-    /// Records the first discovery of property `i`, at the state with fingerprint `at`.
-    fn discover(&self, i: usize, at: u64) {
+    /// Records the first discovery of property `i`, at the end of `trail`.
+    fn discover(&self, i: usize, trail: &Arc<Trail>) {
         let bit = 1u64 << i;
         if self.discovered.fetch_or(bit, Ordering::AcqRel) & bit != 0 {
             return;
@@ -482,7 +504,7 @@ where
             .discoveries
             .lock()
             .expect("no thread panics holding it");
-        discoveries.insert(self.properties[i].name, at);
+        discoveries.insert(self.properties[i].name, Arc::clone(trail));
         let names: BTreeSet<&'static str> = discoveries.keys().copied().collect();
         if names.len() == self.properties.len()
             || self.options.finish_when.matches(&names, &self.properties)
@@ -491,25 +513,19 @@ where
         }
     }
 
-    /// The path to the state with fingerprint `at`, rebuilt from the seen map.
-    fn path_to(&self, mut at: u64) -> Path<M::State, M::Action>
+    /// The path along `trail`, replayed from its initial state.
+    fn path_along(&self, trail: &Trail) -> Path<M::State, M::Action>
     where
         M::State: PartialEq,
         M::Action: Clone + PartialEq,
     {
-        let mut indices = Vec::new();
-        let init = loop {
-            let p = *self.seen.get(&at).expect("a discovery is at a seen state");
-            if p.parent == 0 {
-                break p.action as usize;
-            }
-            indices.push(p.action as usize);
-            at = p.parent;
-        };
+        let indices = trail.indices();
+        let (init, indices) = indices.split_first().expect("a trail has a first step");
+        let init = *init;
         let init_state = self.model.init_states().swap_remove(init);
         let mut state = init_state.clone();
         let mut taken = Vec::new();
-        for &index in indices.iter().rev() {
+        for &index in indices {
             let mut actions = Vec::new();
             self.model.actions(&state, &mut actions);
             let action = actions.swap_remove(index);
@@ -557,7 +573,7 @@ where
             .clone();
         found
             .into_iter()
-            .map(|(name, at)| (name, self.shared.path_to(at)))
+            .map(|(name, trail)| (name, self.shared.path_along(&trail)))
             .collect()
     }
 
