@@ -9,9 +9,10 @@ use crate::report::{self, Ending, SearchResult};
 use crate::{CheckArgs, Strategy};
 use paxchain_model::properties::is_example;
 use paxchain_model::search::{Search, SearchOptions};
-use paxchain_model::trace::{self, Step};
+use paxchain_model::trace::{self, Action, Step};
 use paxchain_model::{build, BankModel, ModelConfig};
 use stateright::{Checker, Expectation, HasDiscoveries, Model, UniformChooser};
+use std::collections::HashMap;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
@@ -26,7 +27,8 @@ pub fn check(cfg: &ModelConfig, args: &CheckArgs) -> ExitCode {
     let outcome = match args.strategy {
         Strategy::Bfs | Strategy::Dfs => {
             let search = Search::spawn(model.clone(), search_options(&model, args));
-            drive(search, |s, d| _ = s.wait(d), timeout, args)
+            let found = |s: &Search<BankModel>| Some(s.discovered_actions());
+            drive(search, |s, d| _ = s.wait(d), found, timeout, args)
         }
         Strategy::Swarm => return ExitCode::from(crate::swarm::check(cfg, args)),
         Strategy::Simulation => simulate(&model, timeout, args),
@@ -56,7 +58,23 @@ fn simulate(model: &BankModel, timeout: Option<Duration>, args: &CheckArgs) -> S
             std::thread::sleep(Duration::from_millis(10));
         }
     };
-    let mut o = drive(checker, poll, timeout, args);
+    // stateright 0.31's simulation checker records some paths it cannot rebuild, and then
+    // `discoveries()` panics. Such discoveries are dropped (and said to be) rather than trusted.
+    let found = |c: &_| {
+        let hook = std::panic::take_hook();
+        std::panic::set_hook(Box::new(|_| {}));
+        let rebuilt =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| Checker::discoveries(c)));
+        std::panic::set_hook(hook);
+        let paths = rebuilt.ok()?;
+        Some(
+            paths
+                .into_iter()
+                .map(|(name, p)| (name, (0, p.into_actions())))
+                .collect(),
+        )
+    };
+    let mut o = drive(checker, poll, found, timeout, args);
     if !matches!(o.ending, Ending::Incomplete(_)) {
         o.ending = Ending::Incomplete("a simulation never covers every state".into());
     }
@@ -78,11 +96,15 @@ fn search_options(model: &BankModel, args: &CheckArgs) -> SearchOptions<BankMode
     }
 }
 
+/// Each discovery's initial state and actions; `None` if the checker cannot rebuild them.
+type Found = Option<HashMap<&'static str, (usize, Vec<Action>)>>;
+
 /// Waits for `checker` to end (`wait(checker, at most)` returns early when it does),
-/// printing progress to stderr once a second.
+/// printing progress to stderr once a second, then reads its discoveries with `found`.
 fn drive<C: Checker<BankModel>>(
     checker: C,
     wait: impl Fn(&C, Duration),
+    found: impl Fn(&C) -> Found,
     timeout: Option<Duration>,
     args: &CheckArgs,
 ) -> SearchResult {
@@ -115,13 +137,8 @@ fn drive<C: Checker<BankModel>>(
     }
     let elapsed = start.elapsed();
     let model = checker.model();
-    // stateright 0.31's simulation checker records some paths it cannot rebuild, and then
-    // `discoveries()` panics. Such discoveries are dropped (and said to be) rather than trusted.
-    let hook = std::panic::take_hook();
-    std::panic::set_hook(Box::new(|_| {}));
-    let rebuilt = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| checker.discoveries()));
-    std::panic::set_hook(hook);
-    let lost_paths = rebuilt.is_err();
+    let rebuilt = found(&checker);
+    let lost_paths = rebuilt.is_none();
     let discoveries = rebuilt.unwrap_or_default();
     let all_discovered = model
         .properties()
@@ -149,8 +166,10 @@ fn drive<C: Checker<BankModel>>(
         .properties()
         .iter()
         .map(|p| {
-            let path = discoveries.get(p.name);
-            let mut steps: Option<Vec<Step>> = path.map(trace::steps);
+            // Steps start at the model's one initial state (index 0); were it another, the
+            // replay below would say the discovery does not replay.
+            let mut steps: Option<Vec<Step>> = (discoveries.get(p.name))
+                .map(|(_, actions)| actions.iter().map(Step::from_action).collect());
             // Re-check every discovery by replaying it: the simulation checker can report
             // paths that do not lead where it says.
             let is_bad =
@@ -160,19 +179,13 @@ fn drive<C: Checker<BankModel>>(
                 .map(|s| trace::replay(model, s).is_some_and(|last| is_bad(&last)));
             // Violations of `always` are shortened to the steps that matter. (An `eventually`
             // counterexample must end in a terminal state, which shrinking could break.)
-            let mut shrunk = false;
             if confirmed == Some(true) && p.expectation == Expectation::Always {
-                steps = steps.map(|s| {
-                    let short = trace::shrink(model, &s, |st| !(p.condition)(model, st));
-                    shrunk = short.len() < s.len();
-                    short
-                });
+                steps = steps.map(|s| trace::shrink(model, &s, |st| !(p.condition)(model, st)));
             }
-            // The explorer's link: from the discovery's own path unless it was shortened.
-            let explorer_path = match path {
-                Some(path) if !shrunk => Some(path.encode(model)),
-                _ => steps.as_ref().and_then(|s| trace::explorer_path(model, s)),
-            };
+            // The explorer's link, printed for a violation only.
+            let explorer_path = (steps.as_ref())
+                .filter(|_| !is_example(p))
+                .and_then(|s| trace::explorer_path(model, s));
             report::PropertyResult {
                 name: p.name,
                 expectation: p.expectation.clone(),

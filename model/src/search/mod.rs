@@ -513,17 +513,14 @@ where
         }
     }
 
-    /// The path along `trail`, replayed from its initial state.
-    fn path_along(&self, trail: &Trail) -> Path<M::State, M::Action>
+    /// The initial state's index and the actions along `trail`, replayed from it.
+    fn actions_along(&self, trail: &Trail) -> (usize, Vec<M::Action>)
     where
-        M::State: PartialEq,
-        M::Action: Clone + PartialEq,
+        M::Action: Clone,
     {
         let indices = trail.indices();
-        let (init, indices) = indices.split_first().expect("a trail has a first step");
-        let init = *init;
-        let init_state = self.model.init_states().swap_remove(init);
-        let mut state = init_state.clone();
+        let (&init, indices) = indices.split_first().expect("a trail has a first step");
+        let mut state = self.model.init_states().swap_remove(init);
         let mut taken = Vec::new();
         for &index in indices {
             let mut actions = Vec::new();
@@ -535,7 +532,29 @@ where
                 .expect("a recorded action leads somewhere");
             taken.push(action);
         }
-        Path::from_actions(&self.model, init_state, taken.iter()).expect("a recorded path replays")
+        (init, taken)
+    }
+}
+
+impl<M> Search<M>
+where
+    M: Model,
+    M::State: Clone + Hash,
+    M::Action: Clone,
+{
+    /// Each discovery as the index of its initial state and the actions from there: what
+    /// `discoveries` gives without building stateright's `Path`, which takes every next
+    /// state of each state on the way to find the one taken.
+    pub fn discovered_actions(&self) -> HashMap<&'static str, (usize, Vec<M::Action>)> {
+        let found = self
+            .shared
+            .discoveries
+            .lock()
+            .expect("no thread panics holding it")
+            .clone();
+        (found.into_iter())
+            .map(|(name, trail)| (name, self.shared.actions_along(&trail)))
+            .collect()
     }
 }
 
@@ -571,9 +590,14 @@ where
             .lock()
             .expect("no thread panics holding it")
             .clone();
-        found
-            .into_iter()
-            .map(|(name, trail)| (name, self.shared.path_along(&trail)))
+        let model = &self.shared.model;
+        let init_states = model.init_states();
+        (found.into_iter())
+            .map(|(name, trail)| {
+                let (init, actions) = self.shared.actions_along(&trail);
+                let path = Path::from_actions(model, init_states[init].clone(), actions.iter());
+                (name, path.expect("a recorded path replays"))
+            })
             .collect()
     }
 
