@@ -2,6 +2,7 @@
 
 use super::*;
 use stateright::Checker;
+use std::collections::BTreeSet;
 
 /// Two counters, each raised by one up to `max`; `sometimes` both at `max`, `always`
 /// below `bad` in sum, `eventually` the first at `max`.
