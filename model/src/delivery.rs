@@ -29,6 +29,9 @@
 //! 5. All of this is recorded as a [`Delta`] of the state it starts from, before anything is
 //!    built. The search fingerprints the next state from the delta (`fingerprint::Parts`)
 //!    and builds it ([`Delta::apply`]) only if that fingerprint is new.
+//! 6. A timeout on this network changes one actor as a delivery does, so it is decided the
+//!    same way ([`timeout_delta`]), after stateright's own rules for a timer: no step if
+//!    the handler only sets the timer again, and the fired timer cancelled first.
 //!
 //! model/tests/delivery.rs checks, in every reachable state of several configurations (with
 //! and without a seeded bug), that each delivery gives exactly the state that stateright's
@@ -43,13 +46,13 @@ use stateright::util::HashableHashSet;
 use std::borrow::Cow;
 use std::sync::Arc;
 
-/// What one delivery changes in the state it comes from: the receiver's state, timers and
-/// storage, the history, and the messages put in and taken out. [`Delta::apply`] builds the
+/// What one step of one actor (a delivery or a timeout) changes in the state it comes from:
+/// the actor's state, timers and storage, the history, and the messages put in and taken out. [`Delta::apply`] builds the
 /// next state from it; `fingerprint::Parts::with` gives that state's fingerprint without
 /// building it.
 #[derive(Debug)]
 pub struct Delta {
-    /// The receiver's index.
+    /// The index of the actor that stepped.
     pub index: usize,
     pub state: Option<Arc<NodeState>>,
     pub history: Option<History>,
@@ -57,7 +60,7 @@ pub struct Delta {
     pub storage: Option<Storage>,
     /// Messages not in flight before, each once.
     pub added: Vec<Envelope<Msg>>,
-    /// Messages in flight before, to the receiver, that it now ignores for ever (4. above).
+    /// Messages in flight before, to the actor, that it now ignores for ever (4. above).
     pub removed: Vec<Envelope<Msg>>,
 }
 
@@ -86,10 +89,7 @@ pub fn delta(model: &BankModel, last: &BankState, src: Id, dst: Id, msg: Msg) ->
     let mut state = Cow::Borrowed(&*last.actor_states[index]);
     let mut out = Out::new();
     model.actors[index].on_msg(dst, &mut state, src, msg, &mut out);
-    let state = match state {
-        Cow::Owned(s) => Some(Arc::new(s)),
-        Cow::Borrowed(_) => None,
-    };
+    let state = changed(state);
     if state.is_none() && leads_back(model, last, set, dst, &out) {
         return None;
     }
@@ -111,10 +111,7 @@ pub fn timeout_delta(model: &BankModel, last: &BankState, id: Id, timer: &Timer)
     if is_no_op_with_timer(&state, &out, timer) {
         return None;
     }
-    let state = match state {
-        Cow::Owned(s) => Some(Arc::new(s)),
-        Cow::Borrowed(_) => None,
-    };
+    let state = changed(state);
     let mut timers = last.timers_set[index].clone();
     timers.cancel(timer);
     finish(model, last, set, id, state, Some(timers), out)
@@ -152,6 +149,14 @@ fn finish(
     }
     // Reduction 8, for what `leads_back` does not catch.
     (!delta.changes_nothing(last)).then_some(delta)
+}
+
+/// The actor's new state, if its handler changed it.
+fn changed(state: Cow<NodeState>) -> Option<Arc<NodeState>> {
+    match state {
+        Cow::Owned(s) => Some(Arc::new(s)),
+        Cow::Borrowed(_) => None,
+    }
 }
 
 /// Whether the step leads back (2. above): the receiver's state is unchanged, and every

@@ -1,8 +1,8 @@
-//! `delivery::deliver` decides a delivery on the duplicating network without stateright's
-//! step. Checked here in every reachable state of several configurations: each delivery
-//! gives exactly what stateright's own step, then the reductions (canonical form, and no step
-//! back to the same state), give; and the fingerprint computed from the delivery's delta,
-//! before the state is built, is the built state's.
+//! `delivery::delta` and `delivery::timeout_delta` decide a delivery or a timeout on the
+//! duplicating network without stateright's step. Checked here in every reachable state of
+//! several configurations: each gives exactly what stateright's own step, then the
+//! reductions (canonical form, and no step back to the same state), give; and the
+//! fingerprint computed from the delta, before the state is built, is the built state's.
 
 use common::{scenario, sum_over};
 use paxchain::Variant;
