@@ -89,8 +89,8 @@ impl BankModel {
     /// How paxchain's own search ([`crate::search`]) checks this model: on one thread, with
     /// the symmetry of the servers no client talks to where there is one (reduction 5), and
     /// with the fingerprint that tells every state apart ([`crate::fingerprint`]).
-    /// Where there is no symmetry, deliveries on the duplicating network are fingerprinted
-    /// before they are built ([`expand`]).
+    /// Where there is no symmetry, deliveries and timeouts on the duplicating network are
+    /// fingerprinted before they are built ([`expand`]).
     pub fn search_options(&self) -> SearchOptions<BankModel> {
         let symmetry = self.cfg.symmetry();
         SearchOptions {
