@@ -89,8 +89,8 @@ impl BankModel {
     /// How paxchain's own search ([`crate::search`]) checks this model: on one thread, with
     /// the symmetry of the servers no client talks to where there is one (reduction 5), and
     /// with the fingerprint that tells every state apart ([`crate::fingerprint`]).
-    /// Where there is no symmetry, deliveries and timeouts on the duplicating network are
-    /// fingerprinted before they are built ([`expand`]).
+    /// Where there is no symmetry, deliveries and timeouts on the duplicating network and
+    /// FIFO links are fingerprinted before they are built ([`expand`]).
     pub fn search_options(&self) -> SearchOptions<BankModel> {
         let symmetry = self.cfg.symmetry();
         SearchOptions {
@@ -119,15 +119,19 @@ impl std::ops::Deref for BankModel {
     }
 }
 
-/// The next states of `s` for the search (`search::Expand`). On the duplicating network a
-/// delivery or a timeout is decided as a [`delivery::Delta`], fingerprinted from `s`'s parts
+/// The next states of `s` for the search (`search::Expand`). On the duplicating network and
+/// on FIFO links a delivery or a timeout is decided as a [`delivery::Delta`], fingerprinted from `s`'s parts
 /// and the delta, and built only if the search has not seen that fingerprint; on the default
 /// scenario three in four next states have been seen. Every other step (and every step on
-/// other networks) is built and fingerprinted whole.
+/// the unordered network without duplication) is built and fingerprinted whole.
 fn expand(model: &BankModel, s: &BankState, offer: &mut Offer<BankModel>) {
     let mut actions = Vec::new();
     model.actions(s, &mut actions);
-    let deltas = model.cfg.reduce && matches!(s.network, Network::UnorderedDuplicating(..));
+    let deltas = model.cfg.reduce
+        && matches!(
+            s.network,
+            Network::UnorderedDuplicating(..) | Network::Ordered(_)
+        );
     let mut parts = None;
     for (index, action) in actions.into_iter().enumerate() {
         let delta = match action {
@@ -147,7 +151,7 @@ fn expand(model: &BankModel, s: &BankState, offer: &mut Offer<BankModel>) {
             }
         };
         if let Some(delta) = delta {
-            let key = parts.get_or_insert_with(|| Parts::of(s)).with(&delta);
+            let key = parts.get_or_insert_with(|| Parts::of(s)).with(s, &delta);
             let mut delta = Some(delta);
             offer(index, key, &mut || {
                 delta.take().expect("built once").apply(s)

@@ -1,4 +1,4 @@
-//! One delivery on the duplicating network, decided once.
+//! One delivery (or timeout) on the duplicating network or FIFO links, decided once.
 //!
 //! On the duplicating network most deliveries lead nowhere: a message stays in flight after
 //! it is delivered, so every message can be delivered in every state, and most redeliveries
@@ -32,6 +32,9 @@
 //! 6. A timeout on this network changes one actor as a delivery does, so it is decided the
 //!    same way ([`timeout_delta`]), after stateright's own rules for a timer: no step if
 //!    the handler only sets the timer again, and the fired timer cancelled first.
+//! 7. On FIFO links the same holds, except that a delivery takes its message out of its
+//!    flow, so it never leads back, and what changes in the network is a few flows: the
+//!    delta holds their new contents (an empty flow is removed, as stateright removes it).
 //!
 //! model/tests/delivery.rs checks, in every reachable state of several configurations (with
 //! and without a seeded bug), that each delivery gives exactly the state that stateright's
@@ -44,6 +47,7 @@ use paxchain::{Msg, Storage, Timer};
 use stateright::actor::{is_no_op_with_timer, Actor, Command, Envelope, Id, Network, Out, Timers};
 use stateright::util::HashableHashSet;
 use std::borrow::Cow;
+use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
 /// What one step of one actor (a delivery or a timeout) changes in the state it comes from:
@@ -62,6 +66,9 @@ pub struct Delta {
     pub added: Vec<Envelope<Msg>>,
     /// Messages in flight before, to the actor, that it now ignores for ever (4. above).
     pub removed: Vec<Envelope<Msg>>,
+    /// On FIFO links (instead of `added` and `removed`): the new contents of each flow that
+    /// changed, by (source, destination); an empty one is gone.
+    pub flows: BTreeMap<(Id, Id), VecDeque<Msg>>,
 }
 
 /// Delivers `msg` from `src` to `dst` in `last`, a canonical state on the duplicating
@@ -78,11 +85,9 @@ pub fn deliver(
 }
 
 /// What [`deliver`] changes, without building the next state; `None` as for [`deliver`].
+/// On FIFO links too, where the delivered message leaves its flow (7. above).
 pub fn delta(model: &BankModel, last: &BankState, src: Id, dst: Id, msg: Msg) -> Option<Delta> {
     let index = usize::from(dst);
-    let Network::UnorderedDuplicating(set, _) = &last.network else {
-        unreachable!("deliver is called on the duplicating network only")
-    };
     if last.crashed[index] {
         return None;
     }
@@ -90,10 +95,21 @@ pub fn delta(model: &BankModel, last: &BankState, src: Id, dst: Id, msg: Msg) ->
     let mut out = Out::new();
     model.actors[index].on_msg(dst, &mut state, src, msg, &mut out);
     let state = changed(state);
-    if state.is_none() && leads_back(model, last, set, dst, &out) {
-        return None;
+    let mut flows = BTreeMap::new();
+    match &last.network {
+        Network::UnorderedDuplicating(set, _) => {
+            if state.is_none() && leads_back(model, last, set, dst, &out) {
+                return None;
+            }
+        }
+        Network::Ordered(queues) => {
+            let mut flow = queues[&(src, dst)].clone();
+            flow.pop_front();
+            flows.insert((src, dst), flow);
+        }
+        Network::UnorderedNonDuplicating(_) => unreachable!("no delta on this network"),
     }
-    finish(model, last, set, dst, state, None, out)
+    finish(model, last, dst, state, None, flows, out)
 }
 
 /// A timeout of `timer` at actor `id` on the duplicating network, as a [`Delta`]: stateright's
@@ -102,9 +118,6 @@ pub fn delta(model: &BankModel, last: &BankState, src: Id, dst: Id, msg: Msg) ->
 /// back to `last`.
 pub fn timeout_delta(model: &BankModel, last: &BankState, id: Id, timer: &Timer) -> Option<Delta> {
     let index = usize::from(id);
-    let Network::UnorderedDuplicating(set, _) = &last.network else {
-        unreachable!("a delta is of the duplicating network")
-    };
     let mut state = Cow::Borrowed(&*last.actor_states[index]);
     let mut out = Out::new();
     model.actors[index].on_timeout(id, &mut state, timer, &mut out);
@@ -114,7 +127,7 @@ pub fn timeout_delta(model: &BankModel, last: &BankState, id: Id, timer: &Timer)
     let state = changed(state);
     let mut timers = last.timers_set[index].clone();
     timers.cancel(timer);
-    finish(model, last, set, id, state, Some(timers), out)
+    finish(model, last, id, state, Some(timers), BTreeMap::new(), out)
 }
 
 /// The delta of actor `id`'s step, from its new state (if it changed), its timers before
@@ -122,10 +135,10 @@ pub fn timeout_delta(model: &BankModel, last: &BankState, id: Id, timer: &Timer)
 fn finish(
     model: &BankModel,
     last: &BankState,
-    set: &HashableHashSet<Envelope<Msg>>,
     id: Id,
     state: Option<Arc<NodeState>>,
     timers: Option<Timers<Timer>>,
+    flows: BTreeMap<(Id, Id), VecDeque<Msg>>,
     out: Out<crate::Node>,
 ) -> Option<Delta> {
     let mut delta = Delta {
@@ -136,16 +149,14 @@ fn finish(
         storage: None,
         added: Vec::new(),
         removed: Vec::new(),
+        flows,
     };
     for c in out {
-        delta.record(model, last, set, id, c);
+        delta.record(model, last, id, c);
     }
     // A message just sent was tested against the actor's new state already (`record`).
-    if let Some(receiver) = &delta.state {
-        let ignored = |e: &&Envelope<Msg>| {
-            e.dst == id && dropped_as_ignored(model, receiver, e.src, e.dst, &e.msg)
-        };
-        delta.removed = set.iter().filter(ignored).cloned().collect();
+    if let Some(receiver) = delta.state.clone() {
+        delta.retest_messages_to(model, last, id, &receiver);
     }
     // Reduction 8, for what `leads_back` does not catch.
     (!delta.changes_nothing(last)).then_some(delta)
@@ -194,7 +205,6 @@ impl Delta {
         &mut self,
         model: &BankModel,
         last: &BankState,
-        set: &HashableHashSet<Envelope<Msg>>,
         id: Id,
         c: Command<Msg, Timer, (), Storage>,
     ) {
@@ -213,14 +223,15 @@ impl Delta {
                     Some(s) if usize::from(to) == self.index => s,
                     _ => &last.actor_states[usize::from(to)],
                 };
-                let env = Envelope {
-                    src: id,
-                    dst: to,
-                    msg: m,
-                };
-                let in_flight = set.contains(&env) || self.added.contains(&env);
-                if !in_flight && !dropped_as_ignored(model, receiver, id, to, &env.msg) {
-                    self.added.push(env);
+                if !dropped_as_ignored(model, receiver, id, to, &m) {
+                    self.send(
+                        last,
+                        Envelope {
+                            src: id,
+                            dst: to,
+                            msg: m,
+                        },
+                    );
                 }
             }
             Command::SetTimer(t, _) => {
@@ -231,6 +242,53 @@ impl Delta {
             }
             Command::Save(storage) => self.storage = Some(storage),
             Command::ChooseRandom(..) => unreachable!("no model actor makes random choices"),
+        }
+    }
+
+    /// Puts `env` in flight, as stateright's network would.
+    fn send(&mut self, last: &BankState, env: Envelope<Msg>) {
+        match &last.network {
+            Network::UnorderedDuplicating(set, _) => {
+                if !set.contains(&env) && !self.added.contains(&env) {
+                    self.added.push(env);
+                }
+            }
+            Network::Ordered(queues) => {
+                let key = (env.src, env.dst);
+                let flow = (self.flows.entry(key))
+                    .or_insert_with(|| queues.get(&key).cloned().unwrap_or_default());
+                flow.push_back(env.msg);
+            }
+            Network::UnorderedNonDuplicating(_) => unreachable!("no delta on this network"),
+        }
+    }
+
+    /// Reduction 4 for the messages to `id`, whose state changed to `receiver` (4. above).
+    fn retest_messages_to(
+        &mut self,
+        model: &BankModel,
+        last: &BankState,
+        id: Id,
+        receiver: &NodeState,
+    ) {
+        let ignored = |src: Id, msg: &Msg| dropped_as_ignored(model, receiver, src, id, msg);
+        match &last.network {
+            Network::UnorderedDuplicating(set, _) => {
+                self.removed = (set.iter())
+                    .filter(|e| e.dst == id && ignored(e.src, &e.msg))
+                    .cloned()
+                    .collect();
+            }
+            Network::Ordered(queues) => {
+                for (&(src, dst), flow) in queues.iter().filter(|((_, dst), _)| *dst == id) {
+                    let flow = self.flows.get(&(src, dst)).unwrap_or(flow);
+                    if flow.iter().any(|m| ignored(src, m)) {
+                        let kept = flow.iter().filter(|m| !ignored(src, m)).cloned().collect();
+                        self.flows.insert((src, dst), kept);
+                    }
+                }
+            }
+            Network::UnorderedNonDuplicating(_) => unreachable!("no delta on this network"),
         }
     }
 
@@ -254,6 +312,10 @@ impl Delta {
             && (self.storage.as_ref()).is_none_or(|s| last.actor_storages[i].as_ref() == Some(s))
             && self.added.is_empty()
             && self.removed.is_empty()
+            && self.flows.iter().all(|(key, flow)| match &last.network {
+                Network::Ordered(queues) => queues.get(key).map_or(flow.is_empty(), |q| q == flow),
+                _ => unreachable!("flows are of FIFO links"),
+            })
     }
 
     /// The next state: `last` with this delta applied.
@@ -272,13 +334,24 @@ impl Delta {
         if let Some(s) = self.storage {
             next.actor_storages[i] = Some(s);
         }
-        let Network::UnorderedDuplicating(set, _) = &mut next.network else {
-            unreachable!("a delta is of the duplicating network")
-        };
-        for e in &self.removed {
-            set.remove(e);
+        match &mut next.network {
+            Network::UnorderedDuplicating(set, _) => {
+                for e in &self.removed {
+                    set.remove(e);
+                }
+                set.extend(self.added);
+            }
+            Network::Ordered(queues) => {
+                for (key, flow) in self.flows {
+                    if flow.is_empty() {
+                        queues.remove(&key);
+                    } else {
+                        queues.insert(key, flow);
+                    }
+                }
+            }
+            Network::UnorderedNonDuplicating(_) => unreachable!("no delta on this network"),
         }
-        set.extend(self.added);
         next
     }
 }

@@ -69,16 +69,25 @@ impl Parts {
         }
     }
 
-    /// The fingerprint of the state `delta` makes of the state these are the parts of.
-    pub fn with(&self, delta: &Delta) -> u64 {
-        assert_eq!(self.network[0], 0, "a delta is of the duplicating network");
+    /// The fingerprint of the state `delta` makes of `last`, whose parts these are.
+    pub fn with(&self, last: &BankState, delta: &Delta) -> u64 {
         let i = delta.index;
         let actor = (delta.state.as_ref()).map_or(self.actors[i], |s| word(&**s));
         let timers = (delta.timers.as_ref()).map_or(self.timers[i], |t| sum_of(t.iter()));
         let storage = (delta.storage.as_ref()).map_or(self.storages[i], |s| word(&Some(s)));
         let history = delta.history.as_ref().map_or(self.history, word);
         let added = (delta.added.iter()).fold(self.network[1], |sum, e| sum.wrapping_add(word(e)));
-        let network = (delta.removed.iter()).fold(added, |sum, e| sum.wrapping_sub(word(e)));
+        let mut network = (delta.removed.iter()).fold(added, |sum, e| sum.wrapping_sub(word(e)));
+        if let Network::Ordered(queues) = &last.network {
+            for (key, flow) in &delta.flows {
+                if let Some(old) = queues.get(key) {
+                    network = network.wrapping_sub(word(&(key, old)));
+                }
+                if !flow.is_empty() {
+                    network = network.wrapping_add(word(&(key, flow)));
+                }
+            }
+        }
         self.combine(Some((i, [actor, timers, storage])), history, network)
     }
 
@@ -138,6 +147,6 @@ fn network(net: &Network<Msg>) -> [u64; 3] {
     match net {
         Network::UnorderedDuplicating(set, last) => [0, sum_of(set.iter()), word(last)],
         Network::UnorderedNonDuplicating(counts) => [1, sum_of(counts.iter()), 0],
-        Network::Ordered(queues) => [2, word(queues), 0],
+        Network::Ordered(queues) => [2, sum_of(queues.iter()), 0],
     }
 }
