@@ -15,7 +15,9 @@
 //! the network, the crash flags, every actor's storage. A set's word is the wrapping sum of
 //! its elements' hashes: it does not depend on their order, needs no buffer and no sort, and,
 //! the elements of a set being distinct, two different sets collide only as often as two
-//! random 64-bit numbers do (as in Zobrist hashing). The fingerprint hashes the words in order.
+//! random 64-bit numbers do (as in Zobrist hashing). The network's word is such a sum over
+//! its messages, or on FIFO links over its flows. The fingerprint hashes the words in one
+//! order ([`hash_words`]).
 //!
 //! The parts are what make a next state's fingerprint cheap: a delivery changes one actor,
 //! its timers and storage, the history and a few messages, so its fingerprint is the parent's
@@ -48,7 +50,7 @@ pub struct Parts {
     history: u64,
     timers: Vec<u64>,
     random: u64,
-    /// Which kind of network, the sum (or hash) of what is in flight, and its last delivery.
+    /// Which kind of network, the sum over what is in flight, and its last delivery.
     network: [u64; 3],
     crashed: u64,
     storages: Vec<u64>,
@@ -96,53 +98,72 @@ impl Parts {
         self.combine(None, self.history, self.network[1])
     }
 
-    /// Hashes the words in order, with actor `i`'s three words (state, timers, storage), the
-    /// history's and the network's as given.
+    /// [`hash_words`] of these parts, with actor `i`'s three words (state, timers,
+    /// storage), the history's and the network's as given.
     fn combine(&self, actor: Option<(usize, [u64; 3])>, history: u64, network: u64) -> u64 {
-        let mut h = seeds().build_hasher();
-        let per_actor = |h: &mut ahash::AHasher, words: &[u64], which: usize| {
-            for (k, &w) in words.iter().enumerate() {
-                h.write_u64(match actor {
-                    Some((i, new)) if i == k => new[which],
-                    _ => w,
-                });
-            }
-        };
-        per_actor(&mut h, &self.actors, 0);
-        h.write_u64(history);
-        per_actor(&mut h, &self.timers, 1);
-        for w in [
-            self.random,
-            self.network[0],
-            network,
-            self.network[2],
-            self.crashed,
-        ] {
-            h.write_u64(w);
-        }
-        per_actor(&mut h, &self.storages, 2);
-        h.finish().max(1)
+        let [kind, _, last] = self.network;
+        hash_words(
+            replaced(&self.actors, actor, 0),
+            history,
+            replaced(&self.timers, actor, 1),
+            [self.random, kind, network, last, self.crashed],
+            replaced(&self.storages, actor, 2),
+        )
     }
+}
+
+/// The per-actor `words`, with actor `i`'s replaced by the `which`-th of its new three.
+fn replaced(
+    words: &[u64],
+    actor: Option<(usize, [u64; 3])>,
+    which: usize,
+) -> impl Iterator<Item = u64> + '_ {
+    (words.iter().enumerate()).map(move |(k, &w)| match actor {
+        Some((i, new)) if i == k => new[which],
+        _ => w,
+    })
 }
 
 /// The fingerprint of `s`: every field of stateright's state, never 0. The same as
 /// `Parts::of(s).fingerprint()`, without gathering the parts first.
 pub fn fingerprint(s: &BankState) -> u64 {
+    let [kind, in_flight, last] = network(&s.network);
+    hash_words(
+        s.actor_states.iter().map(|a| word(&**a)),
+        word(&s.history),
+        s.timers_set.iter().map(|t| sum_of(t.iter())),
+        [
+            word(&s.random_choices),
+            kind,
+            in_flight,
+            last,
+            word(&s.crashed),
+        ],
+        s.actor_storages.iter().map(word),
+    )
+}
+
+/// A state's words hashed in their one order: every actor's state, the history, every
+/// actor's timers, then the random choices, the network's three words and the crash flags,
+/// then every actor's storage. Never 0.
+fn hash_words(
+    actors: impl Iterator<Item = u64>,
+    history: u64,
+    timers: impl Iterator<Item = u64>,
+    middle: [u64; 5],
+    storages: impl Iterator<Item = u64>,
+) -> u64 {
     let mut h = seeds().build_hasher();
-    s.actor_states.iter().for_each(|a| h.write_u64(word(&**a)));
-    h.write_u64(word(&s.history));
-    s.timers_set
-        .iter()
-        .for_each(|t| h.write_u64(sum_of(t.iter())));
-    h.write_u64(word(&s.random_choices));
-    network(&s.network).iter().for_each(|&w| h.write_u64(w));
-    h.write_u64(word(&s.crashed));
-    s.actor_storages.iter().for_each(|st| h.write_u64(word(st)));
+    actors.for_each(|w| h.write_u64(w));
+    h.write_u64(history);
+    timers.for_each(|w| h.write_u64(w));
+    middle.iter().for_each(|&w| h.write_u64(w));
+    storages.for_each(|w| h.write_u64(w));
     h.finish().max(1)
 }
 
-/// The network's three words: its kind, the sum (or hash) of what is in flight, and the
-/// duplicating network's last delivery.
+/// The network's three words: its kind, the sum over what is in flight (messages, or flows
+/// on FIFO links), and the duplicating network's last delivery.
 fn network(net: &Network<Msg>) -> [u64; 3] {
     match net {
         Network::UnorderedDuplicating(set, last) => [0, sum_of(set.iter()), word(last)],
