@@ -39,11 +39,11 @@
 //! 8. **Steps back to the same state** are left out (a redelivered request on the
 //!    duplicating network, answered with a reply already in flight): they reach nothing
 //!    new, and leaving them out only saves fingerprinting a state already seen. On the
-//!    duplicating network, half of all actions are such steps; [`crate::delivery`] finds
+//!    duplicating network, half of all actions are such steps; [`crate::delta`] finds
 //!    them before building the successor at all.
 
 use crate::config::ModelConfig;
-use crate::delivery;
+use crate::delta;
 use crate::fingerprint::{self, Parts};
 use crate::history::History;
 use crate::node::{Node, NodeState};
@@ -119,43 +119,32 @@ impl std::ops::Deref for BankModel {
     }
 }
 
-/// The next states of `s` for the search (`search::Expand`). On the duplicating network and
-/// on FIFO links a delivery or a timeout is decided as a [`delivery::Delta`], fingerprinted from `s`'s parts
-/// and the delta, and built only if the search has not seen that fingerprint; on the default
-/// scenario three in four next states have been seen. Every other step (and every step on
-/// the unordered network without duplication) is built and fingerprinted whole.
+/// The next states of `s` for the search (`search::Expand`). A step that has a
+/// [`delta::Delta`] (deliveries and timeouts on the duplicating network and FIFO links) is
+/// fingerprinted from `s`'s parts and the delta, and built only if the search has not seen
+/// that fingerprint; on the default scenario three in four next states have been seen.
+/// Every other step is built and fingerprinted whole.
 fn expand(model: &BankModel, s: &BankState, offer: &mut Offer<BankModel>) {
     let mut actions = Vec::new();
     model.actions(s, &mut actions);
-    let deltas = model.cfg.reduce
-        && matches!(
-            s.network,
-            Network::UnorderedDuplicating(..) | Network::Ordered(_)
-        );
     let mut parts = None;
     for (index, action) in actions.into_iter().enumerate() {
-        let delta = match action {
-            ActorModelAction::Deliver { src, dst, msg } if deltas => {
-                delivery::delta(model, s, src, dst, msg)
+        match delta::of(model, s, action) {
+            Ok(None) => {}
+            Ok(Some(delta)) => {
+                let key = parts.get_or_insert_with(|| Parts::of(s)).with(s, &delta);
+                let mut delta = Some(delta);
+                offer(index, key, &mut || {
+                    delta.take().expect("built once").apply(s)
+                });
             }
-            ActorModelAction::Timeout(id, timer) if deltas => {
-                delivery::timeout_delta(model, s, id, &timer)
-            }
-            action => {
+            Err(action) => {
                 if let Some(next) = model.next_state(s, action) {
                     let key = fingerprint::fingerprint(&next);
                     let mut next = Some(next);
                     offer(index, key, &mut || next.take().expect("built once"));
                 }
-                continue;
             }
-        };
-        if let Some(delta) = delta {
-            let key = parts.get_or_insert_with(|| Parts::of(s)).with(s, &delta);
-            let mut delta = Some(delta);
-            offer(index, key, &mut || {
-                delta.take().expect("built once").apply(s)
-            });
         }
     }
 }
@@ -271,13 +260,9 @@ impl Model for BankModel {
     }
 
     fn next_state(&self, last: &BankState, action: Action) -> Option<BankState> {
-        let action = match action {
-            ActorModelAction::Deliver { src, dst, msg }
-                if self.cfg.reduce && matches!(last.network, Network::UnorderedDuplicating(..)) =>
-            {
-                return delivery::deliver(self, last, src, dst, msg);
-            }
-            other => other,
+        let action = match delta::of(self, last, action) {
+            Ok(delta) => return delta.map(|d| d.apply(last)),
+            Err(action) => action,
         };
         let mut next = self.inner.next_state(last, action)?;
         if self.cfg.reduce {

@@ -22,9 +22,9 @@
 //! The parts are what make a next state's fingerprint cheap: a delivery changes one actor,
 //! its timers and storage, the history and a few messages, so its fingerprint is the parent's
 //! parts with those words replaced ([`Parts::with`]), and the search builds the next state
-//! only if that fingerprint is new ([`crate::delivery::Delta`]).
+//! only if that fingerprint is new ([`crate::delta::Delta`]).
 
-use crate::delivery::Delta;
+use crate::delta::Delta;
 use crate::BankState;
 use paxchain::Msg;
 use stateright::actor::Network;

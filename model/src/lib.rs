@@ -20,7 +20,7 @@
 
 pub mod bank_model;
 pub mod config;
-pub mod delivery;
+pub mod delta;
 pub mod fingerprint;
 pub mod hashed;
 pub mod history;

@@ -1,4 +1,5 @@
-//! One delivery (or timeout) on the duplicating network or FIFO links, decided once.
+//! The delta of one step of one actor: a delivery or a timeout on the duplicating network
+//! or FIFO links, decided once, before any state is built.
 //!
 //! On the duplicating network most deliveries lead nowhere: a message stays in flight after
 //! it is delivered, so every message can be delivered in every state, and most redeliveries
@@ -7,7 +8,7 @@
 //! each of them (a copy of every message in flight) before reduction 8 finds that it equals
 //! the state it came from: on the default scenario, half of all actions.
 //!
-//! [`deliver`] runs the receiver's handler once and looks at what it did before building
+//! [`delivery`] runs the receiver's handler once and looks at what it did before building
 //! anything:
 //!
 //! 1. The receiver is down: nothing is delivered (stateright: the same).
@@ -30,30 +31,34 @@
 //!    built. The search fingerprints the next state from the delta (`fingerprint::Parts`)
 //!    and builds it ([`Delta::apply`]) only if that fingerprint is new.
 //! 6. A timeout on this network changes one actor as a delivery does, so it is decided the
-//!    same way ([`timeout_delta`]), after stateright's own rules for a timer: no step if
+//!    same way ([`timeout`]), after stateright's own rules for a timer: no step if
 //!    the handler only sets the timer again, and the fired timer cancelled first.
 //! 7. On FIFO links the same holds, except that a delivery takes its message out of its
 //!    flow, so it never leads back, and what changes in the network is a few flows: the
 //!    delta holds their new contents (an empty flow is removed, as stateright removes it).
 //!
-//! model/tests/delivery.rs checks, in every reachable state of several configurations (with
-//! and without a seeded bug), that each delivery gives exactly the state that stateright's
-//! own step followed by the reductions gives.
+//! [`of`] is the one place that says which steps take this path: `BankModel::next_state`
+//! and the search's `expand` both ask it. model/tests/delta.rs checks, in every reachable
+//! state of several configurations (with and without a seeded bug), that each delta gives
+//! exactly the state that stateright's own step followed by the reductions gives, and the
+//! fingerprint that state has.
 
-use crate::bank_model::{dropped_as_ignored, BankModel, BankState};
+use crate::bank_model::{dropped_as_ignored, Action, BankModel, BankState};
 use crate::history::{self, History};
 use crate::node::NodeState;
 use paxchain::{Msg, Storage, Timer};
-use stateright::actor::{is_no_op_with_timer, Actor, Command, Envelope, Id, Network, Out, Timers};
+use stateright::actor::{
+    is_no_op_with_timer, Actor, ActorModelAction, Command, Envelope, Id, Network, Out, Timers,
+};
 use stateright::util::HashableHashSet;
 use std::borrow::Cow;
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
 /// What one step of one actor (a delivery or a timeout) changes in the state it comes from:
-/// the actor's state, timers and storage, the history, and the messages put in and taken out. [`Delta::apply`] builds the
-/// next state from it; `fingerprint::Parts::with` gives that state's fingerprint without
-/// building it.
+/// the actor's state, timers and storage, the history, and the messages put in and taken
+/// out. [`Delta::apply`] builds the next state from it; `fingerprint::Parts::with` gives
+/// that state's fingerprint without building it.
 #[derive(Debug)]
 pub struct Delta {
     /// The index of the actor that stepped.
@@ -71,22 +76,28 @@ pub struct Delta {
     pub flows: BTreeMap<(Id, Id), VecDeque<Msg>>,
 }
 
-/// Delivers `msg` from `src` to `dst` in `last`, a canonical state on the duplicating
-/// network, with the reductions on: the canonical successor, or `None` when the step reaches
-/// nothing (the receiver is down, or the step leads back).
-pub fn deliver(
-    model: &BankModel,
-    last: &BankState,
-    src: Id,
-    dst: Id,
-    msg: Msg,
-) -> Option<BankState> {
-    delta(model, last, src, dst, msg).map(|d| d.apply(last))
+/// The delta of `action` in `last`, a canonical state, where deltas apply: deliveries and
+/// timeouts on the duplicating network and FIFO links, with the reductions on. `Ok(None)`
+/// when the step reaches nothing (the actor is down, or the step leads back to `last`);
+/// `Err` gives `action` back for every other step, which is built whole.
+pub fn of(model: &BankModel, last: &BankState, action: Action) -> Result<Option<Delta>, Action> {
+    let applies = model.cfg.reduce
+        && matches!(
+            last.network,
+            Network::UnorderedDuplicating(..) | Network::Ordered(_)
+        );
+    match action {
+        ActorModelAction::Deliver { src, dst, msg } if applies => {
+            Ok(delivery(model, last, src, dst, msg))
+        }
+        ActorModelAction::Timeout(id, timer) if applies => Ok(timeout(model, last, id, &timer)),
+        other => Err(other),
+    }
 }
 
-/// What [`deliver`] changes, without building the next state; `None` as for [`deliver`].
-/// On FIFO links too, where the delivered message leaves its flow (7. above).
-pub fn delta(model: &BankModel, last: &BankState, src: Id, dst: Id, msg: Msg) -> Option<Delta> {
+/// The delta of delivering `msg` from `src` to `dst` (see [`of`]). On FIFO links the
+/// delivered message leaves its flow (7. above).
+pub fn delivery(model: &BankModel, last: &BankState, src: Id, dst: Id, msg: Msg) -> Option<Delta> {
     let index = usize::from(dst);
     if last.crashed[index] {
         return None;
@@ -112,11 +123,11 @@ pub fn delta(model: &BankModel, last: &BankState, src: Id, dst: Id, msg: Msg) ->
     finish(model, last, dst, state, None, flows, out)
 }
 
-/// A timeout of `timer` at actor `id` on the duplicating network, as a [`Delta`]: stateright's
-/// step (the timer cancelled, then the handler's commands) with reductions 4 and 8, as
-/// [`delta`] does for a delivery. `None` when stateright's step is a no-op, or the step leads
+/// The delta of a timeout of `timer` at actor `id` (see [`of`]): stateright's step (the
+/// timer cancelled, then the handler's commands) with reductions 4 and 8, as [`delivery`]
+/// does for a delivery. `None` when stateright's step is a no-op, or the step leads
 /// back to `last`.
-pub fn timeout_delta(model: &BankModel, last: &BankState, id: Id, timer: &Timer) -> Option<Delta> {
+pub fn timeout(model: &BankModel, last: &BankState, id: Id, timer: &Timer) -> Option<Delta> {
     let index = usize::from(id);
     let mut state = Cow::Borrowed(&*last.actor_states[index]);
     let mut out = Out::new();

@@ -1,4 +1,4 @@
-//! `delivery::delta` and `delivery::timeout_delta` decide a delivery or a timeout on the
+//! `delta::delivery` and `delta::timeout` decide a delivery or a timeout on the
 //! duplicating network without stateright's step. Checked here in every reachable state of
 //! several configurations: each gives exactly what stateright's own step, then the
 //! reductions (canonical form, and no step back to the same state), give; and the
@@ -8,7 +8,7 @@ use common::{scenario, sum_over};
 use paxchain::Variant;
 use paxchain_model::bank_model::canonicalize;
 use paxchain_model::fingerprint::{fingerprint, Parts};
-use paxchain_model::{delivery, BankModel, BankState, ModelConfig, NetworkKind};
+use paxchain_model::{delta, BankModel, BankState, ModelConfig, NetworkKind};
 use stateright::actor::ActorModelAction;
 use stateright::Model;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -43,8 +43,8 @@ fn compare(cfg: &ModelConfig, bound: Option<usize>) -> (usize, usize) {
         let mut built = 0;
         for a in actions {
             let delta = match a.clone() {
-                ActorModelAction::Deliver { src, dst, msg } => delivery::delta(m, s, src, dst, msg),
-                ActorModelAction::Timeout(id, timer) => delivery::timeout_delta(m, s, id, &timer),
+                ActorModelAction::Deliver { src, dst, msg } => delta::delivery(m, s, src, dst, msg),
+                ActorModelAction::Timeout(id, timer) => delta::timeout(m, s, id, &timer),
                 _ => continue,
             };
             let print = delta.as_ref().map(|d| Parts::of(s).with(s, d));
