@@ -179,3 +179,40 @@ fn a_panicking_property_ends_the_search_on_every_thread() {
     );
     assert!(search.is_done());
 }
+
+#[test]
+fn a_discovery_path_takes_its_steps_in_the_order_they_were_taken() {
+    // Words of up to three letters: only the steps in order spell the example.
+    struct Words;
+    impl Model for Words {
+        type State = String;
+        type Action = char;
+        fn init_states(&self) -> Vec<String> {
+            vec![String::new()]
+        }
+        fn actions(&self, s: &String, actions: &mut Vec<char>) {
+            if s.len() < 3 {
+                actions.extend(['a', 'b']);
+            }
+        }
+        fn next_state(&self, s: &String, a: char) -> Option<String> {
+            Some(format!("{s}{a}"))
+        }
+        fn properties(&self) -> Vec<Property<Self>> {
+            vec![Property::sometimes(
+                "spells aab",
+                |_: &Words, s: &String| s == "aab",
+            )]
+        }
+    }
+    for breadth_first in [false, true] {
+        let options = SearchOptions {
+            breadth_first,
+            ..Default::default()
+        };
+        let done = Search::spawn(Words, options).join();
+        let (init, actions) = &done.discovered_actions()["spells aab"];
+        assert_eq!((*init, actions.clone()), (0, vec!['a', 'a', 'b']));
+        assert_eq!(done.discoveries()["spells aab"].last_state(), "aab");
+    }
+}
