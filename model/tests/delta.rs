@@ -27,8 +27,8 @@ fn reference(
     (next != *last).then_some(next)
 }
 
-/// Compares every delivery in every reachable state of `cfg` (or in about the first `bound`
-/// states); returns how many deliveries built a successor and how many led nowhere.
+/// Compares every delivery and timeout in every reachable state of `cfg` (or in about the
+/// first `bound` states); returns how many built a successor and how many led nowhere.
 fn compare(cfg: &ModelConfig, bound: Option<usize>) -> (usize, usize) {
     assert_ne!(
         cfg.network,
@@ -57,7 +57,7 @@ fn compare(cfg: &ModelConfig, bound: Option<usize>) -> (usize, usize) {
             let want = reference(m, s, a);
             assert!(
                 got == want,
-                "delivery differs from stateright's step in {s:#?}"
+                "a delta differs from stateright's step in {s:#?}"
             );
             match got {
                 Some(_) => built += 1,
@@ -73,7 +73,7 @@ fn compare(cfg: &ModelConfig, bound: Option<usize>) -> (usize, usize) {
 }
 
 #[test]
-fn delivery_agrees_with_stateright_on_the_default_scenario() {
+fn each_delta_agrees_with_stateright_on_the_default_scenario() {
     let (built, nowhere) = compare(&ModelConfig::default(), None);
     assert!(
         built > 1_000 && nowhere > 1_000,
@@ -82,7 +82,7 @@ fn delivery_agrees_with_stateright_on_the_default_scenario() {
 }
 
 #[test]
-fn delivery_agrees_with_stateright_with_a_crash_or_a_retry() {
+fn each_delta_agrees_with_stateright_with_a_crash_or_a_retry() {
     for (max_crashes, client_retries) in [(1, 0), (0, 1)] {
         let cfg = ModelConfig {
             network: NetworkKind::Duplicating,
@@ -99,7 +99,7 @@ fn delivery_agrees_with_stateright_with_a_crash_or_a_retry() {
 }
 
 #[test]
-fn delivery_agrees_with_stateright_for_the_literal_variant_and_a_rogue_client() {
+fn each_delta_agrees_with_stateright_for_the_literal_variant_and_a_rogue_client() {
     for cfg in [
         ModelConfig {
             variant: Variant::Literal,
@@ -121,7 +121,7 @@ fn delivery_agrees_with_stateright_for_the_literal_variant_and_a_rogue_client() 
 /// On FIFO links a delivery takes its message out of its flow. (On FIFO links nothing steps
 /// back, so nothing leads nowhere but a delivery to a crashed server.)
 #[test]
-fn delivery_agrees_with_stateright_on_fifo_links() {
+fn each_delta_agrees_with_stateright_on_fifo_links() {
     let literal = ModelConfig {
         variant: Variant::Literal,
         network: NetworkKind::Ordered,
@@ -143,7 +143,7 @@ fn delivery_agrees_with_stateright_on_fifo_links() {
 /// With a seeded bug reduction 4 is off; the delivery must follow.
 #[cfg(feature = "bug-zoo")]
 #[test]
-fn delivery_agrees_with_stateright_under_every_seeded_bug() {
+fn each_delta_agrees_with_stateright_under_every_seeded_bug() {
     for &bug in paxchain::bugs::Bug::ALL {
         for network in [NetworkKind::Duplicating, NetworkKind::Ordered] {
             let cfg = ModelConfig {
