@@ -1,4 +1,5 @@
-//! A depth-first search over any stateright [`Model`] that shares its work at every state.
+//! An exhaustive search (depth- or breadth-first) over any stateright [`Model`], whose
+//! threads share work at every state.
 //!
 //! stateright's own DFS gives a thread its share of the work in blocks of 1,500 states, so a
 //! search of a few thousand states runs on one thread however many there are, and its second
@@ -20,9 +21,12 @@
 //!    every action index on a trail is one of the state it was taken in.
 //! 5. **The end.** The search ends when no state is pending on any thread, when
 //!    `finish_when` matches the discoveries so far, or when every property has one.
-//!
 //! 6. **Breadth-first** is the same search with one shared queue instead of the per-thread
 //!    deques: every thread takes the oldest pending state.
+//!
+//! 7. **Next states** come from the model's `actions` and `next_state`, or, given an
+//!    [`Expand`] function, with their fingerprints before they are built, so that a state
+//!    seen before is never built (`crate::delta`).
 //!
 //! Two things differ from stateright's checkers on purpose. The fingerprint is given by the
 //! model when it has a better one than its `Hash` ([`crate::fingerprint`]: stateright's
