@@ -90,7 +90,7 @@ impl BankModel {
     /// the symmetry of the servers no client talks to where there is one (reduction 5), and
     /// with the fingerprint that tells every state apart ([`crate::fingerprint`]).
     /// Where there is no symmetry, deliveries and timeouts on the duplicating network and
-    /// FIFO links are fingerprinted before they are built ([`expand`]).
+    /// FIFO links are fingerprinted before they are built (`expand` below).
     pub fn search_options(&self) -> SearchOptions<BankModel> {
         let symmetry = self.cfg.symmetry();
         SearchOptions {

@@ -17,7 +17,7 @@
 //! the elements of a set being distinct, two different sets collide only as often as two
 //! random 64-bit numbers do (as in Zobrist hashing). The network's word is such a sum over
 //! its messages, or on FIFO links over its flows. The fingerprint hashes the words in one
-//! order ([`hash_words`]).
+//! order (`hash_words`).
 //!
 //! The parts are what make a next state's fingerprint cheap: a delivery changes one actor,
 //! its timers and storage, the history and a few messages, so its fingerprint is the parent's

@@ -5,9 +5,12 @@
 //!   stateright needs to hold servers and clients in one model, the clients that submit a
 //!   fixed script, and the client that breaks the API's rules.
 //! - [`bank_model`]: the model type, and the reductions it applies to every state;
-//!   [`delivery`]: a delivery on the duplicating network, decided before its successor is
-//!   built;
-//!   [`symmetry`]: the one depth-first search applies, among servers no client talks to.
+//!   [`delta`]: a delivery or timeout decided as a change to the state it starts from, before
+//!   the next state is built;
+//!   [`symmetry`]: the one applied among servers no client talks to.
+//! - [`search`]: the exhaustive search (depth- or breadth-first) that checks the model, and
+//!   [`fingerprint`]: the 64-bit hash by which it merges states, which tells apart states
+//!   stateright's `Hash` merges.
 //! - [`hashed`]: values that carry their own hash, so a fingerprint does not redo it.
 //! - [`config`]: the configuration and its validation.
 //! - [`scenarios`]: the named presets.
