@@ -46,6 +46,7 @@ use crate::config::ModelConfig;
 use crate::delta;
 use crate::fingerprint::{self, Parts};
 use crate::history::History;
+use crate::memo::StepMemo;
 use crate::node::{Node, NodeState};
 use crate::search::{Expand, Offer, SearchOptions};
 use paxchain::{Msg, ServerState, Timer};
@@ -70,6 +71,8 @@ pub struct BankModel {
     pub stop: Arc<AtomicBool>,
     /// The servers reduction 6 keeps from crashing (`ModelConfig::durable_servers`).
     pub durable: u32,
+    /// The handlers' outcomes so far ([`crate::memo`]); every clone of the model shares them.
+    pub steps: StepMemo,
 }
 
 impl BankModel {

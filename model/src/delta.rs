@@ -8,8 +8,8 @@
 //! each of them (a copy of every message in flight) before reduction 8 finds that it equals
 //! the state it came from: on the default scenario, half of all actions.
 //!
-//! [`delivery`] runs the receiver's handler once and looks at what it did before building
-//! anything:
+//! [`delivery`] takes what the receiver's handler does (from [`crate::memo`], which runs each
+//! handler once per receiver state and message) and looks at it before building anything:
 //!
 //! 1. The receiver is down: nothing is delivered (stateright: the same).
 //! 2. Its state is unchanged and every command is a send of a message that is already in
@@ -47,11 +47,8 @@ use crate::bank_model::{dropped_as_ignored, Action, BankModel, BankState};
 use crate::history::{self, History};
 use crate::node::NodeState;
 use paxchain::{Msg, Storage, Timer};
-use stateright::actor::{
-    is_no_op_with_timer, Actor, ActorModelAction, Command, Envelope, Id, Network, Out, Timers,
-};
+use stateright::actor::{ActorModelAction, Command, Envelope, Id, Network, Out, Timers};
 use stateright::util::HashableHashSet;
-use std::borrow::Cow;
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
@@ -102,14 +99,18 @@ pub fn delivery(model: &BankModel, last: &BankState, src: Id, dst: Id, msg: Msg)
     if last.crashed[index] {
         return None;
     }
-    let mut state = Cow::Borrowed(&*last.actor_states[index]);
-    let mut out = Out::new();
-    model.actors[index].on_msg(dst, &mut state, src, msg, &mut out);
-    let state = changed(state);
+    let step = (model.steps).delivery(
+        &model.actors[index],
+        dst,
+        &last.actor_states[index],
+        src,
+        msg,
+    );
+    let state = step.state.clone();
     let mut flows = BTreeMap::new();
     match &last.network {
         Network::UnorderedDuplicating(set, _) => {
-            if state.is_none() && leads_back(model, last, set, dst, &out) {
+            if state.is_none() && leads_back(model, last, set, dst, &step.out) {
                 return None;
             }
         }
@@ -120,7 +121,7 @@ pub fn delivery(model: &BankModel, last: &BankState, src: Id, dst: Id, msg: Msg)
         }
         Network::UnorderedNonDuplicating(_) => unreachable!("no delta on this network"),
     }
-    finish(model, last, dst, state, None, flows, out)
+    finish(model, last, dst, state, None, flows, &step.out)
 }
 
 /// The delta of a timeout of `timer` at actor `id` (see [`of`]): stateright's step (the
@@ -129,16 +130,22 @@ pub fn delivery(model: &BankModel, last: &BankState, src: Id, dst: Id, msg: Msg)
 /// back to `last`.
 pub fn timeout(model: &BankModel, last: &BankState, id: Id, timer: &Timer) -> Option<Delta> {
     let index = usize::from(id);
-    let mut state = Cow::Borrowed(&*last.actor_states[index]);
-    let mut out = Out::new();
-    model.actors[index].on_timeout(id, &mut state, timer, &mut out);
-    if is_no_op_with_timer(&state, &out, timer) {
+    let step = (model.steps).timeout(&model.actors[index], id, &last.actor_states[index], timer);
+    if step.no_op {
         return None;
     }
-    let state = changed(state);
     let mut timers = last.timers_set[index].clone();
     timers.cancel(timer);
-    finish(model, last, id, state, Some(timers), BTreeMap::new(), out)
+    let state = step.state.clone();
+    finish(
+        model,
+        last,
+        id,
+        state,
+        Some(timers),
+        BTreeMap::new(),
+        &step.out,
+    )
 }
 
 /// The delta of actor `id`'s step, from its new state (if it changed), its timers before
@@ -150,7 +157,7 @@ fn finish(
     state: Option<Arc<NodeState>>,
     timers: Option<Timers<Timer>>,
     flows: BTreeMap<(Id, Id), VecDeque<Msg>>,
-    out: Out<crate::Node>,
+    out: &Out<crate::Node>,
 ) -> Option<Delta> {
     let mut delta = Delta {
         index: usize::from(id),
@@ -162,7 +169,7 @@ fn finish(
         removed: Vec::new(),
         flows,
     };
-    for c in out {
+    for c in out.iter() {
         delta.record(model, last, id, c);
     }
     // A message just sent was tested against the actor's new state already (`record`).
@@ -171,14 +178,6 @@ fn finish(
     }
     // Reduction 8, for what `leads_back` does not catch.
     (!delta.changes_nothing(last)).then_some(delta)
-}
-
-/// The actor's new state, if its handler changed it.
-fn changed(state: Cow<NodeState>) -> Option<Arc<NodeState>> {
-    match state {
-        Cow::Owned(s) => Some(Arc::new(s)),
-        Cow::Borrowed(_) => None,
-    }
 }
 
 /// Whether the step leads back (2. above): the receiver's state is unchanged, and every
@@ -217,14 +216,14 @@ impl Delta {
         model: &BankModel,
         last: &BankState,
         id: Id,
-        c: Command<Msg, Timer, (), Storage>,
+        c: &Command<Msg, Timer, (), Storage>,
     ) {
         match c {
-            Command::Send(to, m) => {
+            &Command::Send(to, ref m) => {
                 let env = Envelope {
                     src: id,
                     dst: to,
-                    msg: &m,
+                    msg: m,
                 };
                 let history = self.history.as_ref().unwrap_or(&last.history);
                 if let Some(h) = history::record_msg_out(&model.cfg, history, env) {
@@ -234,24 +233,24 @@ impl Delta {
                     Some(s) if usize::from(to) == self.index => s,
                     _ => &last.actor_states[usize::from(to)],
                 };
-                if !dropped_as_ignored(model, receiver, id, to, &m) {
+                if !dropped_as_ignored(model, receiver, id, to, m) {
                     self.send(
                         last,
                         Envelope {
                             src: id,
                             dst: to,
-                            msg: m,
+                            msg: m.clone(),
                         },
                     );
                 }
             }
             Command::SetTimer(t, _) => {
-                self.timers_mut(last).set(t);
+                self.timers_mut(last).set(t.clone());
             }
             Command::CancelTimer(t) => {
-                self.timers_mut(last).cancel(&t);
+                self.timers_mut(last).cancel(t);
             }
-            Command::Save(storage) => self.storage = Some(storage),
+            Command::Save(storage) => self.storage = Some(storage.clone()),
             Command::ChooseRandom(..) => unreachable!("no model actor makes random choices"),
         }
     }

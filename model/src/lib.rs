@@ -27,6 +27,7 @@ pub mod delta;
 pub mod fingerprint;
 pub mod hashed;
 pub mod history;
+pub mod memo;
 pub mod node;
 pub mod properties;
 pub mod rogue_client;
@@ -45,6 +46,7 @@ pub use config::{parse_workloads, ConfigError, ModelConfig, NetworkKind};
 pub use node::{Node, NodeState};
 pub use scripted_client::{ScriptedClient, ScriptedClientConfig, ScriptedClientState};
 
+use memo::StepMemo;
 use paxchain::{ServerActor, ServerConfig};
 use stateright::actor::{ActorModel, Id, LossyNetwork, Network};
 use std::ops::Range;
@@ -122,5 +124,6 @@ pub fn build(cfg: &ModelConfig) -> BankModel {
         properties: properties::properties(cfg),
         stop: Arc::default(),
         durable: cfg.durable_servers(),
+        steps: StepMemo::default(),
     }
 }
