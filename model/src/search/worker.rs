@@ -9,6 +9,24 @@ use std::hash::Hash;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
+/// How many states a thread examines between two updates of the shared count.
+const FLUSH_EVERY: usize = 1024;
+
+/// A thread's own counts, added to the shared ones now and then ([`Shared::flush`]).
+#[derive(Default)]
+struct Tally {
+    examined: usize,
+    max_depth: usize,
+    published_depth: usize,
+}
+
+/// What a thread reuses from one state to the next.
+struct Scratch<M: Model> {
+    actions: Vec<M::Action>,
+    children: Vec<Job<M::State>>,
+    tally: Tally,
+}
+
 impl<M> Shared<M>
 where
     M: Model,
@@ -58,7 +76,11 @@ where
             stop: &self.stop,
             live: &self.live,
         };
-        let mut actions = Vec::new();
+        let mut scratch = Scratch {
+            actions: Vec::new(),
+            children: Vec::new(),
+            tally: Tally::default(),
+        };
         let mut idle = 0u32;
         while !self.stop.load(Ordering::Relaxed) {
             let next = if self.options.breadth_first {
@@ -69,11 +91,11 @@ where
             match next {
                 Some(job) => {
                     idle = 0;
-                    self.expand(job, &local, &mut actions);
-                    self.pending.fetch_sub(1, Ordering::AcqRel);
+                    self.expand(job, &local, &mut scratch);
                 }
                 None if self.pending.load(Ordering::Acquire) == 0 => break,
                 None => {
+                    self.flush(&mut scratch.tally);
                     idle += 1;
                     if idle < 64 {
                         std::hint::spin_loop();
@@ -82,6 +104,19 @@ where
                     }
                 }
             }
+        }
+        self.flush(&mut scratch.tally);
+    }
+
+    /// Adds this thread's counts to the shared ones.
+    fn flush(&self, tally: &mut Tally) {
+        if tally.examined > 0 {
+            self.examined.fetch_add(tally.examined, Ordering::Relaxed);
+            tally.examined = 0;
+        }
+        if tally.max_depth > tally.published_depth {
+            self.max_depth.fetch_max(tally.max_depth, Ordering::Relaxed);
+            tally.published_depth = tally.max_depth;
         }
     }
 
@@ -117,36 +152,73 @@ where
     }
 
     /// Judges the properties at `job`'s state, then pushes its unseen next states.
-    fn expand(
-        &self,
-        job: Job<M::State>,
-        local: &Worker<Job<M::State>>,
-        actions: &mut Vec<M::Action>,
-    ) {
-        self.max_depth.fetch_max(job.depth, Ordering::Relaxed);
-        if self.options.max_depth.is_some_and(|d| job.depth >= d) {
-            return;
+    fn expand(&self, job: Job<M::State>, local: &Worker<Job<M::State>>, scratch: &mut Scratch<M>) {
+        scratch.tally.max_depth = scratch.tally.max_depth.max(job.depth);
+        if self.options.max_depth.is_none_or(|d| job.depth < d) {
+            if let Some(visit) = &self.options.visitor {
+                visit(&self.model, &job.state);
+            }
+            if let Some(unsatisfied) = self.judge(&job) {
+                self.offer_next_states(&job, unsatisfied, scratch);
+            }
         }
-        if let Some(visit) = &self.options.visitor {
-            visit(&self.model, &job.state);
+        // The job leaves `pending` as its children join it, in one update made before any
+        // of them is pushed: `pending` never reads 0 while a state is left. (A shared
+        // counter touched twice per state cost the threads more than the rest of their
+        // bookkeeping.)
+        let children = scratch.children.len();
+        if children != 1 {
+            self.pending
+                .fetch_add(children.wrapping_sub(1), Ordering::AcqRel);
         }
-        let Some(unsatisfied) = self.judge(&job) else {
-            return;
-        };
+        for child in scratch.children.drain(..) {
+            if self.options.breadth_first {
+                self.injector.push(child);
+            } else {
+                local.push(child);
+            }
+        }
+        if scratch.tally.examined >= FLUSH_EVERY || self.options.max_states.is_some() {
+            self.flush(&mut scratch.tally);
+            let examined = self.examined.load(Ordering::Relaxed);
+            if self.options.max_states.is_some_and(|n| examined >= n) {
+                self.stop.store(true, Ordering::Release);
+            }
+        }
+    }
+
+    /// Offers every next state of `job`'s to the seen set, gathering the new ones in
+    /// `scratch.children`, and records the path-end discoveries if it has none.
+    fn offer_next_states(&self, job: &Job<M::State>, unsatisfied: u64, scratch: &mut Scratch<M>) {
         let mut terminal = true;
+        let Scratch {
+            actions,
+            children,
+            tally,
+        } = scratch;
         // A state seen before was within the boundary when first seen: it is counted as
         // examined without being built.
         let mut offer = |index: usize, key: u64, build: &mut dyn FnMut() -> M::State| {
             if self.seen.contains(&key) {
-                self.count_examined();
+                tally.examined += 1;
                 terminal = false;
                 return;
             }
             let next = build();
             if self.model.within_boundary(&next) {
-                self.count_examined();
+                tally.examined += 1;
                 terminal = false;
-                self.push(&job, index, key, next, unsatisfied, local);
+                if self.seen.insert(key) {
+                    children.push(Job {
+                        state: next,
+                        depth: job.depth + 1,
+                        trail: Arc::new(Trail {
+                            index: index as u32,
+                            parent: Some(Arc::clone(&job.trail)),
+                        }),
+                        unsatisfied,
+                    });
+                }
             }
         };
         match self.options.expand {
@@ -167,44 +239,6 @@ where
             for i in (0..self.properties.len()).filter(|i| unsatisfied & 1 << i != 0) {
                 self.discover(i, &job.trail);
             }
-        }
-    }
-
-    fn count_examined(&self) {
-        let examined = self.examined.fetch_add(1, Ordering::Relaxed) + 1;
-        if self.options.max_states.is_some_and(|n| examined >= n) {
-            self.stop.store(true, Ordering::Release);
-        }
-    }
-
-    /// Records `next` as reached from `parent` by action `index` and pushes it, unless
-    /// another thread got there first.
-    fn push(
-        &self,
-        parent: &Job<M::State>,
-        index: usize,
-        key: u64,
-        next: M::State,
-        unsatisfied: u64,
-        local: &Worker<Job<M::State>>,
-    ) {
-        if !self.seen.insert(key) {
-            return;
-        }
-        self.pending.fetch_add(1, Ordering::AcqRel);
-        let job = Job {
-            state: next,
-            depth: parent.depth + 1,
-            trail: Arc::new(Trail {
-                index: index as u32,
-                parent: Some(Arc::clone(&parent.trail)),
-            }),
-            unsatisfied,
-        };
-        if self.options.breadth_first {
-            self.injector.push(job);
-        } else {
-            local.push(job);
         }
     }
 
