@@ -92,8 +92,8 @@ impl BankModel {
     /// How paxchain's own search ([`crate::search`]) checks this model: on one thread, with
     /// the symmetry of the servers no client talks to where there is one (reduction 5), and
     /// with the fingerprint that tells every state apart ([`crate::fingerprint`]).
-    /// Where there is no symmetry, deliveries and timeouts on the duplicating network and
-    /// FIFO links are fingerprinted before they are built (`expand` below).
+    /// Where there is no symmetry, deliveries and timeouts are fingerprinted before they are
+    /// built (`expand` below).
     pub fn search_options(&self) -> SearchOptions<BankModel> {
         let symmetry = self.cfg.symmetry();
         SearchOptions {
@@ -123,7 +123,7 @@ impl std::ops::Deref for BankModel {
 }
 
 /// The next states of `s` for the search (`search::Expand`). A step that has a
-/// [`delta::Delta`] (deliveries and timeouts on the duplicating network and FIFO links) is
+/// [`delta::Delta`] (deliveries and timeouts, with the reductions on) is
 /// fingerprinted from `s`'s parts and the delta, and built only if the search has not seen
 /// that fingerprint; on the default scenario three in four next states have been seen.
 /// Every other step is built and fingerprinted whole.

@@ -1,5 +1,5 @@
-//! The delta of one step of one actor: a delivery or a timeout on the duplicating network
-//! or FIFO links, decided once, before any state is built.
+//! The delta of one step of one actor: a delivery or a timeout, on any of the three
+//! networks, decided once, before any state is built.
 //!
 //! On the duplicating network most deliveries lead nowhere: a message stays in flight after
 //! it is delivered, so every message can be delivered in every state, and most redeliveries
@@ -36,6 +36,10 @@
 //! 7. On FIFO links the same holds, except that a delivery takes its message out of its
 //!    flow, so it never leads back, and what changes in the network is a few flows: the
 //!    delta holds their new contents (an empty flow is removed, as stateright removes it).
+//! 8. On the network that neither duplicates nor orders (a multiset), a delivery takes one
+//!    copy of its message out, and what changes is the number of copies of a few messages:
+//!    the delta holds them (0 is gone). A delivery that leaves the receiver as it was and
+//!    sends nothing is no step at all, the message staying in flight: stateright's rule.
 //!
 //! [`of`] is the one place that says which steps take this path: `BankModel::next_state`
 //! and the search's `expand` both ask it. model/tests/delta.rs checks, in every reachable
@@ -48,7 +52,7 @@ use crate::history::{self, History};
 use crate::node::NodeState;
 use paxchain::{Msg, Storage, Timer};
 use stateright::actor::{ActorModelAction, Command, Envelope, Id, Network, Out, Timers};
-use stateright::util::HashableHashSet;
+use stateright::util::{HashableHashMap, HashableHashSet};
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
@@ -71,18 +75,17 @@ pub struct Delta {
     /// On FIFO links (instead of `added` and `removed`): the new contents of each flow that
     /// changed, by (source, destination); an empty one is gone.
     pub flows: BTreeMap<(Id, Id), VecDeque<Msg>>,
+    /// On the network that neither duplicates nor orders (instead of `added` and `removed`):
+    /// the new number of copies of each message whose number changed; 0 is gone.
+    pub copies: Vec<(Envelope<Msg>, usize)>,
 }
 
 /// The delta of `action` in `last`, a canonical state, where deltas apply: deliveries and
-/// timeouts on the duplicating network and FIFO links, with the reductions on. `Ok(None)`
-/// when the step reaches nothing (the actor is down, or the step leads back to `last`);
-/// `Err` gives `action` back for every other step, which is built whole.
+/// timeouts, with the reductions on. `Ok(None)` when the step reaches nothing (the actor is
+/// down, or the step leads back to `last`, or is a no-op); `Err` gives `action` back for
+/// every other step, which is built whole.
 pub fn of(model: &BankModel, last: &BankState, action: Action) -> Result<Option<Delta>, Action> {
-    let applies = model.cfg.reduce
-        && matches!(
-            last.network,
-            Network::UnorderedDuplicating(..) | Network::Ordered(_)
-        );
+    let applies = model.cfg.reduce;
     match action {
         ActorModelAction::Deliver { src, dst, msg } if applies => {
             Ok(delivery(model, last, src, dst, msg))
@@ -93,12 +96,18 @@ pub fn of(model: &BankModel, last: &BankState, action: Action) -> Result<Option<
 }
 
 /// The delta of delivering `msg` from `src` to `dst` (see [`of`]). On FIFO links the
-/// delivered message leaves its flow (7. above).
+/// delivered message leaves its flow (7. above), and on the network that neither duplicates
+/// nor orders one copy of it leaves (8. above).
 pub fn delivery(model: &BankModel, last: &BankState, src: Id, dst: Id, msg: Msg) -> Option<Delta> {
     let index = usize::from(dst);
     if last.crashed[index] {
         return None;
     }
+    let delivered = matches!(last.network, Network::UnorderedNonDuplicating(_)).then(|| Envelope {
+        src,
+        dst,
+        msg: msg.clone(),
+    });
     let step = (model.steps).delivery(
         &model.actors[index],
         dst,
@@ -106,22 +115,29 @@ pub fn delivery(model: &BankModel, last: &BankState, src: Id, dst: Id, msg: Msg)
         src,
         msg,
     );
-    let state = step.state.clone();
-    let mut flows = BTreeMap::new();
+    let mut delta = Delta::new(index, step.state.clone(), None);
     match &last.network {
         Network::UnorderedDuplicating(set, _) => {
-            if state.is_none() && leads_back(model, last, set, dst, &step.out) {
+            if delta.state.is_none() && leads_back(model, last, set, dst, &step.out) {
                 return None;
             }
         }
         Network::Ordered(queues) => {
             let mut flow = queues[&(src, dst)].clone();
             flow.pop_front();
-            flows.insert((src, dst), flow);
+            delta.flows.insert((src, dst), flow);
         }
-        Network::UnorderedNonDuplicating(_) => unreachable!("no delta on this network"),
+        Network::UnorderedNonDuplicating(bag) => {
+            // stateright's rule for a no-op on this network: no step, the message stays.
+            if delta.state.is_none() && step.out.is_empty() {
+                return None;
+            }
+            let env = delivered.expect("made for this network");
+            let copies = bag[&env] - 1;
+            delta.copies.push((env, copies));
+        }
     }
-    finish(model, last, dst, state, None, flows, &step.out)
+    finish(model, last, delta, &step.out)
 }
 
 /// The delta of a timeout of `timer` at actor `id` (see [`of`]): stateright's step (the
@@ -136,39 +152,19 @@ pub fn timeout(model: &BankModel, last: &BankState, id: Id, timer: &Timer) -> Op
     }
     let mut timers = last.timers_set[index].clone();
     timers.cancel(timer);
-    let state = step.state.clone();
-    finish(
-        model,
-        last,
-        id,
-        state,
-        Some(timers),
-        BTreeMap::new(),
-        &step.out,
-    )
+    let delta = Delta::new(index, step.state.clone(), Some(timers));
+    finish(model, last, delta, &step.out)
 }
 
-/// The delta of actor `id`'s step, from its new state (if it changed), its timers before
-/// its commands (if they changed already) and its commands.
+/// The delta of actor `delta.index`'s step, from what it changed already (its state, and
+/// its timers or the network if they changed before its commands) and its commands.
 fn finish(
     model: &BankModel,
     last: &BankState,
-    id: Id,
-    state: Option<Arc<NodeState>>,
-    timers: Option<Timers<Timer>>,
-    flows: BTreeMap<(Id, Id), VecDeque<Msg>>,
+    mut delta: Delta,
     out: &Out<crate::Node>,
 ) -> Option<Delta> {
-    let mut delta = Delta {
-        index: usize::from(id),
-        state,
-        history: None,
-        timers,
-        storage: None,
-        added: Vec::new(),
-        removed: Vec::new(),
-        flows,
-    };
+    let id = Id::from(delta.index);
     for c in out.iter() {
         delta.record(model, last, id, c);
     }
@@ -209,6 +205,34 @@ fn leads_back(
 }
 
 impl Delta {
+    fn new(index: usize, state: Option<Arc<NodeState>>, timers: Option<Timers<Timer>>) -> Delta {
+        Delta {
+            index,
+            state,
+            history: None,
+            timers,
+            storage: None,
+            added: Vec::new(),
+            removed: Vec::new(),
+            flows: BTreeMap::new(),
+            copies: Vec::new(),
+        }
+    }
+
+    /// The number of copies of `env` in flight after this delta so far.
+    fn copies_of(&self, bag: &HashableHashMap<Envelope<Msg>, usize>, env: &Envelope<Msg>) -> usize {
+        (self.copies.iter().find(|(e, _)| e == env))
+            .map_or_else(|| bag.get(env).copied().unwrap_or(0), |&(_, n)| n)
+    }
+
+    /// Sets the number of copies of `env` in flight to `n`.
+    fn set_copies(&mut self, env: Envelope<Msg>, n: usize) {
+        match self.copies.iter_mut().find(|(e, _)| *e == env) {
+            Some(entry) => entry.1 = n,
+            None => self.copies.push((env, n)),
+        }
+    }
+
     /// Records one command of the receiver, as stateright's `process_commands` applies it,
     /// except that a message reduction 4 would take out at once is not put in (4. above).
     fn record(
@@ -269,7 +293,10 @@ impl Delta {
                     .or_insert_with(|| queues.get(&key).cloned().unwrap_or_default());
                 flow.push_back(env.msg);
             }
-            Network::UnorderedNonDuplicating(_) => unreachable!("no delta on this network"),
+            Network::UnorderedNonDuplicating(bag) => {
+                let n = self.copies_of(bag, &env);
+                self.set_copies(env, n + 1);
+            }
         }
     }
 
@@ -298,7 +325,16 @@ impl Delta {
                     }
                 }
             }
-            Network::UnorderedNonDuplicating(_) => unreachable!("no delta on this network"),
+            Network::UnorderedNonDuplicating(bag) => {
+                let gone: Vec<Envelope<Msg>> = (bag.keys())
+                    .chain(self.copies.iter().map(|(e, _)| e))
+                    .filter(|e| e.dst == id && ignored(e.src, &e.msg))
+                    .cloned()
+                    .collect();
+                for env in gone {
+                    self.set_copies(env, 0);
+                }
+            }
         }
     }
 
@@ -325,6 +361,10 @@ impl Delta {
             && self.flows.iter().all(|(key, flow)| match &last.network {
                 Network::Ordered(queues) => queues.get(key).map_or(flow.is_empty(), |q| q == flow),
                 _ => unreachable!("flows are of FIFO links"),
+            })
+            && self.copies.iter().all(|(env, n)| match &last.network {
+                Network::UnorderedNonDuplicating(bag) => bag.get(env).copied().unwrap_or(0) == *n,
+                _ => unreachable!("copies are of the network that neither duplicates nor orders"),
             })
     }
 
@@ -360,7 +400,15 @@ impl Delta {
                     }
                 }
             }
-            Network::UnorderedNonDuplicating(_) => unreachable!("no delta on this network"),
+            Network::UnorderedNonDuplicating(bag) => {
+                for (env, n) in self.copies {
+                    if n == 0 {
+                        bag.remove(&env);
+                    } else {
+                        bag.insert(env, n);
+                    }
+                }
+            }
         }
         next
     }

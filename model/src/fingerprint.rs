@@ -16,7 +16,8 @@
 //! its elements' hashes: it does not depend on their order, needs no buffer and no sort, and,
 //! the elements of a set being distinct, two different sets collide only as often as two
 //! random 64-bit numbers do (as in Zobrist hashing). The network's word is such a sum over
-//! its messages, or on FIFO links over its flows. The fingerprint hashes the words in one
+//! its messages (with their numbers of copies on a network that does not duplicate), or on
+//! FIFO links over its flows. The fingerprint hashes the words in one
 //! order (`hash_words`).
 //!
 //! The parts are what make a next state's fingerprint cheap: a delivery changes one actor,
@@ -80,15 +81,28 @@ impl Parts {
         let history = delta.history.as_ref().map_or(self.history, word);
         let added = (delta.added.iter()).fold(self.network[1], |sum, e| sum.wrapping_add(word(e)));
         let mut network = (delta.removed.iter()).fold(added, |sum, e| sum.wrapping_sub(word(e)));
-        if let Network::Ordered(queues) = &last.network {
-            for (key, flow) in &delta.flows {
-                if let Some(old) = queues.get(key) {
-                    network = network.wrapping_sub(word(&(key, old)));
-                }
-                if !flow.is_empty() {
-                    network = network.wrapping_add(word(&(key, flow)));
+        match &last.network {
+            Network::Ordered(queues) => {
+                for (key, flow) in &delta.flows {
+                    if let Some(old) = queues.get(key) {
+                        network = network.wrapping_sub(word(&(key, old)));
+                    }
+                    if !flow.is_empty() {
+                        network = network.wrapping_add(word(&(key, flow)));
+                    }
                 }
             }
+            Network::UnorderedNonDuplicating(bag) => {
+                for (env, n) in &delta.copies {
+                    if let Some(old) = bag.get(env) {
+                        network = network.wrapping_sub(word(&(env, old)));
+                    }
+                    if *n > 0 {
+                        network = network.wrapping_add(word(&(env, n)));
+                    }
+                }
+            }
+            Network::UnorderedDuplicating(..) => {}
         }
         self.combine(Some((i, [actor, timers, storage])), history, network)
     }

@@ -6,7 +6,8 @@
 //!   fixed script, and the client that breaks the API's rules.
 //! - [`bank_model`]: the model type, and the reductions it applies to every state;
 //!   [`delta`]: a delivery or timeout decided as a change to the state it starts from, before
-//!   the next state is built;
+//!   the next state is built, with each handler's outcome from [`memo`], which runs it once
+//!   per actor state and event;
 //!   [`symmetry`]: the one applied among servers no client talks to.
 //! - [`search`]: the exhaustive search (depth- or breadth-first) that checks the model, and
 //!   [`fingerprint`]: the 64-bit hash by which it merges states, which tells apart states
