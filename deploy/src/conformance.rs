@@ -8,7 +8,11 @@
 //!    servers with timeouts long enough never to fire, and sends
 //!    [`HarnessRequest::FireTimer`] when the trace fires one.
 //! 2. **The state.** [`HarnessRequest::ReportState`] asks for the server's whole
-//!    [`ServerState`].
+//!    [`ServerState`], with how many datagrams that can change it (protocol messages and
+//!    fired timers) the server has handled since it started. The harness counts what it
+//!    sent, and asks again until the two agree: on a loaded machine, a datagram sent just
+//!    before the request can still be on its way when the request arrives (loopback keeps
+//!    order only within one CPU's queue, and the harness's thread may move between two sends).
 //!
 //! Both are test hooks, so a server obeys them only in [`Mode::Conformance`]
 //! (`paxchain server --conformance`). Otherwise it answers [`HarnessReply::Refused`] and
@@ -24,6 +28,8 @@ use paxchain::{ServerActor, ServerState, Storage, Timer};
 use serde::{Deserialize, Serialize};
 use stateright::actor::{Actor, Command, Id, Out};
 use std::borrow::Cow;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 
 /// What the harness asks of a server.
 #[derive(Clone, Debug, PartialEq, Hash, Eq, Serialize, Deserialize)]
@@ -37,8 +43,12 @@ pub enum HarnessRequest {
 /// A server's answer to a [`HarnessRequest`].
 #[derive(Clone, Debug, PartialEq, Hash, Eq, Serialize, Deserialize)]
 pub enum HarnessReply {
-    /// The state after every datagram received before the request.
-    State { state: Box<ServerState> },
+    /// The state after every datagram received before the request, and how many protocol
+    /// datagrams and fired timers the server has handled since it started.
+    State {
+        state: Box<ServerState>,
+        handled: u64,
+    },
     /// The server is not in conformance mode.
     Refused { reason: String },
 }
@@ -62,6 +72,19 @@ pub const REFUSED: &str = "harness requests are obeyed only by a server started 
 pub struct Host {
     pub server: ServerActor,
     pub mode: Mode,
+    /// Protocol datagrams and fired timers handled since the process started (reported in
+    /// conformance mode only). Outside the protocol's state: the checked actor never sees it.
+    handled: Arc<AtomicU64>,
+}
+
+impl Host {
+    pub fn new(server: ServerActor, mode: Mode) -> Host {
+        Host {
+            server,
+            mode,
+            handled: Arc::default(),
+        }
+    }
 }
 
 impl Actor for Host {
@@ -88,6 +111,7 @@ impl Actor for Host {
     ) {
         let request = match d {
             Datagram::Protocol(msg) => {
+                self.handled.fetch_add(1, Ordering::Relaxed);
                 let mut out = Out::new();
                 self.server.on_msg(id, state, src, msg, &mut out);
                 return forward(out, o);
@@ -105,10 +129,17 @@ impl Actor for Host {
             );
         }
         match request {
-            HarnessRequest::FireTimer { timer } => self.on_timeout(id, state, &timer, o),
+            HarnessRequest::FireTimer { timer } => {
+                self.handled.fetch_add(1, Ordering::Relaxed);
+                self.on_timeout(id, state, &timer, o)
+            }
             HarnessRequest::ReportState => {
                 let state = Box::new(state.as_ref().clone());
-                o.send(src, Datagram::HarnessReply(HarnessReply::State { state }));
+                let handled = self.handled.load(Ordering::Relaxed);
+                o.send(
+                    src,
+                    Datagram::HarnessReply(HarnessReply::State { state, handled }),
+                );
             }
         }
     }
@@ -144,10 +175,7 @@ mod tests {
     use paxchain::{Msg, ServerConfig};
 
     fn host(mode: Mode) -> Host {
-        Host {
-            server: ServerActor::new(ServerConfig::default()),
-            mode,
-        }
+        Host::new(ServerActor::new(ServerConfig::default()), mode)
     }
 
     fn deliver(h: &Host, d: Datagram) -> (ServerState, Vec<Command<Datagram, Timer, (), Storage>>) {
@@ -185,8 +213,36 @@ mod tests {
         );
         assert!(matches!(
             cmds.as_slice(),
-            [Command::Send(_, Datagram::HarnessReply(HarnessReply::State { state }))]
+            [Command::Send(_, Datagram::HarnessReply(HarnessReply::State { state, handled: 0 }))]
                 if **state == ServerState::fresh()
+        ));
+    }
+
+    /// The report counts protocol datagrams and fired timers, not the reports themselves.
+    #[test]
+    fn a_report_counts_what_can_change_the_state() {
+        let h = host(Mode::Conformance);
+        let mut o = Out::new();
+        let mut state = Cow::Owned(h.on_start(Id::from(0), &None, &mut o));
+        for d in [
+            Datagram::Protocol(Msg::Api(ApiMsg::GetLog)),
+            Datagram::Harness(HarnessRequest::ReportState),
+            Datagram::Harness(HarnessRequest::FireTimer {
+                timer: Timer::Round,
+            }),
+            Datagram::Protocol(Msg::Api(ApiMsg::GetLog)),
+        ] {
+            h.on_msg(Id::from(0), &mut state, Id::from(9), d, &mut Out::new());
+        }
+        let mut o = Out::new();
+        let report = Datagram::Harness(HarnessRequest::ReportState);
+        h.on_msg(Id::from(0), &mut state, Id::from(9), report, &mut o);
+        assert!(matches!(
+            o.into_iter().collect::<Vec<_>>().as_slice(),
+            [Command::Send(
+                _,
+                Datagram::HarnessReply(HarnessReply::State { handled: 3, .. })
+            )]
         ));
     }
 

@@ -54,10 +54,7 @@ pub fn run_server(
         actor.cfg.bug.is_none(),
         "the deployment never runs a seeded bug (src/bugs.rs)"
     );
-    let host = Host {
-        server: actor,
-        mode,
-    };
+    let host = Host::new(actor, mode);
     stateright::actor::spawn(
         wire::encode,
         wire::decode,

@@ -125,6 +125,7 @@ mod tests {
             Datagram::Harness(HarnessRequest::ReportState),
             Datagram::HarnessReply(HarnessReply::State {
                 state: Box::new(ServerState::fresh()),
+                handled: 7,
             }),
             Datagram::HarnessReply(HarnessReply::Refused {
                 reason: "no".into(),

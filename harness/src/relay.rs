@@ -42,6 +42,9 @@ pub struct Relay {
     control: UdpSocket,
     /// In flight, in the order they arrived.
     pub held: Vec<Held>,
+    /// Per server: the datagrams sent to it that can change its state (deliveries and
+    /// fired timers) since it last started, to compare with the count its report gives.
+    sent: Vec<u64>,
 }
 
 fn loopback() -> std::io::Result<UdpSocket> {
@@ -73,6 +76,7 @@ impl Relay {
             listen,
             control,
             held: Vec::new(),
+            sent: vec![0; servers],
         })
     }
 
@@ -158,18 +162,37 @@ impl Relay {
         };
         if let Some(to) = self.listen.get(h.dst) {
             self.sockets[h.src].send_to(&h.bytes, to)?;
+            self.sent[h.dst] += 1;
         }
         Ok(())
     }
 
-    /// Sends a harness request to server `s` without waiting.
-    pub fn tell(&self, s: usize, request: HarnessRequest) -> Result<(), HarnessError> {
-        let bytes = wire::encode(&Datagram::Harness(request)).expect("requests are plain data");
+    /// Sends a request that changes server `s`'s state (a fired timer), without waiting.
+    pub fn tell(&mut self, s: usize, request: HarnessRequest) -> Result<(), HarnessError> {
+        self.send_request(s, &request)?;
+        self.sent[s] += 1;
+        Ok(())
+    }
+
+    /// The datagrams sent to server `s` that can change its state, since it last started.
+    pub fn sent_to(&self, s: usize) -> u64 {
+        self.sent[s]
+    }
+
+    /// Server `s` starts again: it has handled nothing yet.
+    pub fn restarted(&mut self, s: usize) {
+        self.sent[s] = 0;
+    }
+
+    fn send_request(&self, s: usize, request: &HarnessRequest) -> Result<(), HarnessError> {
+        let bytes =
+            wire::encode(&Datagram::Harness(request.clone())).expect("requests are plain data");
         self.control.send_to(&bytes, self.listen[s])?;
         Ok(())
     }
 
-    /// Sends a harness request to server `s` and waits up to `timeout` for its reply.
+    /// Sends a request that changes nothing (a report) to server `s` and waits up to
+    /// `timeout` for its reply.
     /// (It polls: a socket's receive timeout is rounded up to the kernel's tick, which
     /// would make every restart cost milliseconds.)
     pub fn ask(
@@ -178,7 +201,7 @@ impl Relay {
         request: HarnessRequest,
         timeout: Duration,
     ) -> Result<Option<HarnessReply>, HarnessError> {
-        self.tell(s, request)?;
+        self.send_request(s, &request)?;
         let deadline = Instant::now() + timeout;
         let mut buf = vec![0u8; 65_536];
         loop {

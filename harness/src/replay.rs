@@ -14,6 +14,11 @@
 //!    in arrival order, so its report comes after the step's datagram is handled and after
 //!    everything that step sent is on its way; on loopback, sent means arrived. The harness
 //!    then collects what arrived. No fixed sleep is needed anywhere.
+//!    Arrival order is not send order, though, when the two come from different sockets and
+//!    the machine is loaded: loopback queues a datagram on the sending CPU, and the
+//!    harness's thread can move to another between the delivery and the request. So a
+//!    report says how many deliveries and fired timers the server has handled, and the
+//!    harness asks again until that is all it sent.
 //! 4. Each running server's state is compared with the model's, then the datagrams in
 //!    flight with the model's network ([`crate::compare`]). The first difference ends the
 //!    replay.
@@ -333,6 +338,7 @@ impl Session {
             }
             Step::Recover { actor } => {
                 self.procs.restart(*actor)?;
+                self.relay.restarted(*actor);
                 match self.await_up(*actor) {
                     // The model's server restarts; a real one that refuses to is a difference.
                     Err(HarnessError::Exited {
@@ -360,7 +366,7 @@ impl Session {
         let servers = self.model.cfg.servers;
         for s in 0..servers {
             if !self.state.crashed[s] {
-                self.real[s] = Some(self.report(s, self.patience)?.ok_or_else(|| self.down(s))?);
+                self.real[s] = Some(self.report_all_handled(s)?);
             }
         }
         for s in 0..servers {
@@ -434,14 +440,37 @@ impl Session {
     }
 
     /// Server `s`'s state, in model ids; `None` if it did not answer within `wait`.
-    fn report(&self, s: usize, wait: Duration) -> Result<Option<ServerState>, HarnessError> {
+    /// Server `s`'s state once it has handled every datagram sent to it (3. above).
+    fn report_all_handled(&self, s: usize) -> Result<ServerState, HarnessError> {
+        let deadline = Instant::now() + self.patience;
+        let sent = self.relay.sent_to(s);
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            let (state, handled) = self.report(s, left)?.ok_or_else(|| self.down(s))?;
+            if handled == sent {
+                return Ok(state);
+            }
+            if handled > sent || Instant::now() >= deadline {
+                return Err(HarnessError::Server {
+                    server: Account::of_server(s).to_string(),
+                    why: format!("handled {handled} datagrams and timers, where {sent} were sent"),
+                });
+            }
+            // One is still on its way: ask again (a later request arrives later still).
+            std::thread::yield_now();
+        }
+    }
+
+    /// Server `s`'s state and how many datagrams and timers it has handled, if it answers
+    /// within `wait`.
+    fn report(&self, s: usize, wait: Duration) -> Result<Option<(ServerState, u64)>, HarnessError> {
         match self.relay.ask(s, HarnessRequest::ReportState, wait)? {
             None => Ok(None),
             Some(HarnessReply::Refused { reason }) => Err(HarnessError::Server {
                 server: Account::of_server(s).to_string(),
                 why: format!("refused to report its state: {reason}"),
             }),
-            Some(HarnessReply::State { state }) => {
+            Some(HarnessReply::State { state, handled }) => {
                 let mut state = *state;
                 if let Some(w) = &mut state.waiting {
                     // Model ids: a client is its actor index.
@@ -450,7 +479,7 @@ impl Session {
                         w.client = Id::from(a);
                     }
                 }
-                Ok(Some(state))
+                Ok(Some((state, handled)))
             }
         }
     }
@@ -459,7 +488,7 @@ impl Session {
     fn await_up(&mut self, s: usize) -> Result<(), HarnessError> {
         let deadline = Instant::now() + self.patience;
         while Instant::now() < deadline {
-            if let Some(state) = self.report(s, Duration::from_micros(500))? {
+            if let Some((state, _)) = self.report(s, Duration::from_micros(500))? {
                 self.real[s] = Some(state);
                 return Ok(());
             }
