@@ -90,17 +90,22 @@ impl BankModel {
     }
 
     /// How paxchain's own search ([`crate::search`]) checks this model: on one thread, with
-    /// the symmetry of the servers no client talks to where there is one (reduction 5), and
-    /// with the fingerprint that tells every state apart ([`crate::fingerprint`]).
-    /// Where there is no symmetry, deliveries and timeouts are fingerprinted before they are
-    /// built (`expand` below).
+    /// the fingerprint that tells every state apart ([`crate::fingerprint`]). Where the
+    /// servers no client talks to make a symmetry (reduction 5), a state is merged by its
+    /// representative's fingerprint, computed without building the representative
+    /// ([`crate::symmetry::representative_fingerprint`]). Where there is none, deliveries
+    /// and timeouts are fingerprinted before they are built (`expand` below).
     pub fn search_options(&self) -> SearchOptions<BankModel> {
-        let symmetry = self.cfg.symmetry();
-        SearchOptions {
-            symmetry,
-            fingerprint: Some(fingerprint::fingerprint),
-            expand: symmetry.is_none().then_some(expand as Expand<BankModel>),
-            ..SearchOptions::default()
+        match self.cfg.symmetric_fingerprint() {
+            Some(print) => SearchOptions {
+                fingerprint: Some(print),
+                ..SearchOptions::default()
+            },
+            None => SearchOptions {
+                fingerprint: Some(fingerprint::fingerprint),
+                expand: Some(expand as Expand<BankModel>),
+                ..SearchOptions::default()
+            },
         }
     }
 

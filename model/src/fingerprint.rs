@@ -26,10 +26,12 @@
 //! only if that fingerprint is new ([`crate::delta::Delta`]).
 
 use crate::delta::Delta;
+use crate::node::NodeState;
 use crate::BankState;
 use paxchain::Msg;
-use stateright::actor::Network;
+use stateright::actor::{Envelope, Id, Network};
 use std::hash::{BuildHasher, Hash, Hasher};
+use std::sync::Arc;
 
 fn seeds() -> ahash::RandomState {
     ahash::RandomState::with_seeds(5, 6, 7, 8)
@@ -154,6 +156,54 @@ pub fn fingerprint(s: &BankState) -> u64 {
             word(&s.crashed),
         ],
         s.actor_storages.iter().map(word),
+    )
+}
+
+/// The fingerprint of `rename(s, renamed)` (`crate::symmetry::rename`) without building it:
+/// actor `i`'s parts become actor `renamed[i]`'s, with its state as `state` gives it (a
+/// leader's voters are renamed), and every message's ends are renamed.
+pub fn of_renamed(
+    s: &BankState,
+    renamed: &[usize],
+    state: impl Fn(&Arc<NodeState>) -> Arc<NodeState>,
+) -> u64 {
+    let mut from = vec![0; renamed.len()];
+    for (i, &to) in renamed.iter().enumerate() {
+        from[to] = i;
+    }
+    let id = |i: Id| Id::from(renamed[usize::from(i)]);
+    fn renamed_env(e: &Envelope<Msg>, id: impl Fn(Id) -> Id) -> Envelope<&Msg> {
+        Envelope {
+            src: id(e.src),
+            dst: id(e.dst),
+            msg: &e.msg,
+        }
+    }
+    let env = |e| renamed_env(e, id);
+    // Each word as `network` and `fingerprint` compute it for the renamed state.
+    let [kind, in_flight, last] = match &s.network {
+        Network::UnorderedDuplicating(set, last) => [
+            0,
+            sum_of(set.iter().map(env)),
+            word(&last.as_ref().map(env)),
+        ],
+        Network::UnorderedNonDuplicating(counts) => {
+            [1, sum_of(counts.iter().map(|(e, n)| (env(e), n))), 0]
+        }
+        Network::Ordered(queues) => [
+            2,
+            sum_of(queues.iter().map(|(&(a, b), flow)| ((id(a), id(b)), flow))),
+            0,
+        ],
+    };
+    let crashed: Vec<bool> = from.iter().map(|&i| s.crashed[i]).collect();
+    let random: Vec<_> = from.iter().map(|&i| &s.random_choices[i]).collect();
+    hash_words(
+        from.iter().map(|&i| word(&*state(&s.actor_states[i]))),
+        word(&s.history),
+        from.iter().map(|&i| sum_of(s.timers_set[i].iter())),
+        [word(&random), kind, in_flight, last, word(&crashed)],
+        from.iter().map(|&i| word(&s.actor_storages[i])),
     )
 }
 

@@ -16,7 +16,10 @@
 //! 2. The search ([`crate::search`], in either order) and stateright's DFS and simulation
 //!    apply a representative function: they merge a state with every state that has the same
 //!    representative, and go on exploring the state itself, so every reported path is a real
-//!    run.
+//!    run. paxchain's search needs only the representative's fingerprint, which
+//!    [`representative_fingerprint`] computes from the state and the renaming without
+//!    building the renamed state (model/tests/passive_servers.rs checks it equals the built
+//!    one's in every state of every orbit it walks).
 //! 3. The representative sorts the passive servers by a key that is unchanged when the other
 //!    passive servers are renamed: each one's state, storage, crash flag and timers, its
 //!    flows to and from every other actor (taken in index order), and whether it is counted
@@ -31,6 +34,7 @@
 
 use crate::bank_model::{in_flight, BankState};
 use crate::config::ModelConfig;
+use crate::fingerprint;
 use crate::node::NodeState;
 use paxchain::server::Voters;
 use paxchain::Msg;
@@ -58,44 +62,80 @@ impl ModelConfig {
         let mask = self.interchangeable_servers();
         (mask.count_ones() >= 2).then(|| TABLE[mask as usize])
     }
+
+    /// The fingerprint of a state's representative ([`representative_fingerprint`]), if two
+    /// or more servers are interchangeable.
+    pub fn symmetric_fingerprint(&self) -> Option<fn(&BankState) -> u64> {
+        let mask = self.interchangeable_servers();
+        (mask.count_ones() >= 2).then(|| FINGERPRINTS[mask as usize])
+    }
 }
 
 fn canonical<const MASK: u32>(s: &BankState) -> BankState {
     representative(MASK, s)
 }
 
-macro_rules! table {
-    ($($mask:literal)*) => { [$(canonical::<$mask> as Representative),*] };
+fn canonical_fingerprint<const MASK: u32>(s: &BankState) -> u64 {
+    representative_fingerprint(MASK, s)
 }
 
-/// One instance per mask of at most seven servers (the model's limit).
-static TABLE: [Representative; 128] = table!(
+macro_rules! table {
+    ($f:ident, $t:ty, $($mask:literal)*) => { [$($f::<$mask> as $t),*] };
+}
+
+macro_rules! masks {
+    ($f:ident, $t:ty) => { table!($f, $t,
     0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 21 22 23 24 25 26 27 28 29 30 31
     32 33 34 35 36 37 38 39 40 41 42 43 44 45 46 47 48 49 50 51 52 53 54 55 56 57 58 59 60 61
     62 63 64 65 66 67 68 69 70 71 72 73 74 75 76 77 78 79 80 81 82 83 84 85 86 87 88 89 90 91
     92 93 94 95 96 97 98 99 100 101 102 103 104 105 106 107 108 109 110 111 112 113 114 115
     116 117 118 119 120 121 122 123 124 125 126 127
-);
+    ) };
+}
+
+/// One instance per mask of at most seven servers (the model's limit).
+static TABLE: [Representative; 128] = masks!(canonical, Representative);
+/// The same, for the representative's fingerprint.
+static FINGERPRINTS: [fn(&BankState) -> u64; 128] =
+    masks!(canonical_fingerprint, fn(&BankState) -> u64);
 
 /// The state of `s`'s orbit with the passive servers (`mask`) sorted by their keys.
 pub fn representative(mask: u32, s: &BankState) -> BankState {
+    match sorting(mask, s) {
+        Some(renamed) => rename(s, &renamed),
+        None => s.clone(),
+    }
+}
+
+/// The fingerprint of `representative(mask, s)`, without building it: what the search
+/// merges states by (5. above).
+pub fn representative_fingerprint(mask: u32, s: &BankState) -> u64 {
+    match sorting(mask, s) {
+        Some(renamed) => fingerprint::of_renamed(s, &renamed, |st| rename_voters(st, &renamed)),
+        None => fingerprint::fingerprint(s),
+    }
+}
+
+/// The renaming that sorts the passive servers (`mask`) of `s` by their keys (3. above), or
+/// `None` if `s` is its own representative.
+fn sorting(mask: u32, s: &BankState) -> Option<Vec<usize>> {
     let passive = |i: usize| i < 32 && mask & (1 << i) != 0;
     let between_passive = links(&s.network).any(|(src, dst)| passive(src) && passive(dst));
     if between_passive {
-        return s.clone(); // 4. sound, only not merged
+        return None; // 4. sound, only not merged
     }
     let slots: Vec<usize> = (0..s.actor_states.len()).filter(|&i| passive(i)).collect();
     let mut order = slots.clone();
     order.sort_by_cached_key(|&p| key(s, &passive, p));
     if order == slots {
-        return s.clone();
+        return None;
     }
     // Passive server `order[k]` moves to slot `slots[k]`; every other actor stays.
     let mut renamed: Vec<usize> = (0..s.actor_states.len()).collect();
     for (&from, &to) in order.iter().zip(&slots) {
         renamed[from] = to;
     }
-    rename(s, &renamed)
+    Some(renamed)
 }
 
 /// A hasher with fixed keys, so a key is the same in every run and on every thread.

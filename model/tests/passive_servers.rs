@@ -9,7 +9,8 @@
 
 use common::{scenario, sum_over_reachable};
 use paxchain::{Storage, Variant};
-use paxchain_model::symmetry::{rename, representative};
+use paxchain_model::fingerprint::fingerprint;
+use paxchain_model::symmetry::{rename, representative, representative_fingerprint};
 use paxchain_model::{BankModel, BankState, ModelConfig, NetworkKind};
 use stateright::Model;
 use std::collections::BTreeSet;
@@ -80,6 +81,11 @@ fn check_symmetry(cfg: ModelConfig) -> usize {
                 canonical,
                 "one representative"
             );
+            assert_eq!(
+                representative_fingerprint(mask, t),
+                fingerprint(&representative(mask, t)),
+                "the representative's fingerprint, computed without building it"
+            );
             for p in m.properties() {
                 assert_eq!((p.condition)(m, s), (p.condition)(m, t), "{}", p.name);
             }
@@ -108,6 +114,16 @@ fn renaming_passive_servers_is_an_automorphism_with_a_crash_and_loss() {
         ..scenario("five")
     };
     assert!(check_symmetry(cfg) > 10_000);
+}
+
+#[test]
+fn renaming_passive_servers_is_an_automorphism_on_an_unordered_network() {
+    let cfg = ModelConfig {
+        network: NetworkKind::Unordered,
+        max_round: 1,
+        ..scenario("five")
+    };
+    assert!(check_symmetry(cfg) > 1_000);
 }
 
 #[test]
