@@ -88,7 +88,7 @@ pub fn of(model: &BankModel, last: &BankState, action: Action) -> Result<Option<
     let applies = model.cfg.reduce;
     match action {
         ActorModelAction::Deliver { src, dst, msg } if applies => {
-            Ok(delivery(model, last, src, dst, msg))
+            Ok(delivery(model, last, src, dst, &msg))
         }
         ActorModelAction::Timeout(id, timer) if applies => Ok(timeout(model, last, id, &timer)),
         other => Err(other),
@@ -98,16 +98,11 @@ pub fn of(model: &BankModel, last: &BankState, action: Action) -> Result<Option<
 /// The delta of delivering `msg` from `src` to `dst` (see [`of`]). On FIFO links the
 /// delivered message leaves its flow (7. above), and on the network that neither duplicates
 /// nor orders one copy of it leaves (8. above).
-pub fn delivery(model: &BankModel, last: &BankState, src: Id, dst: Id, msg: Msg) -> Option<Delta> {
+pub fn delivery(model: &BankModel, last: &BankState, src: Id, dst: Id, msg: &Msg) -> Option<Delta> {
     let index = usize::from(dst);
     if last.crashed[index] {
         return None;
     }
-    let delivered = matches!(last.network, Network::UnorderedNonDuplicating(_)).then(|| Envelope {
-        src,
-        dst,
-        msg: msg.clone(),
-    });
     let step = (model.steps).delivery(
         &model.actors[index],
         dst,
@@ -132,7 +127,11 @@ pub fn delivery(model: &BankModel, last: &BankState, src: Id, dst: Id, msg: Msg)
             if delta.state.is_none() && step.out.is_empty() {
                 return None;
             }
-            let env = delivered.expect("made for this network");
+            let env = Envelope {
+                src,
+                dst,
+                msg: msg.clone(),
+            };
             let copies = bag[&env] - 1;
             delta.copies.push((env, copies));
         }

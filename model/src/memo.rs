@@ -31,11 +31,12 @@
 //! that answered wrongly would fail there.
 
 use crate::node::{Node, NodeState};
+use hashbrown::{Equivalent, HashMap};
 use paxchain::{Msg, Timer};
 use stateright::actor::{is_no_op_with_timer, Actor, Id, Out};
 use std::borrow::Cow;
 use std::cell::RefCell;
-use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
@@ -45,7 +46,7 @@ use std::sync::Arc;
 pub const CAPACITY: usize = 1 << 14;
 
 /// One actor's event in one actor state: the handler's whole input.
-#[derive(PartialEq, Eq, Hash)]
+#[derive(PartialEq, Eq)]
 enum Event {
     Delivery {
         actor: Id,
@@ -58,6 +59,117 @@ enum Event {
         state: Arc<NodeState>,
         timer: Timer,
     },
+}
+
+/// An [`Event`] whose parts are borrowed: what a lookup is made with, so that a hit copies
+/// nothing. An event hashes as its borrowed form does, so the two find the same entry.
+#[derive(Hash)]
+enum Borrowed<'a> {
+    Delivery {
+        actor: Id,
+        state: &'a Arc<NodeState>,
+        src: Id,
+        msg: &'a Msg,
+    },
+    Timeout {
+        actor: Id,
+        state: &'a Arc<NodeState>,
+        timer: &'a Timer,
+    },
+}
+
+impl Event {
+    fn borrowed(&self) -> Borrowed<'_> {
+        match self {
+            Event::Delivery {
+                actor,
+                state,
+                src,
+                msg,
+            } => Borrowed::Delivery {
+                actor: *actor,
+                state,
+                src: *src,
+                msg,
+            },
+            Event::Timeout {
+                actor,
+                state,
+                timer,
+            } => Borrowed::Timeout {
+                actor: *actor,
+                state,
+                timer,
+            },
+        }
+    }
+}
+
+impl Hash for Event {
+    fn hash<H: Hasher>(&self, h: &mut H) {
+        self.borrowed().hash(h)
+    }
+}
+
+impl Borrowed<'_> {
+    fn owned(&self) -> Event {
+        match *self {
+            Borrowed::Delivery {
+                actor,
+                state,
+                src,
+                msg,
+            } => Event::Delivery {
+                actor,
+                state: Arc::clone(state),
+                src,
+                msg: msg.clone(),
+            },
+            Borrowed::Timeout {
+                actor,
+                state,
+                timer,
+            } => Event::Timeout {
+                actor,
+                state: Arc::clone(state),
+                timer: timer.clone(),
+            },
+        }
+    }
+}
+
+impl Equivalent<Event> for Borrowed<'_> {
+    fn equivalent(&self, key: &Event) -> bool {
+        match (self, key) {
+            (
+                Borrowed::Delivery {
+                    actor,
+                    state,
+                    src,
+                    msg,
+                },
+                Event::Delivery {
+                    actor: a,
+                    state: s,
+                    src: f,
+                    msg: m,
+                },
+            ) => actor == a && *state == s && src == f && *msg == m,
+            (
+                Borrowed::Timeout {
+                    actor,
+                    state,
+                    timer,
+                },
+                Event::Timeout {
+                    actor: a,
+                    state: s,
+                    timer: t,
+                },
+            ) => actor == a && *state == s && *timer == t,
+            _ => false,
+        }
+    }
 }
 
 /// What the handler did: the actor's new state if it changed it, its commands, and (for a
@@ -98,18 +210,15 @@ impl StepMemo {
         id: Id,
         state: &Arc<NodeState>,
         src: Id,
-        msg: Msg,
+        msg: &Msg,
     ) -> Arc<Step> {
-        let event = Event::Delivery {
+        let event = Borrowed::Delivery {
             actor: id,
-            state: Arc::clone(state),
+            state,
             src,
             msg,
         };
-        self.get_or_run(event, |event| {
-            let Event::Delivery { msg, .. } = event else {
-                unreachable!("a delivery's event")
-            };
+        self.get_or_run(event, || {
             let mut cow = Cow::Borrowed(&**state);
             let mut out = Out::new();
             actor.on_msg(id, &mut cow, src, msg.clone(), &mut out);
@@ -125,12 +234,12 @@ impl StepMemo {
         state: &Arc<NodeState>,
         timer: &Timer,
     ) -> Arc<Step> {
-        let event = Event::Timeout {
+        let event = Borrowed::Timeout {
             actor: id,
-            state: Arc::clone(state),
-            timer: timer.clone(),
+            state,
+            timer,
         };
-        self.get_or_run(event, |_| {
+        self.get_or_run(event, || {
             let mut cow = Cow::Borrowed(&**state);
             let mut out = Out::new();
             actor.on_timeout(id, &mut cow, timer, &mut out);
@@ -139,7 +248,7 @@ impl StepMemo {
         })
     }
 
-    fn get_or_run(&self, event: Event, run: impl FnOnce(&Event) -> Step) -> Arc<Step> {
+    fn get_or_run(&self, event: Borrowed, run: impl FnOnce() -> Step) -> Arc<Step> {
         STEPS.with(|cell| {
             let mut memo = cell.borrow_mut();
             let (id, steps) = &mut *memo;
@@ -150,8 +259,8 @@ impl StepMemo {
             if let Some(step) = steps.get(&event) {
                 return Arc::clone(step);
             }
-            let step = Arc::new(run(&event));
-            steps.insert(event, Arc::clone(&step));
+            let step = Arc::new(run());
+            steps.insert(event.owned(), Arc::clone(&step));
             step
         })
     }
@@ -193,13 +302,7 @@ mod tests {
         e: &Envelope<Msg>,
     ) -> Arc<Step> {
         let i = usize::from(e.dst);
-        memo.delivery(
-            &model.actors[i],
-            e.dst,
-            &s.actor_states[i],
-            e.src,
-            e.msg.clone(),
-        )
+        memo.delivery(&model.actors[i], e.dst, &s.actor_states[i], e.src, &e.msg)
     }
 
     #[test]

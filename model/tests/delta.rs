@@ -38,7 +38,9 @@ fn compare(cfg: &ModelConfig, bound: Option<usize>) -> (usize, usize) {
         let mut built = 0;
         for a in actions {
             let delta = match a.clone() {
-                ActorModelAction::Deliver { src, dst, msg } => delta::delivery(m, s, src, dst, msg),
+                ActorModelAction::Deliver { src, dst, msg } => {
+                    delta::delivery(m, s, src, dst, &msg)
+                }
                 ActorModelAction::Timeout(id, timer) => delta::timeout(m, s, id, &timer),
                 _ => continue,
             };
