@@ -12,7 +12,8 @@
 //!    the message with its sender (or the timer). Actor states are shared `Arc`s that carry
 //!    their hash ([`crate::hashed`]), and `Arc`'s equality tries the pointer first, so a hit
 //!    costs hashing the message and, usually, one pointer comparison. Nothing is trusted to
-//!    a hash alone.
+//!    a hash alone. The table is asked with the parts borrowed (hashbrown's `Equivalent`),
+//!    so a hit copies nothing; the owned key is made only on a miss.
 //! 2. **The value is what the handler gave**: the new state as one shared `Arc`, so every
 //!    successor that takes the same step shares it, and the commands as the handler emitted
 //!    them, in order. For a timeout, also stateright's verdict that the step is a no-op,
