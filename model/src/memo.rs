@@ -349,6 +349,25 @@ mod tests {
         ));
     }
 
+    /// A full table starts again empty: bounded memory, and the steps are computed again.
+    #[test]
+    fn a_full_table_starts_again() {
+        let (model, s, env) = start();
+        let from = |k: usize| Envelope {
+            src: Id::from(1_000 + k),
+            ..env.clone()
+        };
+        let first = deliver(&model.steps, &model, &s, &env);
+        for k in 0..CAPACITY - 2 {
+            deliver(&model.steps, &model, &s, &from(k));
+        }
+        let again = deliver(&model.steps, &model, &s, &env);
+        assert!(Arc::ptr_eq(&first, &again), "one entry short of full, still kept");
+        deliver(&model.steps, &model, &s, &from(CAPACITY));
+        let after = deliver(&model.steps, &model, &s, &env);
+        assert!(!Arc::ptr_eq(&first, &after), "a full table was emptied");
+    }
+
     #[test]
     fn a_step_is_keyed_by_its_whole_input() {
         let (model, s, env) = start();
