@@ -9,10 +9,11 @@
 //!    [`HarnessRequest::FireTimer`] when the trace fires one.
 //! 2. **The state.** [`HarnessRequest::ReportState`] asks for the server's whole
 //!    [`ServerState`], with how many datagrams that can change it (protocol messages and
-//!    fired timers) the server has handled since it started. The harness counts what it
-//!    sent, and asks again until the two agree: on a loaded machine, a datagram sent just
-//!    before the request can still be on its way when the request arrives (loopback keeps
-//!    order only within one CPU's queue, and the harness's thread may move between two sends).
+//!    fired timers) the server has handled since it started, and how many protocol
+//!    datagrams it has sent. The harness counts what it sent and what it received, and
+//!    waits until they agree: on a loaded machine a datagram sent just before another can
+//!    still be on its way when the other arrives (loopback keeps order only within one
+//!    CPU's queue, and a thread may move to another CPU between two sends).
 //!
 //! Both are test hooks, so a server obeys them only in [`Mode::Conformance`]
 //! (`paxchain server --conformance`). Otherwise it answers [`HarnessReply::Refused`] and
@@ -43,11 +44,13 @@ pub enum HarnessRequest {
 /// A server's answer to a [`HarnessRequest`].
 #[derive(Clone, Debug, PartialEq, Hash, Eq, Serialize, Deserialize)]
 pub enum HarnessReply {
-    /// The state after every datagram received before the request, and how many protocol
-    /// datagrams and fired timers the server has handled since it started.
+    /// The state after every datagram received before the request; how many protocol
+    /// datagrams and fired timers the server has handled since it started, and how many
+    /// protocol datagrams it has sent.
     State {
         state: Box<ServerState>,
         handled: u64,
+        sent: u64,
     },
     /// The server is not in conformance mode.
     Refused { reason: String },
@@ -72,9 +75,17 @@ pub const REFUSED: &str = "harness requests are obeyed only by a server started 
 pub struct Host {
     pub server: ServerActor,
     pub mode: Mode,
-    /// Protocol datagrams and fired timers handled since the process started (reported in
-    /// conformance mode only). Outside the protocol's state: the checked actor never sees it.
-    handled: Arc<AtomicU64>,
+    /// What a report counts (conformance mode only). Outside the protocol's state: the
+    /// checked actor never sees it.
+    counts: Arc<Counts>,
+}
+
+/// Since the process started: the protocol datagrams and fired timers handled, and the
+/// protocol datagrams sent.
+#[derive(Default)]
+struct Counts {
+    handled: AtomicU64,
+    sent: AtomicU64,
 }
 
 impl Host {
@@ -82,7 +93,24 @@ impl Host {
         Host {
             server,
             mode,
-            handled: Arc::default(),
+            counts: Arc::default(),
+        }
+    }
+
+    /// The server's commands, in their order (a save stays before the sends that depend
+    /// on it), each send counted.
+    fn forward(&self, out: Out<ServerActor>, o: &mut Out<Host>) {
+        for c in out {
+            match c {
+                Command::Send(dst, msg) => {
+                    self.counts.sent.fetch_add(1, Ordering::Relaxed);
+                    o.send(dst, Datagram::Protocol(msg))
+                }
+                Command::SetTimer(timer, range) => o.set_timer(timer, range),
+                Command::CancelTimer(timer) => o.cancel_timer(timer),
+                Command::Save(storage) => o.save(storage),
+                Command::ChooseRandom(key, choices) => o.choose_random(key, choices),
+            }
         }
     }
 }
@@ -97,7 +125,7 @@ impl Actor for Host {
     fn on_start(&self, id: Id, storage: &Option<Storage>, o: &mut Out<Self>) -> ServerState {
         let mut out = Out::new();
         let state = self.server.on_start(id, storage, &mut out);
-        forward(out, o);
+        self.forward(out, o);
         state
     }
 
@@ -111,10 +139,10 @@ impl Actor for Host {
     ) {
         let request = match d {
             Datagram::Protocol(msg) => {
-                self.handled.fetch_add(1, Ordering::Relaxed);
+                self.counts.handled.fetch_add(1, Ordering::Relaxed);
                 let mut out = Out::new();
                 self.server.on_msg(id, state, src, msg, &mut out);
-                return forward(out, o);
+                return self.forward(out, o);
             }
             Datagram::Harness(request) => request,
             // A server asks the harness nothing; a reply to it is a stray datagram.
@@ -130,16 +158,19 @@ impl Actor for Host {
         }
         match request {
             HarnessRequest::FireTimer { timer } => {
-                self.handled.fetch_add(1, Ordering::Relaxed);
+                self.counts.handled.fetch_add(1, Ordering::Relaxed);
                 self.on_timeout(id, state, &timer, o)
             }
             HarnessRequest::ReportState => {
                 let state = Box::new(state.as_ref().clone());
-                let handled = self.handled.load(Ordering::Relaxed);
-                o.send(
-                    src,
-                    Datagram::HarnessReply(HarnessReply::State { state, handled }),
-                );
+                let handled = self.counts.handled.load(Ordering::Relaxed);
+                let sent = self.counts.sent.load(Ordering::Relaxed);
+                let reply = HarnessReply::State {
+                    state,
+                    handled,
+                    sent,
+                };
+                o.send(src, Datagram::HarnessReply(reply));
             }
         }
     }
@@ -147,24 +178,11 @@ impl Actor for Host {
     fn on_timeout(&self, id: Id, state: &mut Cow<ServerState>, timer: &Timer, o: &mut Out<Self>) {
         let mut out = Out::new();
         self.server.on_timeout(id, state, timer, &mut out);
-        forward(out, o);
+        self.forward(out, o);
     }
 
     fn name(&self) -> String {
         self.server.name()
-    }
-}
-
-/// The server's commands, in their order (a save stays before the sends that depend on it).
-fn forward(out: Out<ServerActor>, o: &mut Out<Host>) {
-    for c in out {
-        match c {
-            Command::Send(dst, msg) => o.send(dst, Datagram::Protocol(msg)),
-            Command::SetTimer(timer, range) => o.set_timer(timer, range),
-            Command::CancelTimer(timer) => o.cancel_timer(timer),
-            Command::Save(storage) => o.save(storage),
-            Command::ChooseRandom(key, choices) => o.choose_random(key, choices),
-        }
     }
 }
 
@@ -213,7 +231,7 @@ mod tests {
         );
         assert!(matches!(
             cmds.as_slice(),
-            [Command::Send(_, Datagram::HarnessReply(HarnessReply::State { state, handled: 0 }))]
+            [Command::Send(_, Datagram::HarnessReply(HarnessReply::State { state, handled: 0, sent: 0 }))]
                 if **state == ServerState::fresh()
         ));
     }
@@ -241,7 +259,11 @@ mod tests {
             o.into_iter().collect::<Vec<_>>().as_slice(),
             [Command::Send(
                 _,
-                Datagram::HarnessReply(HarnessReply::State { handled: 3, .. })
+                Datagram::HarnessReply(HarnessReply::State {
+                    handled: 3,
+                    sent: 2,
+                    ..
+                })
             )]
         ));
     }

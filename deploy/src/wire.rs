@@ -126,6 +126,7 @@ mod tests {
             Datagram::HarnessReply(HarnessReply::State {
                 state: Box::new(ServerState::fresh()),
                 handled: 7,
+                sent: 5,
             }),
             Datagram::HarnessReply(HarnessReply::Refused {
                 reason: "no".into(),

@@ -45,6 +45,8 @@ pub struct Relay {
     /// Per server: the datagrams sent to it that can change its state (deliveries and
     /// fired timers) since it last started, to compare with the count its report gives.
     sent: Vec<u64>,
+    /// Per server: the datagrams received from it since it last started.
+    received: Vec<u64>,
 }
 
 fn loopback() -> std::io::Result<UdpSocket> {
@@ -77,6 +79,7 @@ impl Relay {
             control,
             held: Vec::new(),
             sent: vec![0; servers],
+            received: vec![0; servers],
         })
     }
 
@@ -114,6 +117,7 @@ impl Relay {
                 let src = self.server_at(from).ok_or_else(|| {
                     HarnessError::Stray(format!("a datagram from {from}, which is no server"))
                 })?;
+                self.received[src] += 1;
                 let msg = match wire::parse(&buf[..n]) {
                     Ok(Datagram::Protocol(msg)) => msg,
                     other => {
@@ -179,9 +183,15 @@ impl Relay {
         self.sent[s]
     }
 
-    /// Server `s` starts again: it has handled nothing yet.
+    /// The datagrams received from server `s` since it last started.
+    pub fn received_from(&self, s: usize) -> u64 {
+        self.received[s]
+    }
+
+    /// Server `s` starts again: it has handled and sent nothing yet.
     pub fn restarted(&mut self, s: usize) {
         self.sent[s] = 0;
+        self.received[s] = 0;
     }
 
     fn send_request(&self, s: usize, request: &HarnessRequest) -> Result<(), HarnessError> {

@@ -18,7 +18,9 @@
 //!    the machine is loaded: loopback queues a datagram on the sending CPU, and the
 //!    harness's thread can move to another between the delivery and the request. So a
 //!    report says how many deliveries and fired timers the server has handled, and the
-//!    harness asks again until that is all it sent.
+//!    harness asks again until that is all it sent. The same holds the other way, for what
+//!    a server sends before its report: the report says how many it sent, and the harness
+//!    collects until they have all arrived.
 //! 4. Each running server's state is compared with the model's, then the datagrams in
 //!    flight with the model's network ([`crate::compare`]). The first difference ends the
 //!    replay.
@@ -95,6 +97,14 @@ pub struct Run {
     pub elapsed: Duration,
     /// The slowest step's wall time.
     pub slowest: Duration,
+}
+
+/// A server's answer to `ReportState`: its state, how many datagrams and fired timers it
+/// has handled and how many datagrams it has sent, since it started.
+struct Report {
+    state: ServerState,
+    handled: u64,
+    sent: u64,
 }
 
 /// A running cluster and the model state it must match.
@@ -364,15 +374,18 @@ impl Session {
     /// the model's.
     fn observe(&mut self, n: usize, what: &str) -> Result<Option<Difference>, HarnessError> {
         let servers = self.model.cfg.servers;
+        let mut sent = vec![0; servers];
         for s in 0..servers {
             if !self.state.crashed[s] {
-                self.real[s] = Some(self.report_all_handled(s)?);
+                let report = self.report_all_handled(s)?;
+                self.real[s] = Some(report.state);
+                sent[s] = report.sent;
             }
         }
         for s in 0..servers {
             self.read_disk(s)?;
         }
-        self.relay.collect()?;
+        self.collect_all_sent(&sent)?;
         self.sync_clients();
         let diff = |place: String, model: String, real: String| Difference {
             step: n,
@@ -439,16 +452,16 @@ impl Session {
         }
     }
 
-    /// Server `s`'s state, in model ids; `None` if it did not answer within `wait`.
-    /// Server `s`'s state once it has handled every datagram sent to it (3. above).
-    fn report_all_handled(&self, s: usize) -> Result<ServerState, HarnessError> {
+    /// Server `s`'s report once it has handled every datagram sent to it (3. above).
+    fn report_all_handled(&self, s: usize) -> Result<Report, HarnessError> {
         let deadline = Instant::now() + self.patience;
         let sent = self.relay.sent_to(s);
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
-            let (state, handled) = self.report(s, left)?.ok_or_else(|| self.down(s))?;
+            let report = self.report(s, left)?.ok_or_else(|| self.down(s))?;
+            let handled = report.handled;
             if handled == sent {
-                return Ok(state);
+                return Ok(report);
             }
             if handled > sent || Instant::now() >= deadline {
                 return Err(HarnessError::Server {
@@ -461,16 +474,42 @@ impl Session {
         }
     }
 
-    /// Server `s`'s state and how many datagrams and timers it has handled, if it answers
-    /// within `wait`.
-    fn report(&self, s: usize, wait: Duration) -> Result<Option<(ServerState, u64)>, HarnessError> {
+    /// Holds what the servers sent, once every datagram each running server says it sent
+    /// (`sent`, by server) has arrived (3. above).
+    fn collect_all_sent(&mut self, sent: &[u64]) -> Result<(), HarnessError> {
+        let deadline = Instant::now() + self.patience;
+        loop {
+            self.relay.collect()?;
+            let running = (0..sent.len()).filter(|&s| !self.state.crashed[s]);
+            let short = running
+                .map(|s| (s, self.relay.received_from(s)))
+                .find(|&(s, got)| got != sent[s]);
+            let Some((s, got)) = short else {
+                return Ok(());
+            };
+            if got > sent[s] || Instant::now() >= deadline {
+                return Err(HarnessError::Server {
+                    server: Account::of_server(s).to_string(),
+                    why: format!("said it sent {} datagrams, and {got} arrived", sent[s]),
+                });
+            }
+            std::thread::yield_now();
+        }
+    }
+
+    /// Server `s`'s state (in model ids) and counts, if it answers within `wait`.
+    fn report(&self, s: usize, wait: Duration) -> Result<Option<Report>, HarnessError> {
         match self.relay.ask(s, HarnessRequest::ReportState, wait)? {
             None => Ok(None),
             Some(HarnessReply::Refused { reason }) => Err(HarnessError::Server {
                 server: Account::of_server(s).to_string(),
                 why: format!("refused to report its state: {reason}"),
             }),
-            Some(HarnessReply::State { state, handled }) => {
+            Some(HarnessReply::State {
+                state,
+                handled,
+                sent,
+            }) => {
                 let mut state = *state;
                 if let Some(w) = &mut state.waiting {
                     // Model ids: a client is its actor index.
@@ -479,7 +518,11 @@ impl Session {
                         w.client = Id::from(a);
                     }
                 }
-                Ok(Some((state, handled)))
+                Ok(Some(Report {
+                    state,
+                    handled,
+                    sent,
+                }))
             }
         }
     }
@@ -488,8 +531,8 @@ impl Session {
     fn await_up(&mut self, s: usize) -> Result<(), HarnessError> {
         let deadline = Instant::now() + self.patience;
         while Instant::now() < deadline {
-            if let Some((state, _)) = self.report(s, Duration::from_micros(500))? {
-                self.real[s] = Some(state);
+            if let Some(report) = self.report(s, Duration::from_micros(500))? {
+                self.real[s] = Some(report.state);
                 return Ok(());
             }
             if let Some(status) = self.procs.exited(s) {

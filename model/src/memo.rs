@@ -362,7 +362,10 @@ mod tests {
             deliver(&model.steps, &model, &s, &from(k));
         }
         let again = deliver(&model.steps, &model, &s, &env);
-        assert!(Arc::ptr_eq(&first, &again), "one entry short of full, still kept");
+        assert!(
+            Arc::ptr_eq(&first, &again),
+            "one entry short of full, still kept"
+        );
         deliver(&model.steps, &model, &s, &from(CAPACITY));
         let after = deliver(&model.steps, &model, &s, &env);
         assert!(!Arc::ptr_eq(&first, &after), "a full table was emptied");
