@@ -375,11 +375,11 @@ impl Session {
     fn observe(&mut self, n: usize, what: &str) -> Result<Option<Difference>, HarnessError> {
         let servers = self.model.cfg.servers;
         let mut sent = vec![0; servers];
-        for s in 0..servers {
+        for (s, sent) in sent.iter_mut().enumerate() {
             if !self.state.crashed[s] {
                 let report = self.report_all_handled(s)?;
                 self.real[s] = Some(report.state);
-                sent[s] = report.sent;
+                *sent = report.sent;
             }
         }
         for s in 0..servers {
