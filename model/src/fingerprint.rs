@@ -171,31 +171,7 @@ pub fn of_renamed(
     for (i, &to) in renamed.iter().enumerate() {
         from[to] = i;
     }
-    let id = |i: Id| Id::from(renamed[usize::from(i)]);
-    fn renamed_env(e: &Envelope<Msg>, id: impl Fn(Id) -> Id) -> Envelope<&Msg> {
-        Envelope {
-            src: id(e.src),
-            dst: id(e.dst),
-            msg: &e.msg,
-        }
-    }
-    let env = |e| renamed_env(e, id);
-    // Each word as `network` and `fingerprint` compute it for the renamed state.
-    let [kind, in_flight, last] = match &s.network {
-        Network::UnorderedDuplicating(set, last) => [
-            0,
-            sum_of(set.iter().map(env)),
-            word(&last.as_ref().map(env)),
-        ],
-        Network::UnorderedNonDuplicating(counts) => {
-            [1, sum_of(counts.iter().map(|(e, n)| (env(e), n))), 0]
-        }
-        Network::Ordered(queues) => [
-            2,
-            sum_of(queues.iter().map(|(&(a, b), flow)| ((id(a), id(b)), flow))),
-            0,
-        ],
-    };
+    let [kind, in_flight, last] = renamed_network(&s.network, |i| renamed[i]);
     let crashed: Vec<bool> = from.iter().map(|&i| s.crashed[i]).collect();
     let random: Vec<_> = from.iter().map(|&i| &s.random_choices[i]).collect();
     hash_words(
@@ -229,9 +205,34 @@ fn hash_words(
 /// The network's three words: its kind, the sum over what is in flight (messages, or flows
 /// on FIFO links), and the duplicating network's last delivery.
 fn network(net: &Network<Msg>) -> [u64; 3] {
+    renamed_network(net, |i| i)
+}
+
+/// The three words of `net` with every actor `i` renamed `renamed(i)`: the one place that
+/// says how a network is hashed. (An envelope or flow of borrowed parts hashes as the owned
+/// one does, which is what `Parts::with` hashes for a delta.)
+fn renamed_network(net: &Network<Msg>, renamed: impl Fn(usize) -> usize + Copy) -> [u64; 3] {
+    let id = move |i: Id| Id::from(renamed(usize::from(i)));
+    fn env(e: &Envelope<Msg>, id: impl Fn(Id) -> Id) -> Envelope<&Msg> {
+        Envelope {
+            src: id(e.src),
+            dst: id(e.dst),
+            msg: &e.msg,
+        }
+    }
     match net {
-        Network::UnorderedDuplicating(set, last) => [0, sum_of(set.iter()), word(last)],
-        Network::UnorderedNonDuplicating(counts) => [1, sum_of(counts.iter()), 0],
-        Network::Ordered(queues) => [2, sum_of(queues.iter()), 0],
+        Network::UnorderedDuplicating(set, last) => [
+            0,
+            sum_of(set.iter().map(|e| env(e, id))),
+            word(&last.as_ref().map(|e| env(e, id))),
+        ],
+        Network::UnorderedNonDuplicating(counts) => {
+            [1, sum_of(counts.iter().map(|(e, n)| (env(e, id), n))), 0]
+        }
+        Network::Ordered(queues) => [
+            2,
+            sum_of(queues.iter().map(|(&(a, b), flow)| ((id(a), id(b)), flow))),
+            0,
+        ],
     }
 }
