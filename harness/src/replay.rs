@@ -99,6 +99,27 @@ pub struct Run {
     pub slowest: Duration,
 }
 
+/// Whether server `s`'s count of `what` has reached `want` (`got`); an error if it went past,
+/// or is still short at `deadline`.
+fn count_reached(
+    s: usize,
+    got: u64,
+    want: u64,
+    deadline: Instant,
+    what: &str,
+) -> Result<bool, HarnessError> {
+    if got == want {
+        return Ok(true);
+    }
+    if got > want || Instant::now() >= deadline {
+        return Err(HarnessError::Server {
+            server: Account::of_server(s).to_string(),
+            why: format!("{what}: {got}, where {want} were sent"),
+        });
+    }
+    Ok(false)
+}
+
 /// A server's answer to `ReportState`: its state, how many datagrams and fired timers it
 /// has handled and how many datagrams it has sent, since it started.
 struct Report {
@@ -459,15 +480,9 @@ impl Session {
         loop {
             let left = deadline.saturating_duration_since(Instant::now());
             let report = self.report(s, left)?.ok_or_else(|| self.down(s))?;
-            let handled = report.handled;
-            if handled == sent {
+            let what = "datagrams and timers handled";
+            if count_reached(s, report.handled, sent, deadline, what)? {
                 return Ok(report);
-            }
-            if handled > sent || Instant::now() >= deadline {
-                return Err(HarnessError::Server {
-                    server: Account::of_server(s).to_string(),
-                    why: format!("handled {handled} datagrams and timers, where {sent} were sent"),
-                });
             }
             // One is still on its way: ask again (a later request arrives later still).
             std::thread::yield_now();
@@ -480,18 +495,13 @@ impl Session {
         let deadline = Instant::now() + self.patience;
         loop {
             self.relay.collect()?;
-            let running = (0..sent.len()).filter(|&s| !self.state.crashed[s]);
-            let short = running
-                .map(|s| (s, self.relay.received_from(s)))
-                .find(|&(s, got)| got != sent[s]);
-            let Some((s, got)) = short else {
+            let mut all = true;
+            for s in (0..sent.len()).filter(|&s| !self.state.crashed[s]) {
+                let got = self.relay.received_from(s);
+                all &= count_reached(s, got, sent[s], deadline, "datagrams received from it")?;
+            }
+            if all {
                 return Ok(());
-            };
-            if got > sent[s] || Instant::now() >= deadline {
-                return Err(HarnessError::Server {
-                    server: Account::of_server(s).to_string(),
-                    why: format!("said it sent {} datagrams, and {got} arrived", sent[s]),
-                });
             }
             std::thread::yield_now();
         }
@@ -564,5 +574,21 @@ impl Session {
     /// The directory of this session's cluster file and data.
     pub fn dir(&self) -> &std::path::Path {
         &self.procs.dir
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_count_is_waited_for_until_it_is_reached_and_never_past_it() {
+        let later = Instant::now() + Duration::from_secs(60);
+        assert!(count_reached(0, 3, 3, later, "x").expect("reached"));
+        assert!(!count_reached(0, 2, 3, later, "x").expect("still on its way"));
+        let past = count_reached(1, 4, 3, later, "datagrams").expect_err("more than sent");
+        assert!(past.to_string().contains("datagrams: 4, where 3 were sent"), "{past}");
+        let now = Instant::now();
+        assert!(count_reached(0, 2, 3, now, "x").is_err(), "short at the deadline");
     }
 }
