@@ -89,18 +89,35 @@ impl Block {
         self.transfers.iter().any(|t| t.id == id)
     }
 
+    /// SHA-256 over every field but `hash`. Each value is taken apart by a pattern that names
+    /// all its fields, so a field added to a block, a ballot or a transfer does not compile
+    /// here until it is hashed: a block digest that skipped `Ballot::waited` made two
+    /// different blocks equal, and with them the chains, the states and the model checker's
+    /// memo of steps (issue 20).
     fn digest_of(height: Height, ballot: Ballot, prev: &Digest, transfers: &[Transfer]) -> Digest {
+        let Ballot {
+            round,
+            waited,
+            leader,
+        } = ballot;
         let mut h = Sha256::new();
         h.update(height.0.to_be_bytes());
-        h.update(ballot.round.to_be_bytes());
-        h.update([ballot.leader]);
+        h.update(round.to_be_bytes());
+        h.update(waited.to_be_bytes());
+        h.update([leader]);
         h.update(prev.0);
         h.update((transfers.len() as u64).to_be_bytes());
-        for t in transfers {
-            h.update([t.id.client.0]);
-            h.update(t.id.seq.to_be_bytes());
-            h.update([t.from.0, t.to.0]);
-            h.update(t.amount.to_be_bytes());
+        for &Transfer {
+            id: TxId { client, seq },
+            from,
+            to,
+            amount,
+        } in transfers
+        {
+            h.update([client.0]);
+            h.update(seq.to_be_bytes());
+            h.update([from.0, to.0]);
+            h.update(amount.to_be_bytes());
         }
         Digest(h.finalize().into())
     }
@@ -474,6 +491,66 @@ mod tests {
         b.append_unchecked(Arc::new(tail));
         assert_ne!(a, b);
         assert_ne!(a.digest(), b.digest());
+    }
+
+    /// A block changed in any one field, `hash` recomputed.
+    fn mutants(b: &Block) -> Vec<Block> {
+        let remade = |f: &dyn Fn(&mut Block)| {
+            let mut m = b.clone();
+            f(&mut m);
+            Block::new(m.height, m.ballot, m.prev, m.transfers)
+        };
+        vec![
+            remade(&|m| m.height = m.height.next()),
+            remade(&|m| m.ballot.round += 1),
+            remade(&|m| m.ballot.waited += 1),
+            remade(&|m| m.ballot.leader += 1),
+            remade(&|m| m.prev.0[31] ^= 1),
+            remade(&|m| m.transfers[0].id.client.0 += 1),
+            remade(&|m| m.transfers[0].id.seq += 1),
+            remade(&|m| m.transfers[0].from.0 += 1),
+            remade(&|m| m.transfers[0].to.0 += 1),
+            remade(&|m| m.transfers[0].amount += 1),
+            remade(&|m| m.transfers.push(m.transfers[0].clone())),
+        ]
+    }
+
+    /// Every field is in the hash, so a chain that holds a block changed in any one field
+    /// is another chain: unequal, and hashed apart. (A digest that left out the ballot's
+    /// `waited` let two servers' different chains compare equal, and the model checker
+    /// merged their states.)
+    #[test]
+    fn every_field_of_a_block_is_in_its_hash_and_its_chains_identity() {
+        let b = Block::new(
+            Height(1),
+            Ballot {
+                round: 2,
+                waited: 0,
+                leader: 1,
+            },
+            Chain::new().tip().hash,
+            vec![tx(0, 1, 1, 3)],
+        );
+        let chain_of = |b: &Block| {
+            let mut c = Chain::new();
+            c.append_unchecked(Arc::new(b.clone()));
+            c
+        };
+        let h = std::hash::RandomState::new();
+        use std::hash::BuildHasher;
+        for (i, m) in mutants(&b).iter().enumerate() {
+            assert_ne!(m.hash, b.hash, "mutant {i} keeps the hash: {m:?}");
+            assert_ne!(
+                chain_of(m),
+                chain_of(&b),
+                "mutant {i}'s chain compares equal"
+            );
+            assert_ne!(
+                h.hash_one(chain_of(m)),
+                h.hash_one(chain_of(&b)),
+                "mutant {i}"
+            );
+        }
     }
 
     quickcheck! {
