@@ -14,6 +14,11 @@ use crate::ledger::validate;
 use crate::msg::{ApiMsg, Msg, PeerMsg};
 use stateright::actor::Id;
 
+/// An election in progress, which may yet move on to its proposal.
+fn electing(p: &Phase) -> bool {
+    matches!(p, Phase::Electing { .. })
+}
+
 impl ServerActor {
     /// Whether delivering `msg` from `src` changes nothing and sends nothing, now and in
     /// every state reachable from `st`.
@@ -34,16 +39,15 @@ impl ServerActor {
                 };
                 match m {
                     PeerMsg::Promise { ballot, height, .. } => {
-                        let electing = |p: &Phase| matches!(p, Phase::Electing { .. });
-                        !self.may_count(st, from, *ballot, *height, electing)
+                        !self.may_count(st, from, *ballot, *height, electing, |_| false)
                     }
                     PeerMsg::Accepted { ballot, height } => {
                         let proposing = |p: &Phase| matches!(p, Phase::Proposing { .. });
-                        !self.may_count(st, from, *ballot, *height, proposing)
+                        !self.may_count(st, from, *ballot, *height, proposing, electing)
                     }
                     PeerMsg::LiteralAccepted { ballot, height, .. } => {
                         let collecting = |p: &Phase| matches!(p, Phase::Collecting { .. });
-                        !self.may_count(st, from, *ballot, *height, collecting)
+                        !self.may_count(st, from, *ballot, *height, collecting, electing)
                     }
                     // A promise only rises; `literal` never reads an OUTRANKED.
                     PeerMsg::Outranked { promised } => !safe || *promised <= st.storage.promised,
@@ -59,7 +63,11 @@ impl ServerActor {
     }
 
     /// Whether a vote from `from` for `ballot` at `height` may still be counted: by the
-    /// round in progress, or by a round this server may yet start (one above its promise).
+    /// round in progress, now (`in_phase`, and not counted yet) or once it moves on from a
+    /// phase before (`before`: an election that may still propose counts ACCEPTED replies
+    /// then), or by a round this server may yet start (one above its promise). The judgement
+    /// is about this state alone, whatever is in flight: the model checks it against every
+    /// step the search takes (model/src/premises.rs).
     fn may_count(
         &self,
         st: &ServerState,
@@ -67,13 +75,13 @@ impl ServerActor {
         ballot: Ballot,
         height: Height,
         in_phase: fn(&Phase) -> bool,
+        before: fn(&Phase) -> bool,
     ) -> bool {
-        let counting_now = st.round.as_ref().is_some_and(|r| {
+        let counting = st.round.as_ref().is_some_and(|r| {
             r.ballot == ballot
                 && r.height == height
-                && in_phase(&r.phase)
-                && !r.phase.voters().contains(from)
+                && (before(&r.phase) || in_phase(&r.phase) && !r.phase.voters().contains(from))
         });
-        counting_now || ballot > st.storage.promised
+        counting || ballot > st.storage.promised
     }
 }
