@@ -75,7 +75,42 @@ pub struct SearchOptions<M: Model> {
     pub breadth_first: bool,
     /// Called with every state the search expands (a test's hook).
     pub visitor: Option<Visitor<M>>,
+    /// A model's own check of a discovery, beyond the search's replay of it (see
+    /// [`Confirm`]).
+    pub confirm: Option<Confirm<M>>,
+    /// Audit every this many states each thread expands: replay the path to it and check it
+    /// as a discovery is checked; one that fails is a [`Defect`] of property `None`.
+    pub audit_every: Option<usize>,
 }
+
+/// A model's check of a discovery before the search accepts it: given the index of the
+/// initial state, the actions taken from it, the state where the property was judged and the
+/// property's index (`None` when the search audits a state, [`SearchOptions::audit_every`]),
+/// `Err` says why the discovery is not to be trusted and which part of the
+/// checker is to blame. The search has replayed the actions through the model already.
+pub type Confirm<M> = fn(
+    &M,
+    usize,
+    &[<M as Model>::Action],
+    &<M as Model>::State,
+    Option<usize>,
+) -> Result<(), String>;
+
+/// A discovery the search made and could not confirm: a defect of the checker, never a
+/// result. The search goes on looking for that property.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Defect {
+    /// The property it was a discovery of; `None` for a state audited.
+    pub property: Option<&'static str>,
+    /// How many steps led to it.
+    pub steps: usize,
+    /// Why it does not stand, naming the part of the checker at fault.
+    pub why: String,
+}
+
+/// Unconfirmed discoveries of one property after which the search stops judging it: each
+/// costs a replay, and the first few say all there is to say.
+pub const MAX_DEFECTS_PER_PROPERTY: usize = 8;
 
 /// Calls `offer(index, fingerprint, build)` for each next state of a state, in the order
 /// of the state's actions (`index` is the action's). `build` makes the next state; the
@@ -103,6 +138,8 @@ impl<M: Model> Default for SearchOptions<M> {
             expand: None,
             breadth_first: false,
             visitor: None,
+            confirm: None,
+            audit_every: None,
         }
     }
 }
@@ -164,6 +201,10 @@ struct Shared<M: Model> {
     /// A bit per property with a discovery, and the state where each was made.
     discovered: AtomicU64,
     discoveries: Mutex<HashMap<&'static str, Arc<Trail>>>,
+    /// Discoveries that did not stand ([`Defect`]); a property with too many of them is no
+    /// longer judged (its bit is set in `abandoned`).
+    defects: Mutex<Vec<Defect>>,
+    abandoned: AtomicU64,
 }
 
 /// The threads still running, and a condition variable the last one to leave signals.
@@ -209,6 +250,7 @@ impl<M> Search<M>
 where
     M: Model + Send + Sync + 'static,
     M::State: Clone + Hash + Send + Sync + 'static,
+    M::Action: Clone,
 {
     /// Starts the search on `options.threads` threads and returns at once.
     pub fn spawn(model: M, options: SearchOptions<M>) -> Self {
@@ -236,6 +278,8 @@ where
             max_depth: AtomicUsize::new(0),
             discovered: AtomicU64::new(0),
             discoveries: Mutex::new(HashMap::new()),
+            defects: Mutex::new(Vec::new()),
+            abandoned: AtomicU64::new(0),
             model,
         });
         shared.push_initial_states();
@@ -267,6 +311,18 @@ impl<M: Model> Search<M> {
     }
 }
 
+impl<M: Model> Search<M> {
+    /// The discoveries that did not stand, in the order they were made: defects of the
+    /// checker (a part of it built a state its steps do not lead to), never results.
+    pub fn defects(&self) -> Vec<Defect> {
+        self.shared
+            .defects
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+}
+
 impl<M> Search<M>
 where
     M: Model,
@@ -284,7 +340,13 @@ where
             .expect("no thread panics holding it")
             .clone();
         (found.into_iter())
-            .map(|(name, trail)| (name, self.shared.actions_along(&trail)))
+            .map(|(name, trail)| {
+                let replayed = self.shared.actions_along(&trail);
+                (
+                    name,
+                    replayed.expect("a discovery is confirmed before it is kept"),
+                )
+            })
             .collect()
     }
 }
@@ -293,6 +355,7 @@ impl<M> Checker<M> for Search<M>
 where
     M: Model,
     M::State: Clone + Hash,
+    M::Action: Clone,
 {
     fn model(&self) -> &M {
         &self.shared.model

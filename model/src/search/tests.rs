@@ -216,3 +216,111 @@ fn a_discovery_path_takes_its_steps_in_the_order_they_were_taken() {
         assert_eq!(done.discoveries()["spells aab"].last_state(), "aab");
     }
 }
+
+/// A model check that refuses every discovery, as `paxchain_model::reference::confirm`
+/// refuses one whose steps build another state through stateright's own step.
+fn refuse(_: &Counters, _: usize, _: &[u8], _: &(u8, u8), p: Option<usize>) -> Result<(), String> {
+    Err(format!("refused (property {p:?})"))
+}
+
+#[test]
+fn a_discovery_that_does_not_stand_is_a_defect_and_the_search_goes_on() {
+    for threads in [1, 2] {
+        let options = SearchOptions {
+            threads,
+            confirm: Some(refuse as Confirm<Counters>),
+            ..Default::default()
+        };
+        let done = run(Counters { max: 3, bad: 5 }, options);
+        assert!(done.discoveries().is_empty(), "nothing refused is kept");
+        let defects = done.defects();
+        assert!(!defects.is_empty());
+        assert!(defects
+            .iter()
+            .all(|d| d.why.starts_with("refused (property Some(")));
+        // Every property judged wrongly is given up after a few defects; the search still
+        // visits every state (a stop at the first would leave most of the 16 unseen).
+        let of = |p| defects.iter().filter(|d| d.property == Some(p)).count();
+        assert!(of("sum below bad") <= MAX_DEFECTS_PER_PROPERTY);
+        assert_eq!(done.unique_state_count(), 16, "{threads} threads");
+    }
+}
+
+#[test]
+fn audits_replay_the_path_to_every_nth_state() {
+    let options = SearchOptions {
+        audit_every: Some(3),
+        confirm: Some(refuse as Confirm<Counters>),
+        ..Default::default()
+    };
+    let done = run(Counters { max: 3, bad: 255 }, options);
+    let audited = done
+        .defects()
+        .iter()
+        .filter(|d| d.property.is_none())
+        .count();
+    assert_eq!(
+        audited,
+        16 / 3,
+        "one audit in three of the 16 states expanded"
+    );
+    let options = SearchOptions {
+        audit_every: Some(1),
+        ..Default::default()
+    };
+    let fine = run(Counters { max: 3, bad: 255 }, options);
+    assert!(
+        fine.defects().is_empty(),
+        "every path replays: {:?}",
+        fine.defects()
+    );
+}
+
+/// A model whose step is not a function of its state: its second call takes two steps at
+/// once, as a memo that answered from the wrong entry once would.
+struct Flaky {
+    calls: std::sync::atomic::AtomicUsize,
+}
+
+impl Model for Flaky {
+    type State = u8;
+    type Action = ();
+    fn init_states(&self) -> Vec<u8> {
+        vec![0]
+    }
+    fn actions(&self, s: &u8, actions: &mut Vec<()>) {
+        if *s < 12 {
+            actions.push(());
+        }
+    }
+    fn next_state(&self, s: &u8, _: ()) -> Option<u8> {
+        let second = self.calls.fetch_add(1, Ordering::Relaxed) == 1;
+        Some(s + if second { 2 } else { 1 })
+    }
+    fn properties(&self) -> Vec<Property<Self>> {
+        vec![Property::always("never 5", |_: &Flaky, s: &u8| *s != 5)]
+    }
+}
+
+#[test]
+fn a_discovery_whose_trail_leads_elsewhere_is_a_defect_of_the_search() {
+    let flaky = Flaky {
+        calls: Default::default(),
+    };
+    let done = Search::spawn(flaky, SearchOptions::default()).join();
+    // The search goes 0, 1, 3, 4, 5 and judges 5 a violation; replayed, the same four steps
+    // go 0, 1, 2, 3, 4. The discovery is a defect, and the search goes on to the end (12).
+    let defects = done.defects();
+    assert_eq!(defects.len(), 1, "{defects:?}");
+    assert_eq!(defects[0].property, Some("never 5"));
+    assert_eq!(defects[0].steps, 4);
+    assert!(defects[0]
+        .why
+        .contains("does not lead to the state it judged"));
+    assert!(done.discoveries().is_empty());
+    assert_eq!(
+        done.max_depth(),
+        12,
+        "the states 0, 1 and 3 to 12, one after another"
+    );
+}

@@ -1,7 +1,7 @@
 //! One search thread's work: take a state, judge the properties there, offer its next
 //! states, and record discoveries (see the module comment of [`super`]).
 
-use super::{fingerprint, Job, Leaving, Shared, Trail};
+use super::{fingerprint, Defect, Job, Leaving, Shared, Trail, MAX_DEFECTS_PER_PROPERTY};
 use crossbeam::deque::{Steal, Worker};
 use stateright::{Expectation, Model};
 use std::collections::BTreeSet;
@@ -15,10 +15,15 @@ const FLUSH_EVERY: usize = 1024;
 /// A thread's own counts, added to the shared ones now and then ([`Shared::flush`]).
 #[derive(Default)]
 struct Tally {
+    /// States this thread expanded (for `SearchOptions::audit_every`).
+    expanded: usize,
     examined: usize,
     max_depth: usize,
     published_depth: usize,
 }
+
+/// A trail replayed: the initial state's index, the actions taken, the state they lead to.
+type Replayed<M> = (usize, Vec<<M as Model>::Action>, <M as Model>::State);
 
 /// What a thread reuses from one state to the next.
 struct Scratch<M: Model> {
@@ -31,6 +36,7 @@ impl<M> Shared<M>
 where
     M: Model,
     M::State: Clone + Hash,
+    M::Action: Clone,
 {
     fn key(&self, state: &M::State) -> u64 {
         let print = self.options.fingerprint.unwrap_or(fingerprint::<M::State>);
@@ -158,6 +164,12 @@ where
             if let Some(visit) = &self.options.visitor {
                 visit(&self.model, &job.state);
             }
+            scratch.tally.expanded += 1;
+            if (self.options.audit_every)
+                .is_some_and(|n| scratch.tally.expanded.is_multiple_of(n.max(1)))
+            {
+                self.audit(&job);
+            }
             if let Some(unsatisfied) = self.judge(&job) {
                 self.offer_next_states(&job, unsatisfied, scratch);
             }
@@ -237,7 +249,7 @@ where
         }
         if terminal {
             for i in (0..self.properties.len()).filter(|i| unsatisfied & 1 << i != 0) {
-                self.discover(i, &job.trail);
+                let _settled = self.discover(i, &job.trail, &job.state);
             }
         }
     }
@@ -248,9 +260,10 @@ where
     fn judge(&self, job: &Job<M::State>) -> Option<u64> {
         let mut unsatisfied = job.unsatisfied;
         let mut awaiting = false;
+        let done = self.discovered.load(Ordering::Relaxed) | self.abandoned.load(Ordering::Relaxed);
         for (i, p) in self.properties.iter().enumerate() {
             let bit = 1u64 << i;
-            let discovered = self.discovered.load(Ordering::Relaxed) & bit != 0;
+            let discovered = done & bit != 0;
             match p.expectation {
                 Expectation::Eventually => {
                     if discovered && unsatisfied & bit == 0 {
@@ -262,11 +275,12 @@ where
                     }
                 }
                 _ if discovered => {}
+                // A discovery that does not stand leaves the property to be looked for.
                 Expectation::Always if !(p.condition)(&self.model, &job.state) => {
-                    self.discover(i, &job.trail)
+                    awaiting |= !self.discover(i, &job.trail, &job.state)
                 }
                 Expectation::Sometimes if (p.condition)(&self.model, &job.state) => {
-                    self.discover(i, &job.trail)
+                    awaiting |= !self.discover(i, &job.trail, &job.state)
                 }
                 _ => awaiting = true,
             }
@@ -274,11 +288,21 @@ where
         awaiting.then_some(unsatisfied)
     }
 
-    /// Records the first discovery of property `i`, at the end of `trail`.
-    fn discover(&self, i: usize, trail: &Arc<Trail>) {
+    /// Records the first discovery of property `i`, at the end of `trail` in `state`, once it
+    /// is confirmed ([`Shared::confirm`]); one that is not is recorded as a [`Defect`], and
+    /// the search goes on looking for that property. Whether the property is settled now
+    /// (discovered, or given up after too many defects).
+    fn discover(&self, i: usize, trail: &Arc<Trail>, state: &M::State) -> bool {
         let bit = 1u64 << i;
+        if self.discovered.load(Ordering::Acquire) & bit != 0 {
+            return true;
+        }
+        if let Err(why) = self.confirm(i, trail, state) {
+            self.reject(i, trail, why);
+            return self.abandoned.load(Ordering::Acquire) & bit != 0;
+        }
         if self.discovered.fetch_or(bit, Ordering::AcqRel) & bit != 0 {
-            return;
+            return true;
         }
         let mut discoveries = self
             .discoveries
@@ -286,32 +310,118 @@ where
             .expect("no thread panics holding it");
         discoveries.insert(self.properties[i].name, Arc::clone(trail));
         let names: BTreeSet<&'static str> = discoveries.keys().copied().collect();
-        if names.len() == self.properties.len()
+        let settled =
+            self.discovered.load(Ordering::Acquire) | self.abandoned.load(Ordering::Acquire);
+        if settled.count_ones() as usize == self.properties.len()
             || self.options.finish_when.matches(&names, &self.properties)
         {
             self.stop.store(true, Ordering::Release);
         }
+        true
+    }
+
+    /// Audits the state of `job`: its path replays to it through the model, and the model's
+    /// own check agrees ([`super::SearchOptions::audit_every`]).
+    fn audit(&self, job: &Job<M::State>) {
+        let checked = self
+            .replay(&job.trail)
+            .and_then(|(init, actions, replayed)| {
+                if self.key(&replayed) != self.key(&job.state) {
+                    return Err("the search's trail does not lead to the state it holds".into());
+                }
+                match self.options.confirm {
+                    Some(check) => check(&self.model, init, &actions, &job.state, None),
+                    None => Ok(()),
+                }
+            });
+        if let Err(why) = checked {
+            let mut defects = self.defects.lock().unwrap_or_else(|e| e.into_inner());
+            if defects.len() < 64 {
+                let steps = job.trail.indices().len() - 1;
+                defects.push(Defect {
+                    property: None,
+                    steps,
+                    why,
+                });
+            }
+        }
+    }
+
+    /// Records a discovery of property `i` that did not stand; after a few, the property is
+    /// no longer judged.
+    fn reject(&self, i: usize, trail: &Trail, why: String) {
+        let mut defects = self.defects.lock().unwrap_or_else(|e| e.into_inner());
+        let property = self.properties[i].name;
+        defects.push(Defect {
+            property: Some(property),
+            steps: trail.indices().len() - 1,
+            why,
+        });
+        let of_it = defects
+            .iter()
+            .filter(|d| d.property == Some(property))
+            .count();
+        if of_it >= MAX_DEFECTS_PER_PROPERTY {
+            self.abandoned.fetch_or(1 << i, Ordering::AcqRel);
+        }
+    }
+
+    /// Whether a discovery of property `i` at the end of `trail`, judged in `state`, stands:
+    /// its steps replay through the model to a state with the same fingerprint, the property
+    /// judges that state the same way, and the model's own check agrees
+    /// (`SearchOptions::confirm`).
+    fn confirm(&self, i: usize, trail: &Trail, state: &M::State) -> Result<(), String> {
+        let (init, actions, replayed) = self.replay(trail)?;
+        if self.key(&replayed) != self.key(state) {
+            return Err("the search's trail does not lead to the state it judged: \
+                        the search's bookkeeping of paths is at fault"
+                .into());
+        }
+        let p = &self.properties[i];
+        let holds = (p.condition)(&self.model, &replayed);
+        let wrong = match p.expectation {
+            Expectation::Always => holds,
+            Expectation::Sometimes => !holds,
+            Expectation::Eventually => false, // judged along the path, not in one state
+        };
+        if wrong {
+            return Err(
+                "its steps replay to a state with the same fingerprint, which the \
+                        property judges otherwise: the fingerprint merges states the property \
+                        tells apart"
+                    .into(),
+            );
+        }
+        match self.options.confirm {
+            Some(check) => check(&self.model, init, &actions, state, Some(i)),
+            None => Ok(()),
+        }
     }
 
     /// The initial state's index and the actions along `trail`, replayed from it.
-    pub(super) fn actions_along(&self, trail: &Trail) -> (usize, Vec<M::Action>)
-    where
-        M::Action: Clone,
-    {
+    pub(super) fn actions_along(&self, trail: &Trail) -> Result<(usize, Vec<M::Action>), String> {
+        self.replay(trail).map(|(init, actions, _)| (init, actions))
+    }
+
+    /// Replays `trail` through the model: the initial state's index, the actions taken and
+    /// the state they lead to; `Err` if a step is not there to take.
+    fn replay(&self, trail: &Trail) -> Result<Replayed<M>, String> {
         let indices = trail.indices();
         let (&init, indices) = indices.split_first().expect("a trail has a first step");
-        let mut state = self.model.init_states().swap_remove(init);
+        let mut state = (self.model.init_states().into_iter().nth(init))
+            .ok_or("the trail starts at an initial state the model does not have")?;
         let mut taken = Vec::new();
-        for &index in indices {
+        for (k, &index) in indices.iter().enumerate() {
             let mut actions = Vec::new();
             self.model.actions(&state, &mut actions);
+            if index >= actions.len() {
+                return Err(format!("step {}: the state has no action {index}", k + 1));
+            }
             let action = actions.swap_remove(index);
-            state = self
-                .model
-                .next_state(&state, action.clone())
-                .expect("a recorded action leads somewhere");
+            state = (self.model.next_state(&state, action.clone()))
+                .ok_or_else(|| format!("step {}: the action leads nowhere", k + 1))?;
             taken.push(action);
         }
-        (init, taken)
+        Ok((init, taken, state))
     }
 }
