@@ -15,7 +15,7 @@ use std::time::Duration;
 /// the bug changed: look at the new trace (`paxchain-check zoo --bug NAME --traces`).
 const PINNED_STEPS: &[(&str, usize)] = &[
     ("quorum-of-half", 8),
-    ("stale-votes-counted", 19),
+    ("stale-votes-counted", 18),
     ("ballot-tie-ignores-leader", 16),
     ("promise-not-raised", 16),
     ("accept-ignores-promise", 16),

@@ -48,9 +48,12 @@ use crate::fingerprint::{self, Parts};
 use crate::history::History;
 use crate::memo::StepMemo;
 use crate::node::{Node, NodeState};
-use crate::search::{Expand, Offer, SearchOptions};
+use crate::premises::{self, Premises};
+use crate::search::{Confirm, Expand, Offer, SearchOptions};
 use paxchain::{Msg, ServerState, Timer};
-use stateright::actor::{ActorModel, ActorModelAction, ActorModelState, Envelope, Id, Network};
+use stateright::actor::{
+    Actor, ActorModel, ActorModelAction, ActorModelState, Envelope, Id, Network,
+};
 use stateright::{CheckerBuilder, Model, Path, Property};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -69,10 +72,15 @@ pub struct BankModel {
     pub properties: Vec<Property<BankModel>>,
     /// Set by [`BankModel::stop`]; shared by every clone of the model.
     pub stop: Arc<AtomicBool>,
-    /// The servers reduction 6 keeps from crashing (`ModelConfig::durable_servers`).
+    /// The servers reduction 6 may keep from crashing (`ModelConfig::durable_servers`), in
+    /// the states where the real handlers make their crash a pause.
     pub durable: u32,
+    /// The passive servers reduction 5 renames, if there are two or more; else 0.
+    pub symmetric: u32,
     /// The handlers' outcomes so far ([`crate::memo`]); every clone of the model shares them.
     pub steps: StepMemo,
+    /// The checks of the reductions' premises about the handlers ([`crate::premises`]).
+    pub premises: Premises,
 }
 
 impl BankModel {
@@ -83,10 +91,45 @@ impl BankModel {
         self.stop.store(true, Ordering::Relaxed);
     }
 
-    /// Reduction 6: whether a server whose whole state is durable is down.
-    fn durable_crashed(&self, s: &BankState) -> bool {
-        let durable = self.durable;
-        durable != 0 && (0..self.cfg.servers).any(|i| durable & (1 << i) != 0 && s.crashed[i])
+    /// Reduction 6: whether a crash of server `i` in `s` can be left out, its crash and
+    /// recovery being a pause there ([`premises::crash_is_a_pause`]).
+    fn crash_left_out(&self, s: &BankState, i: usize) -> bool {
+        self.durable & (1 << i) != 0
+            && premises::crash_is_a_pause(
+                &self.actors[i],
+                i,
+                &s.actor_states[i],
+                &s.actor_storages[i],
+                s.timers_set[i].iter().next().is_none(),
+            )
+    }
+
+    /// Shows the premise checks the actors' steps from `last` to `next` made by stateright's
+    /// own step (crashes, which reduction 2 clears, and recoveries; deliveries and timeouts
+    /// come from the memo, in [`crate::delta`]). `recovered`: the actor that recovered.
+    fn check_steps(&self, last: &BankState, next: &BankState, recovered: Option<usize>) {
+        for i in 0..self.cfg.servers {
+            let (before, after) = (&last.actor_states[i], &next.actor_states[i]);
+            if Arc::ptr_eq(before, after) {
+                continue;
+            }
+            self.premises
+                .stepped(&self.actors, Id::from(i), before, after);
+            if recovered == Some(i) && self.symmetric != 0 {
+                let storage = &last.actor_storages[i];
+                let mut out = stateright::actor::Out::new();
+                self.actors[i].on_start(Id::from(i), storage, &mut out);
+                let event = premises::Event::Start(storage);
+                let seen = premises::Seen {
+                    actor: i,
+                    before,
+                    event: &event,
+                    after,
+                    out: &out,
+                };
+                (self.premises).check_symmetry(&self.actors, self.symmetric, &seen);
+            }
+        }
     }
 
     /// How paxchain's own search ([`crate::search`]) checks this model: on one thread, with
@@ -94,16 +137,21 @@ impl BankModel {
     /// servers no client talks to make a symmetry (reduction 5), a state is merged by its
     /// representative's fingerprint, computed without building the representative
     /// ([`crate::symmetry::representative_fingerprint`]). Where there is none, deliveries
-    /// and timeouts are fingerprinted before they are built (`expand` below).
+    /// and timeouts are fingerprinted before they are built (`expand` below). Every
+    /// discovery is replayed through stateright's own step before it is accepted
+    /// ([`crate::reference::confirm`]).
     pub fn search_options(&self) -> SearchOptions<BankModel> {
+        let confirm = Some(crate::reference::confirm as Confirm<BankModel>);
         match self.cfg.symmetric_fingerprint() {
             Some(print) => SearchOptions {
                 fingerprint: Some(print),
+                confirm,
                 ..SearchOptions::default()
             },
             None => SearchOptions {
                 fingerprint: Some(fingerprint::fingerprint),
                 expand: Some(expand as Expand<BankModel>),
+                confirm,
                 ..SearchOptions::default()
             },
         }
@@ -158,20 +206,21 @@ fn expand(model: &BankModel, s: &BankState, offer: &mut Offer<BankModel>) {
 }
 
 /// Rewrites `s` to its canonical form (see the module comment).
-pub fn canonicalize(model: &ActorModel<Node, ModelConfig, History>, s: &mut BankState) {
+pub fn canonicalize(model: &BankModel, s: &mut BankState) {
+    canonicalize_with(model, s, dropped_as_ignored);
+}
+
+/// [`canonicalize`], with reduction 4 decided by `drop` ([`dropped_as_ignored`], or
+/// `crate::reference`'s, which runs the handler itself).
+pub fn canonicalize_with(model: &BankModel, s: &mut BankState, drop: Dropped) {
     let cfg = &model.cfg;
     if let Network::UnorderedDuplicating(_, last) = &mut s.network {
         *last = None;
     }
     clear_crashed(cfg, s);
-    if cfg.bug.is_some() {
-        // Reduction 4's argument reads the correct protocol's rules; a seeded bug breaks it.
-        return;
-    }
     let states = &s.actor_states;
-    let ignored = |src: Id, dst: Id, msg: &Msg| {
-        dropped_as_ignored(model, &states[usize::from(dst)], src, dst, msg)
-    };
+    let ignored =
+        |src: Id, dst: Id, msg: &Msg| drop(model, &states[usize::from(dst)], src, dst, msg);
     match &mut s.network {
         Network::UnorderedDuplicating(set, _) => set.retain(|e| !ignored(e.src, e.dst, &e.msg)),
         Network::UnorderedNonDuplicating(bag) => bag.retain(|e, _| !ignored(e.src, e.dst, &e.msg)),
@@ -182,17 +231,45 @@ pub fn canonicalize(model: &ActorModel<Node, ModelConfig, History>, s: &mut Bank
     }
 }
 
+/// Reduction 4's test of one message: the model, the receiver's state, source, destination,
+/// message.
+pub type Dropped = fn(&BankModel, &Arc<NodeState>, Id, Id, &Msg) -> bool;
+
 /// Reduction 4's test: whether the message from `src` to `dst` leaves the network, its
-/// receiver (in state `receiver`) ignoring it for ever. Never with a seeded bug, whose rules
-/// the argument does not cover.
+/// receiver (in state `receiver`) ignoring it for good. The rule says so, and the real
+/// handler agrees: it does nothing with the message in this state. Where the handler acts,
+/// the message stays, and the disagreement is counted. A message taken out is recorded, so
+/// that every later step of its receiver is checked to keep ignoring it
+/// ([`crate::premises`]).
 pub fn dropped_as_ignored(
-    model: &ActorModel<Node, ModelConfig, History>,
-    receiver: &NodeState,
+    model: &BankModel,
+    receiver: &Arc<NodeState>,
     src: Id,
     dst: Id,
     msg: &Msg,
 ) -> bool {
-    model.cfg.bug.is_none() && model.actors[usize::from(dst)].ignores_forever(receiver, src, msg)
+    let i = usize::from(dst);
+    let actor = &model.actors[i];
+    if !(model.premises.rule)(actor, receiver, src, msg) {
+        return false;
+    }
+    let step = model.steps.delivery(actor, dst, receiver, src, msg);
+    let first = !step.registered.swap(true, Ordering::Relaxed);
+    if step.state.is_some() || !step.out.is_empty() {
+        if first {
+            model.premises.record_kept(|| {
+                format!(
+                    "{} acts on {msg:?} from {src:?} in {receiver:?}",
+                    actor.name()
+                )
+            });
+        }
+        return false;
+    }
+    if first {
+        model.premises.removed(&model.actors, dst, src, msg);
+    }
+    true
 }
 
 /// Every message in flight, once per copy. (stateright 0.31's `Network::iter_all` never ends
@@ -245,7 +322,7 @@ impl Model for BankModel {
         if self.cfg.reduce {
             // Every state the search holds is canonical; `delivery` relies on it.
             for s in &mut states {
-                canonicalize(&self.inner, s);
+                canonicalize(self, s);
             }
         }
         states
@@ -265,6 +342,13 @@ impl Model for BankModel {
                 _ => true,
             });
         }
+        // Reduction 6, where the handlers make the crash a pause.
+        if self.durable != 0 {
+            actions.retain(|a| match a {
+                ActorModelAction::Crash(id) => !self.crash_left_out(state, usize::from(*id)),
+                _ => true,
+            });
+        }
     }
 
     fn next_state(&self, last: &BankState, action: Action) -> Option<BankState> {
@@ -272,13 +356,18 @@ impl Model for BankModel {
             Ok(delta) => return delta.map(|d| d.apply(last)),
             Err(action) => action,
         };
+        let recovered = match &action {
+            ActorModelAction::Recover(id) => Some(usize::from(*id)),
+            _ => None,
+        };
         let mut next = self.inner.next_state(last, action)?;
         if self.cfg.reduce {
-            canonicalize(&self.inner, &mut next);
+            canonicalize(self, &mut next);
             // Reduction 8: a step back to the same state reaches nothing new.
             if next == *last {
                 return None;
             }
+            self.check_steps(last, &next, recovered);
         }
         Some(next)
     }
@@ -303,8 +392,6 @@ impl Model for BankModel {
     }
 
     fn within_boundary(&self, state: &BankState) -> bool {
-        !self.stop.load(Ordering::Relaxed)
-            && Model::within_boundary(&self.inner, state)
-            && !self.durable_crashed(state)
+        !self.stop.load(Ordering::Relaxed) && Model::within_boundary(&self.inner, state)
     }
 }

@@ -209,7 +209,7 @@ impl ModelConfig {
     /// an accepted block not saved breaks the premise, which model/tests/passive_servers.rs checks
     /// for both variants).
     pub fn durable_servers(&self) -> u32 {
-        if !self.reduce || self.bug.is_some() {
+        if !self.reduce {
             return 0;
         }
         self.passive_servers()

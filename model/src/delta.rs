@@ -49,11 +49,14 @@
 
 use crate::bank_model::{dropped_as_ignored, Action, BankModel, BankState};
 use crate::history::{self, History};
+use crate::memo::Step;
 use crate::node::NodeState;
+use crate::premises::{Event, Seen};
 use paxchain::{Msg, Storage, Timer};
 use stateright::actor::{ActorModelAction, Command, Envelope, Id, Network, Out, Timers};
 use stateright::util::{HashableHashMap, HashableHashSet};
 use std::collections::{BTreeMap, VecDeque};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 /// What one step of one actor (a delivery or a timeout) changes in the state it comes from:
@@ -110,6 +113,7 @@ pub fn delivery(model: &BankModel, last: &BankState, src: Id, dst: Id, msg: &Msg
         src,
         msg,
     );
+    show_premises(model, last, index, &step, &Event::Delivery { src, msg });
     let mut delta = Delta::new(index, step.state.clone(), None);
     match &last.network {
         Network::UnorderedDuplicating(set, _) => {
@@ -149,10 +153,36 @@ pub fn timeout(model: &BankModel, last: &BankState, id: Id, timer: &Timer) -> Op
     if step.no_op {
         return None;
     }
+    show_premises(model, last, index, &step, &Event::Timeout(timer));
     let mut timers = last.timers_set[index].clone();
     timers.cancel(timer);
     let delta = Delta::new(index, step.state.clone(), Some(timers));
     finish(model, last, delta, &step.out)
+}
+
+/// Shows a step the first time this thread's memo gives it to the checks of the reductions'
+/// premises ([`crate::premises`]): the step of the receiver, against every message taken
+/// out on its way to it, and its symmetry.
+fn show_premises(model: &BankModel, last: &BankState, i: usize, step: &Step, event: &Event) {
+    if step.checked.swap(true, Ordering::Relaxed) {
+        return;
+    }
+    let before = &last.actor_states[i];
+    let after = step.state.as_ref().unwrap_or(before);
+    model
+        .premises
+        .stepped(&model.actors, Id::from(i), before, after);
+    if model.symmetric != 0 {
+        let (actors, mask) = (&model.actors, model.symmetric);
+        let seen = Seen {
+            actor: i,
+            before,
+            event,
+            after,
+            out: &step.out,
+        };
+        model.premises.check_symmetry(actors, mask, &seen);
+    }
 }
 
 /// The delta of actor `delta.index`'s step, from what it changed already (its state, and
@@ -305,7 +335,7 @@ impl Delta {
         model: &BankModel,
         last: &BankState,
         id: Id,
-        receiver: &NodeState,
+        receiver: &Arc<NodeState>,
     ) {
         let ignored = |src: Id, msg: &Msg| dropped_as_ignored(model, receiver, src, id, msg);
         match &last.network {

@@ -30,7 +30,9 @@ pub mod hashed;
 pub mod history;
 pub mod memo;
 pub mod node;
+pub mod premises;
 pub mod properties;
+pub mod reference;
 pub mod rogue_client;
 pub mod scenarios;
 pub mod scripted_client;
@@ -120,11 +122,14 @@ pub fn build(cfg: &ModelConfig) -> BankModel {
                     .iter()
                     .all(|a| a.server().is_some_and(|st| st.storage.chain.len() <= limit))
         });
+    let actors = model.actors.len();
     BankModel {
         inner: model,
         properties: properties::properties(cfg),
         stop: Arc::default(),
         durable: cfg.durable_servers(),
+        symmetric: cfg.symmetry().map_or(0, |_| cfg.interchangeable_servers()),
         steps: StepMemo::default(),
+        premises: premises::Premises::new(actors),
     }
 }

@@ -38,7 +38,7 @@ use stateright::actor::{is_no_op_with_timer, Actor, Id, Out};
 use std::borrow::Cow;
 use std::cell::RefCell;
 use std::hash::{Hash, Hasher};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 /// The most steps a thread keeps; then its table starts again empty. Several times what the
@@ -179,6 +179,12 @@ pub struct Step {
     pub state: Option<Arc<NodeState>>,
     pub out: Out<Node>,
     pub no_op: bool,
+    /// Set once this thread has shown the step to the reductions' premise checks
+    /// ([`crate::premises`]), so each distinct step is checked once per table.
+    pub checked: AtomicBool,
+    /// Set once this thread has recorded the delivered message as one reduction 4 took out
+    /// of the network in this state ([`crate::premises`]).
+    pub registered: AtomicBool,
 }
 
 /// The memo of one model's steps (see the module comment): the key to each thread's table.
@@ -275,6 +281,8 @@ fn step(state: Cow<NodeState>, out: Out<Node>, no_op: bool) -> Step {
         },
         out,
         no_op,
+        checked: AtomicBool::new(false),
+        registered: AtomicBool::new(false),
     }
 }
 

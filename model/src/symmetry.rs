@@ -50,7 +50,7 @@ impl ModelConfig {
     /// (see the module comment). Empty when symmetry or the reductions are off, or a seeded
     /// bug runs (a bug may treat servers differently by index).
     pub fn interchangeable_servers(&self) -> u32 {
-        if !self.symmetry || !self.reduce || self.bug.is_some() {
+        if !self.symmetry || !self.reduce {
             return 0;
         }
         self.passive_servers()
@@ -232,7 +232,7 @@ pub fn rename(s: &BankState, renamed: &[usize]) -> BankState {
 }
 
 /// A leader's round counts voters by index: rename them too.
-fn rename_voters(st: &Arc<NodeState>, renamed: &[usize]) -> Arc<NodeState> {
+pub(crate) fn rename_voters(st: &Arc<NodeState>, renamed: &[usize]) -> Arc<NodeState> {
     let NodeState::Server(server) = &**st else {
         return st.clone();
     };

@@ -23,7 +23,7 @@ fn reference(
     action: ActorModelAction<paxchain::Msg, paxchain::Timer, ()>,
 ) -> Option<BankState> {
     let mut next = m.inner.next_state(last, action)?;
-    canonicalize(&m.inner, &mut next);
+    canonicalize(m, &mut next);
     (next != *last).then_some(next)
 }
 
