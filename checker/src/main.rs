@@ -35,7 +35,10 @@ struct Cli {
 enum CheckerCommand {
     /// Check every property of a scenario. Exit 0: all hold after a complete search;
     /// 1: a property is violated (or a `sometimes` example is never reached in a complete
-    /// search); 2: the search was cut short (timeout or depth bound) without a violation.
+    /// search); 2: the search was cut short (timeout or depth bound) without a violation;
+    /// 3: a defect of the checker (a discovery whose steps do not replay), or, with no
+    /// violation found, handlers that broke a reduction's premise, so that "holds" cannot
+    /// be vouched for.
     Check(CheckArgs),
     /// Serve stateright's web explorer for a scenario (blocks until interrupted).
     Explore {
@@ -103,7 +106,8 @@ pub struct ModelArgs {
     #[arg(long)]
     bug: Option<Bug>,
     /// Check without the reductions (states no rule or property can tell apart are then
-    /// kept apart); the verdicts are the same, the search larger.
+    /// kept apart): a larger search. Where the handlers keep the reductions' premises, which
+    /// every check tests as it goes and reports when broken, the verdicts are the same.
     #[arg(long)]
     no_reduce: bool,
     /// Search without merging states that differ only by a renaming of the
@@ -202,6 +206,11 @@ pub struct CheckArgs {
     /// The first walk's seed, for `--strategy swarm` and `simulation`.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Replay the path to every Nth state each search thread expands through stateright's
+    /// own step, the handlers run afresh, and report any state the search's memo, deltas or
+    /// fingerprints built differently (exit 3). DFS and BFS only.
+    #[arg(long, value_name = "N")]
+    audit: Option<usize>,
 }
 
 /// The machine's cores, the default thread count.

@@ -8,7 +8,7 @@
 use crate::report::{self, Ending, SearchResult};
 use crate::{CheckArgs, Strategy};
 use paxchain_model::properties::is_example;
-use paxchain_model::search::{Search, SearchOptions};
+use paxchain_model::search::{Defect, Search, SearchOptions};
 use paxchain_model::trace::{self, Action, Step};
 use paxchain_model::{build, BankModel, ModelConfig};
 use stateright::{Checker, Expectation, HasDiscoveries, Model, UniformChooser};
@@ -28,7 +28,8 @@ pub fn check(cfg: &ModelConfig, args: &CheckArgs) -> ExitCode {
         Strategy::Bfs | Strategy::Dfs => {
             let search = Search::spawn(model.clone(), search_options(&model, args));
             let found = |s: &Search<BankModel>| Some(s.discovered_actions());
-            drive(search, |s, d| _ = s.wait(d), found, timeout, args)
+            let defects = |s: &Search<BankModel>| s.defects().iter().map(describe).collect();
+            drive(search, |s, d| _ = s.wait(d), found, defects, timeout, args)
         }
         Strategy::Swarm => return ExitCode::from(crate::swarm::check(cfg, args)),
         Strategy::Simulation => simulate(&model, timeout, args),
@@ -74,7 +75,7 @@ fn simulate(model: &BankModel, timeout: Option<Duration>, args: &CheckArgs) -> S
                 .collect(),
         )
     };
-    let mut o = drive(checker, poll, found, timeout, args);
+    let mut o = drive(checker, poll, found, |_| Vec::new(), timeout, args);
     if !matches!(o.ending, Ending::Incomplete(_)) {
         o.ending = Ending::Incomplete("a simulation never covers every state".into());
     }
@@ -92,11 +93,22 @@ fn search_options(model: &BankModel, args: &CheckArgs) -> SearchOptions<BankMode
             HasDiscoveries::AnyFailures
         },
         breadth_first: args.strategy == Strategy::Bfs,
+        audit_every: args.audit,
         ..model.search_options()
     }
 }
 
+/// A defect of the search, for people.
+fn describe(d: &Defect) -> String {
+    let what = match d.property {
+        Some(p) => format!("a discovery of \"{p}\""),
+        None => "a state audited".to_string(),
+    };
+    format!("{what} after {} steps: {}", d.steps, d.why)
+}
+
 /// Each discovery's initial state and actions; `None` if the checker cannot rebuild them.
+/// (`drive` also takes the checker's defects, as lines for people.)
 type Found = Option<HashMap<&'static str, (usize, Vec<Action>)>>;
 
 /// Waits for `checker` to end (`wait(checker, at most)` returns early when it does),
@@ -105,6 +117,7 @@ fn drive<C: Checker<BankModel>>(
     checker: C,
     wait: impl Fn(&C, Duration),
     found: impl Fn(&C) -> Found,
+    defects: impl Fn(&C) -> Vec<String>,
     timeout: Option<Duration>,
     args: &CheckArgs,
 ) -> SearchResult {
@@ -197,6 +210,8 @@ fn drive<C: Checker<BankModel>>(
         .collect();
     SearchResult {
         ending,
+        simulation: args.strategy == Strategy::Simulation,
+        defects: defects(&checker),
         breadth_first: args.strategy == Strategy::Bfs,
         states: checker.state_count(),
         unique: checker.unique_state_count(),

@@ -99,6 +99,8 @@ struct Shared<'a> {
     progress: &'a Progress,
     /// Violations, then examples reached.
     found: Mutex<(Discoveries, Discoveries)>,
+    /// Discoveries that did not stand, for people (`Swarm::untrusted`).
+    untrusted: Mutex<Vec<String>>,
     lengths: Mutex<BTreeMap<usize, u64>>,
 }
 
@@ -120,6 +122,7 @@ pub fn swarm(model: &BankModel, cfg: &SwarmConfig, progress: &Progress) -> Swarm
         stop: AtomicBool::new(false),
         progress,
         found: Mutex::default(),
+        untrusted: Mutex::default(),
         lengths: Mutex::default(),
     };
     let threads = cfg.threads.max(1);
@@ -148,12 +151,14 @@ pub fn swarm(model: &BankModel, cfg: &SwarmConfig, progress: &Progress) -> Swarm
         all.extend(s);
     }
     let (violated, reached) = shared.found.into_inner().expect("no walker panicked");
+    let untrusted = shared.untrusted.into_inner().expect("no walker panicked");
     let mut out = Swarm {
         walks: progress.walks.load(Ordering::Relaxed),
         steps: progress.steps.load(Ordering::Relaxed),
         distinct: all.len(),
         lengths: shared.lengths.into_inner().expect("no walker panicked"),
         reached,
+        untrusted,
         elapsed,
         ..Swarm::default()
     };
@@ -203,13 +208,13 @@ fn walker(sh: &Shared, t: u64, threads: u64) -> HashSet<u64> {
         });
         if let Some(name) = broken {
             let p = props.iter().find(|p| p.name == name).expect("a property");
-            sh.record(p, seed, &steps, true);
+            sh.record_violation(p, seed, &steps);
         }
         if end == End::Terminal {
             for (p, _) in (props.iter().zip(&held))
                 .filter(|(p, h)| p.expectation == Expectation::Eventually && !**h)
             {
-                sh.record(p, seed, &steps, true);
+                sh.record_violation(p, seed, &steps);
             }
         }
         sh.progress.walks.fetch_add(1, Ordering::Relaxed);
@@ -226,6 +231,29 @@ fn walker(sh: &Shared, t: u64, threads: u64) -> HashSet<u64> {
 }
 
 impl Shared<'_> {
+    /// Records a violation of `p` once it stands ([`stands`]), and otherwise says why not;
+    /// the swarm goes on either way until the violation it waits for.
+    fn record_violation(&self, p: &Property<BankModel>, seed: u64, steps: &[Step]) {
+        if self
+            .found
+            .lock()
+            .expect("no walker panicked")
+            .0
+            .contains_key(p.name)
+        {
+            return;
+        }
+        match stands(self.model, p, seed, steps) {
+            Ok(()) => self.record(p, seed, steps, true),
+            Err(why) => {
+                let mut untrusted = self.untrusted.lock().expect("no walker panicked");
+                if untrusted.len() < 8 {
+                    untrusted.push(why);
+                }
+            }
+        }
+    }
+
     /// Records the first discovery of `p`, and stops the swarm if it was waited for.
     fn record(&self, p: &Property<BankModel>, seed: u64, steps: &[Step], violation: bool) {
         let mut found = self.found.lock().expect("no walker panicked");
@@ -258,22 +286,49 @@ impl Shared<'_> {
     }
 }
 
-/// Replays a discovery and checks it again; shrinks an `always` violation.
+/// Whether a walk's violation of `p` stands: replayed through stateright's own step, the
+/// handlers run afresh on this thread ([`crate::reference`]), its steps break `p` (for an
+/// `eventually` property, end in a terminal state). The walk's own thread would only repeat
+/// what its memo of steps computed. Otherwise, why not, and which part of the checker built
+/// a state the steps do not lead to.
+fn stands(
+    model: &BankModel,
+    p: &Property<BankModel>,
+    seed: u64,
+    steps: &[Step],
+) -> Result<(), String> {
+    let actions: Vec<_> = steps.iter().map(Step::to_action).collect();
+    let why = |what: &str| {
+        let part = crate::reference::diagnose(model, &actions).unwrap_or_else(|| {
+            "they replay alike through the memo and deltas and through stateright's own \
+             step, so the walk's thread computed a step differently: the memo of steps"
+                .into()
+        });
+        format!(
+            "a discovery of \"{}\" by the walk of seed {seed}: {what}; {part}",
+            p.name
+        )
+    };
+    let last =
+        crate::reference::replay(model, &actions).ok_or_else(|| why("its steps do not replay"))?;
+    match p.expectation {
+        Expectation::Always if !(p.condition)(model, &last) => Ok(()),
+        Expectation::Eventually if model.next_steps(&last).is_empty() => Ok(()),
+        _ => Err(why("replayed, its steps do not break it")),
+    }
+}
+
+/// Checks a discovery that stood once more, here, and shrinks an `always` violation.
 fn confirm(model: &BankModel, name: &'static str, found: Found) -> Result<Found, String> {
     let props = model.properties();
     let p = props.iter().find(|p| p.name == name).expect("a property");
-    let last = trace::replay(model, &found.steps)
-        .ok_or_else(|| format!("\"{name}\" (seed {}): its steps do not replay", found.seed))?;
+    stands(model, p, found.seed, &found.steps)?;
     match p.expectation {
-        Expectation::Always if !(p.condition)(model, &last) => {
+        Expectation::Always => {
             let steps = trace::shrink(model, &found.steps, |s| !(p.condition)(model, s));
             Ok(Found { steps, ..found })
         }
-        Expectation::Eventually if model.next_steps(&last).is_empty() => Ok(found),
-        _ => Err(format!(
-            "\"{name}\" (seed {}): replayed, its steps do not break it",
-            found.seed
-        )),
+        _ => Ok(found),
     }
 }
 
