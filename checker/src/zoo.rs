@@ -106,6 +106,13 @@ pub fn zoo(args: &ZooArgs) -> ExitCode {
         if let Some(why) = &h.failure {
             println!("    {why}");
         }
+        if h.premises_broken > 0 || h.kept > 0 {
+            println!(
+                "    (its handlers broke a reduction's premise {} times; reduction 4 kept {} \
+                 messages its rule calls ignored, which the handler acts on)",
+                h.premises_broken, h.kept
+            );
+        }
         hunts.push((cfg, h));
     }
     let escaped: Vec<&str> = (hunts.iter())
@@ -212,7 +219,7 @@ fn swarm_zoo(bugs: &[Bug], args: &ZooArgs, timeout: Duration) -> ExitCode {
         if s.untrusted.is_empty() {
             ""
         } else {
-            "; DEFECTS OF THE SEARCH"
+            "; DEFECTS OF THE CHECKER"
         }
     );
     let mut missed = Vec::new();

@@ -3,8 +3,10 @@
 //!
 //! A reduction maps a state to a canonical one that no rule and no property can tell apart
 //! from it, so the checker merges states that have the same future. spec/properties.md
-//! ("Reductions") says why each one hides no behaviour; `ModelConfig::reduce` turns them off,
-//! and model/tests/reductions.rs checks that both ways give the same verdicts.
+//! ("Reductions") says why each one hides no behaviour, and of which kind each is: true of
+//! any handlers, or decided by the real handlers as the search goes ([`crate::premises`]).
+//! `ModelConfig::reduce` turns them off, and model/tests/reductions.rs checks that both ways
+//! give the same verdicts.
 //!
 //! 1. **The duplicating network's last delivery.** stateright's `UnorderedDuplicating`
 //!    network remembers the last envelope delivered, so that a redelivery which only re-sends
@@ -17,20 +19,22 @@
 //! 3. **Loss on an unordered network** is left out where the model is built
 //!    (`ModelConfig::explores_loss`): a dropped message reaches what a never-delivered one
 //!    reaches.
-//! 4. **Messages ignored forever.** A message its receiver will ignore in every state it
+//! 4. **Messages ignored for good.** A message its receiver will ignore in every state it
 //!    can reach (`ServerActor::ignores_forever`, `ScriptedClient::ignores_forever`) is taken
-//!    out of the network: delivering it could only ever be a no-op. Its argument reads the
-//!    correct protocol's rules, so it is off when the model runs a seeded bug.
+//!    out of the network, if the real handler agrees that it does nothing with it now
+//!    ([`dropped_as_ignored`]); that it stays so is checked on every step the search takes
+//!    ([`crate::premises`]).
 //! 5. **Symmetry** among the servers no client talks to, in paxchain's search (either
-//!    order) and stateright's DFS: see [`crate::symmetry`].
+//!    order) and stateright's DFS: see [`crate::symmetry`]. That the handlers treat them
+//!    alike is checked on every distinct step ([`crate::premises`]).
 //! 6. **No crash of a server whose whole state is durable.** A server no client talks to
 //!    never leads, waits or sets a timer, and saves every change in the step that makes it,
-//!    so its memory always equals its storage. Its crash and recovery then change nothing
-//!    but its restart mark, and messages to it wait in the network meanwhile: a pause, which
-//!    the network's delays already cover, and one that would only use up the crash budget.
-//!    So such servers do not crash (`ModelConfig::durable_servers`); the others still do.
-//!    model/tests/passive_servers.rs checks the premise in both variants; a seeded bug (an accepted
-//!    block not saved) can break it, so this is off with one.
+//!    so its memory equals its storage. Its crash and recovery then change nothing but its
+//!    restart mark, and messages to it wait in the network meanwhile: a pause, which the
+//!    network's delays already cover, and one that would only use up the crash budget. So
+//!    such a server's crash is left out of a state's actions where the real `on_start`
+//!    shows it to be a pause there (`premises::crash_is_a_pause`), and kept elsewhere: a
+//!    server that forgot to save crashes where it matters.
 //! 7. **Lazy loss on FIFO links.** Dropping the only message of a flow reaches what leaving
 //!    it in flight for ever reaches, except the network, which no property reads; a drop
 //!    matters only when it lets a later message of the flow through. So only a message with

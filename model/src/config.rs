@@ -71,8 +71,9 @@ pub struct ModelConfig {
     /// In depth-first search, merge states that differ only by a renaming of the servers no
     /// client talks to (see `symmetry`). Needs `reduce`.
     pub symmetry: bool,
-    /// A seeded bug from the zoo (`paxchain::bugs`), run by servers and clients alike. With
-    /// a bug, reduction 4 is off: its argument assumes the correct protocol.
+    /// A seeded bug from the zoo (`paxchain::bugs`), run by servers and clients alike. No
+    /// reduction depends on it: their premises are decided by the handlers, buggy or not
+    /// (`crate::premises`).
     pub bug: Option<Bug>,
     /// A rogue client (`rogue_client`) talking to this account's server, beside its
     /// scripted client if it has one: every request it makes must be refused.
@@ -204,10 +205,9 @@ impl ModelConfig {
             .fold(0, |mask, i| mask | 1 << i)
     }
 
-    /// The servers whose whole state is durable, so that their crash is a pause (reduction
-    /// 6): those no client talks to, with the reductions on and no seeded bug (a bug such as
-    /// an accepted block not saved breaks the premise, which model/tests/passive_servers.rs checks
-    /// for both variants).
+    /// The servers reduction 6 may keep from crashing, as a bit mask by index: those no
+    /// client talks to, with the reductions on. In each state the model leaves a crash out
+    /// only where the real handlers make it a pause (`premises::crash_is_a_pause`).
     pub fn durable_servers(&self) -> u32 {
         if !self.reduce {
             return 0;

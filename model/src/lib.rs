@@ -13,6 +13,9 @@
 //!   [`fingerprint`]: the 64-bit hash by which it merges states, which tells apart states
 //!   stateright's `Hash` merges.
 //! - [`hashed`]: values that carry their own hash, so a fingerprint does not redo it.
+//! - [`premises`]: the reductions' premises about the handlers, decided by the handlers and
+//!   checked as the search goes; [`reference`]: stateright's own step with the handlers run
+//!   afresh, against which every discovery is confirmed.
 //! - [`config`]: the configuration and its validation.
 //! - [`scenarios`]: the named presets.
 //! - [`history`]: what the properties remember of the past.

@@ -7,7 +7,8 @@
 //! the server that wrote to it. So in the five-server presets, where A and E have clients,
 //! renaming B, C and D among themselves maps every run to a run: the servers run the same
 //! handlers with the same configuration (every server's peers are all the others), and
-//! every property quantifies over all servers alike. One state of each such *orbit* is
+//! every property quantifies over all servers alike. That the handlers do treat them alike
+//! is the premise, checked on every distinct step the search takes ([`crate::premises`]). One state of each such *orbit* is
 //! enough, which is up to 3! = 6 times fewer states.
 //!
 //! How it is applied:
@@ -47,8 +48,8 @@ pub type Representative = fn(&BankState) -> BankState;
 
 impl ModelConfig {
     /// The servers that no client talks to, as a bit mask by index: they are interchangeable
-    /// (see the module comment). Empty when symmetry or the reductions are off, or a seeded
-    /// bug runs (a bug may treat servers differently by index).
+    /// (see the module comment) if the handlers treat them alike, which the model checks on
+    /// every distinct step (`crate::premises`). Empty when symmetry or the reductions are off.
     pub fn interchangeable_servers(&self) -> u32 {
         if !self.symmetry || !self.reduce {
             return 0;

@@ -92,6 +92,11 @@ pub struct Hunt {
     pub elapsed: Duration,
     /// Why there is no trace, if there is none.
     pub failure: Option<Escape>,
+    /// How often the bug's handlers broke a reduction's premise (`crate::premises`), and how
+    /// many messages reduction 4 kept in flight because the handler acts on them: evidence
+    /// of the bug too, and proof that the reductions stepped aside for it.
+    pub premises_broken: u64,
+    pub kept: u64,
 }
 
 /// Why a hunt ended without a counterexample.
@@ -140,6 +145,8 @@ pub fn hunt(bug: Bug, cfg: &ModelConfig, threads: usize, timeout: Duration) -> H
         unique,
         elapsed: start.elapsed(),
         failure: None,
+        premises_broken: model.premises.failure_count(),
+        kept: model.premises.kept().0,
     };
     if !checker.is_done() {
         model.stop();

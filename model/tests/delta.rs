@@ -160,7 +160,7 @@ fn each_delta_agrees_with_stateright_on_the_unordered_network() {
     }
 }
 
-/// With a seeded bug reduction 4 is off; the delivery must follow.
+/// Under every seeded bug, whose handlers reduction 4 must follow rather than assume.
 #[cfg(feature = "bug-zoo")]
 #[test]
 fn each_delta_agrees_with_stateright_under_every_seeded_bug() {

@@ -4,8 +4,9 @@
 //!   and changes no property's value; the representative is one of the renamed states, and
 //!   the same for all of them (reduction 5);
 //! - such a server never leads, waits or sets a timer, and its memory equals its storage, so
-//!   its crash is a pause (reduction 6; checked unreduced, where these servers do crash,
-//!   and shown to fail under a seeded bug that breaks it).
+//!   its crash is a pause (reduction 6, which the model decides state by state with the
+//!   real handlers; checked here unreduced, where these servers do crash, and shown to fail
+//!   under a seeded bug that breaks it).
 
 use common::{scenario, sum_over_reachable};
 use paxchain::{Storage, Variant};
@@ -200,7 +201,8 @@ fn a_passive_servers_state_is_all_durable_in_the_literal_variant() {
 }
 
 /// The premise check can fail: a server that accepts a block without saving it holds in
-/// memory what its storage lacks (and reduction 6 is off with any seeded bug for this reason).
+/// memory what its storage lacks. (Reduction 6 is decided state by state by the handlers,
+/// so such a server crashes in the model exactly where this happens: model/src/premises.rs.)
 #[cfg(feature = "bug-zoo")]
 #[test]
 fn an_accepted_block_not_saved_breaks_the_premise() {
