@@ -157,7 +157,8 @@ fn blame(model: &BankModel, state: &BankState, action: &Action) -> &'static str 
 }
 
 /// Where two states differ (by equality, or in their printed form), for people; `None` if
-/// they do not.
+/// they do not. stateright's sets (timers, messages in flight) are printed sorted: their
+/// order of iteration is not part of what they hold.
 pub fn difference(model: &BankModel, a: &BankState, b: &BankState) -> Option<String> {
     let show = |x: &dyn std::fmt::Debug, y: &dyn std::fmt::Debug| {
         let (x, y) = (format!("{x:?}"), format!("{y:?}"));
@@ -171,7 +172,13 @@ pub fn difference(model: &BankModel, a: &BankState, b: &BankState) -> Option<Str
         if let Some(d) = show(&a.actor_storages[i], &b.actor_storages[i]) {
             return Some(format!("{name}'s storage: {d}"));
         }
-        if let Some(d) = show(&a.timers_set[i], &b.timers_set[i]) {
+        // A timer set iterates in the order its timers were set: compare them sorted.
+        let timers = |s: &BankState| {
+            let mut all: Vec<String> = s.timers_set[i].iter().map(|t| format!("{t:?}")).collect();
+            all.sort();
+            all
+        };
+        if let Some(d) = show(&timers(a), &timers(b)) {
             return Some(format!("{name}'s timers: {d}"));
         }
     }

@@ -61,3 +61,22 @@ fn the_fast_step_builds_what_stateright_builds_with_crashes_loss_and_retries() {
         assert!(walks_agree(scenario(name), 300) > 3_000, "{name}");
     }
 }
+
+/// The exhaustive search's own audit (`check --audit N`): the path to every Nth state it
+/// expands replays, through stateright's own step, to that state.
+#[test]
+fn the_search_audits_every_nth_state_and_finds_them_all_as_built() {
+    use paxchain_model::search::{Search, SearchOptions};
+    use stateright::Checker;
+    for (name, every) in [("default", 7), ("five", 23), ("crash-loss", 97)] {
+        let model = build(&scenario(name));
+        let options = SearchOptions {
+            threads: 2,
+            audit_every: Some(every),
+            ..model.search_options()
+        };
+        let done = Search::spawn(model, options).join();
+        assert!(done.defects().is_empty(), "{name}: {:?}", done.defects());
+        assert!(done.unique_state_count() > 3_000, "{name}");
+    }
+}
