@@ -4,19 +4,9 @@
 //! a discovery that does not replay, cannot be provoked from outside; model/src/search's
 //! tests and model/tests/audit.rs cover it).
 
-use std::process::Command;
+use common::check;
 
-fn check(args: &[&str]) -> (Option<i32>, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_paxchain-check"))
-        .arg("check")
-        .args(args)
-        .output()
-        .expect("paxchain-check runs");
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into(),
-    )
-}
+mod common;
 
 #[test]
 fn a_complete_search_of_correct_handlers_exits_0_with_nothing_to_doubt() {

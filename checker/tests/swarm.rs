@@ -2,19 +2,11 @@
 //! shrunk counterexample and exits 1; a swarm that finds nothing says what it covered and
 //! exits 2, because it never covers every state.
 
-use std::process::Command;
+mod common;
 
+/// `check --strategy swarm` on two threads, with `args`.
 fn check(args: &[&str]) -> (Option<i32>, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_paxchain-check"))
-        .arg("check")
-        .args(["--strategy", "swarm", "--threads", "2"])
-        .args(args)
-        .output()
-        .expect("paxchain-check runs");
-    (
-        out.status.code(),
-        String::from_utf8_lossy(&out.stdout).into(),
-    )
+    common::check(&[&["--strategy", "swarm", "--threads", "2"], args].concat())
 }
 
 #[test]
