@@ -277,46 +277,48 @@ impl Premises {
         }
         for pair in passive.windows(2) {
             let swap: Vec<usize> = (0..actors.len())
-                .map(|a| {
-                    if a == pair[0] {
-                        pair[1]
-                    } else if a == pair[1] {
-                        pair[0]
-                    } else {
-                        a
-                    }
+                .map(|a| match a {
+                    _ if a == pair[0] => pair[1],
+                    _ if a == pair[1] => pair[0],
+                    _ => a,
                 })
                 .collect();
-            let j = swap[i];
-            let id = Id::from(j);
-            let renamed = rename_voters(before, &swap);
-            let mut state = Cow::Borrowed(&*renamed);
-            let mut got = Out::new();
-            match event {
-                Event::Delivery { src, msg } => {
-                    let src = Id::from(swap[usize::from(*src)]);
-                    actors[j].on_msg(id, &mut state, src, (*msg).clone(), &mut got);
-                }
-                Event::Timeout(timer) => actors[j].on_timeout(id, &mut state, timer, &mut got),
-                Event::Start(storage) => {
-                    state = Cow::Owned(actors[j].on_start(id, storage, &mut got))
-                }
-            }
+            let (state, got) = step.swapped(actors, &swap);
             let want = rename_voters(after, &swap);
-            let same_state = *state == *want;
-            if !same_state || !same_commands(&got, out, &swap) {
+            if state != *want || !same_commands(&got, out, &swap) {
                 self.fail(5, || {
                     format!(
-                        "{} on {event:?} in {before:?} gave {after:?} and {out:?}; with {} and {} swapped, {} gave {:?} and {got:?}",
+                        "{} on {event:?} in {before:?} gave {after:?} and {out:?}; with {} and \
+                         {} swapped, {} gave {state:?} and {got:?}",
                         actors[i].name(),
                         actors[pair[0]].name(),
                         actors[pair[1]].name(),
-                        actors[j].name(),
-                        &*state
+                        actors[swap[i]].name(),
                     )
                 });
             }
         }
+    }
+}
+
+impl Seen<'_> {
+    /// The step run again with the actors renamed by `swap` (a leader's voters, the actor
+    /// that steps and the sender): the state it gives and its commands.
+    fn swapped(&self, actors: &[Node], swap: &[usize]) -> (NodeState, Out<Node>) {
+        let j = swap[self.actor];
+        let id = Id::from(j);
+        let renamed = rename_voters(self.before, swap);
+        let mut state = Cow::Borrowed(&*renamed);
+        let mut got = Out::new();
+        match self.event {
+            Event::Delivery { src, msg } => {
+                let src = Id::from(swap[usize::from(*src)]);
+                actors[j].on_msg(id, &mut state, src, (*msg).clone(), &mut got);
+            }
+            Event::Timeout(timer) => actors[j].on_timeout(id, &mut state, timer, &mut got),
+            Event::Start(storage) => state = Cow::Owned(actors[j].on_start(id, storage, &mut got)),
+        }
+        (state.into_owned(), got)
     }
 }
 
