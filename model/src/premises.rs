@@ -421,3 +421,71 @@ pub fn crash_is_a_pause(
     };
     timers_empty && out.is_empty() && recovered == **now
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{build, scenarios};
+    use stateright::Model;
+
+    /// A delivery to a passive server in five: the model, the step as the handler took it.
+    fn passive_step() -> (crate::BankModel, crate::BankState, usize, Id, Msg) {
+        let model = build(&scenarios::by_name("five").expect("a preset").config);
+        let mut state = model.init_states().remove(0);
+        // Deliver until a PREPARE is in flight to a passive server.
+        for _ in 0..20 {
+            let prepare = crate::bank_model::in_flight(&state.network)
+                .find(|e| model.symmetric & (1 << usize::from(e.dst)) != 0)
+                .map(|e| e.to_cloned_msg());
+            if let Some(e) = prepare {
+                return (model, state, usize::from(e.dst), e.src, e.msg);
+            }
+            let mut actions = Vec::new();
+            model.actions(&state, &mut actions);
+            let next = actions
+                .into_iter()
+                .find_map(|a| model.next_state(&state, a));
+            state = next.expect("the first step of a round leads on");
+        }
+        panic!("no message to a passive server in 20 steps")
+    }
+
+    #[test]
+    fn a_step_that_treats_passive_servers_alike_passes_and_one_that_does_not_fails() {
+        let (model, state, i, src, msg) = passive_step();
+        let before = &state.actor_states[i];
+        let mut cow = Cow::Borrowed(&**before);
+        let mut out = Out::new();
+        model.actors[i].on_msg(Id::from(i), &mut cow, src, msg.clone(), &mut out);
+        let after = Arc::new(cow.into_owned());
+        let event = Event::Delivery { src, msg: &msg };
+        let seen = |out| Seen {
+            actor: i,
+            before,
+            event: &event,
+            after: &after,
+            out,
+        };
+        let premises = Premises::new(model.actors.len());
+        premises.check_symmetry(&model.actors, model.symmetric, &seen(&out));
+        assert_eq!(premises.failure_count(), 0, "{:?}", premises.failures());
+        assert!(!out.is_empty(), "a passive server answers a PREPARE");
+        // The same step, had it answered another passive server instead of the sender.
+        let other = (0..model.actors.len())
+            .find(|&p| p != i && model.symmetric & (1 << p) != 0)
+            .expect("five has three passive servers");
+        let mut astray = Out::new();
+        for c in out.iter() {
+            match c {
+                Command::Send(_, m) => astray.send(Id::from(other), m.clone()),
+                Command::Save(s) => astray.save(s.clone()),
+                _ => {}
+            }
+        }
+        premises.check_symmetry(&model.actors, model.symmetric, &seen(&astray));
+        let failures = premises.failures();
+        assert!(!failures.is_empty());
+        assert_eq!(failures[0].reduction, 5);
+        assert!(failures[0].what.contains("swapped"), "{}", failures[0]);
+    }
+}
