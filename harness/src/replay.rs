@@ -587,8 +587,14 @@ mod tests {
         assert!(count_reached(0, 3, 3, later, "x").expect("reached"));
         assert!(!count_reached(0, 2, 3, later, "x").expect("still on its way"));
         let past = count_reached(1, 4, 3, later, "datagrams").expect_err("more than sent");
-        assert!(past.to_string().contains("datagrams: 4, where 3 were sent"), "{past}");
+        assert!(
+            past.to_string().contains("datagrams: 4, where 3 were sent"),
+            "{past}"
+        );
         let now = Instant::now();
-        assert!(count_reached(0, 2, 3, now, "x").is_err(), "short at the deadline");
+        assert!(
+            count_reached(0, 2, 3, now, "x").is_err(),
+            "short at the deadline"
+        );
     }
 }
