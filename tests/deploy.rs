@@ -263,3 +263,58 @@ fn a_restarted_server_that_missed_many_ballots_leads_within_one_round_timeout() 
     let chain = agreed_chain(&a, 3);
     assert_eq!(replay(&chain, 3, 100).total(), 300);
 }
+
+/// A server whose storage log was damaged before its tail refuses to start, and says which
+/// file and which byte; once the damage is undone it restarts with everything it held.
+#[test]
+fn a_server_refuses_to_start_over_a_damaged_middle_record() {
+    use paxchain_deploy::cluster::Cluster;
+    use paxchain_deploy::storage;
+    let dir = std::env::temp_dir().join(format!("paxchain-test-damaged-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut cluster = Cluster::local(3, 0, 10);
+    let ports = paxchain_deploy::demo::free_ports(3).unwrap();
+    for (entry, port) in cluster.servers.iter_mut().zip(ports) {
+        entry.addr.set_port(port);
+    }
+    let exe = env!("CARGO_BIN_EXE_paxchain").as_ref();
+    let mut demo = Demo::launch(exe, &dir, cluster, Vec::new(), true).unwrap();
+    let mut a = client(&demo, A);
+    for _ in 0..3 {
+        assert_eq!(a.transfer(B, 1).unwrap().1, Outcome::Executed);
+    }
+    demo.crash(A);
+    let log = demo.data_dir(0).join(storage::FILE);
+    let good = std::fs::read(&log).unwrap();
+    let records = storage::frame::scan(&good).unwrap().records;
+    assert!(records.len() >= 3, "one record per save: {}", records.len());
+    let middle = records[1].0;
+    let mut bad = good.clone();
+    bad[middle as usize + storage::frame::HEADER] ^= 0x20;
+    std::fs::write(&log, &bad).unwrap();
+
+    demo.restart(0).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let status = loop {
+        if let Some(status) = demo.exited(0) {
+            break status;
+        }
+        assert!(Instant::now() < deadline, "the server started over damage");
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(!status.success(), "{status:?}");
+    let said = demo.last_words(0);
+    assert!(said.contains(&log.display().to_string()), "{said}");
+    assert!(said.contains(&format!("byte {middle}")), "{said}");
+    assert!(said.contains("refusing to start"), "{said}");
+    assert_eq!(std::fs::read(&log).unwrap(), bad, "nothing was cut");
+
+    std::fs::write(&log, &good).unwrap();
+    demo.restart(0).unwrap();
+    let a = client(&demo, A);
+    assert_eq!(
+        a.log(A).unwrap().len(),
+        3,
+        "every acknowledged transfer is back"
+    );
+}

@@ -21,16 +21,18 @@
 //!
 //! [`Host`] is the actor the runtime runs: it hands protocol datagrams to the checked
 //! [`ServerActor`] unchanged, and its commands back to the runtime unchanged, so the
-//! protocol runs exactly as the model checker runs it. Only the harness's datagrams are
-//! handled here.
+//! protocol runs exactly as the model checker runs it, with one exception: a save goes to
+//! the host's [`Store`] (the storage log, crate::storage) and not to the runtime, whose
+//! own file is rewritten whole and unsynced. Only the harness's datagrams are handled here.
 
+use crate::storage::Store;
 use crate::wire::Datagram;
 use paxchain::{ServerActor, ServerState, Storage, Timer};
 use serde::{Deserialize, Serialize};
 use stateright::actor::{Actor, Command, Id, Out};
 use std::borrow::Cow;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 /// What the harness asks of a server.
 #[derive(Clone, Debug, PartialEq, Hash, Eq, Serialize, Deserialize)]
@@ -78,6 +80,16 @@ pub struct Host {
     /// What a report counts (conformance mode only). Outside the protocol's state: the
     /// checked actor never sees it.
     counts: Arc<Counts>,
+    /// Where saves go, and what the server restarts from. Without one (unit tests), saves
+    /// are handed to the runtime as commands.
+    storage: Option<HostStorage>,
+}
+
+/// A host's durable storage: the log, and what it held when the server started.
+#[derive(Clone)]
+struct HostStorage {
+    store: Arc<Mutex<Store>>,
+    restored: Option<Storage>,
 }
 
 /// Since the process started: the protocol datagrams and fired timers handled, and the
@@ -94,6 +106,38 @@ impl Host {
             server,
             mode,
             counts: Arc::default(),
+            storage: None,
+        }
+    }
+
+    /// A host whose saves go to `store`, restarting from `restored` (what `store` held when
+    /// it was opened), whatever the runtime's own file says.
+    pub fn with_store(
+        server: ServerActor,
+        mode: Mode,
+        store: Store,
+        restored: Option<Storage>,
+    ) -> Host {
+        let store = Arc::new(Mutex::new(store));
+        Host {
+            storage: Some(HostStorage { store, restored }),
+            ..Host::new(server, mode)
+        }
+    }
+
+    /// Makes `storage` durable before the commands after it run. A server that cannot save
+    /// must not go on: its next message would promise what it did not keep.
+    fn save(&self, storage: Storage, o: &mut Out<Host>) {
+        let Some(host) = &self.storage else {
+            return o.save(storage);
+        };
+        let mut store = host
+            .store
+            .lock()
+            .expect("no save panicked while holding the store");
+        if let Err(e) = store.save(&storage) {
+            eprintln!("paxchain server: cannot save: {e}; stopping");
+            std::process::exit(3);
         }
     }
 
@@ -108,7 +152,7 @@ impl Host {
                 }
                 Command::SetTimer(timer, range) => o.set_timer(timer, range),
                 Command::CancelTimer(timer) => o.cancel_timer(timer),
-                Command::Save(storage) => o.save(storage),
+                Command::Save(storage) => self.save(storage, o),
                 Command::ChooseRandom(key, choices) => o.choose_random(key, choices),
             }
         }
@@ -124,6 +168,10 @@ impl Actor for Host {
 
     fn on_start(&self, id: Id, storage: &Option<Storage>, o: &mut Out<Self>) -> ServerState {
         let mut out = Out::new();
+        let storage = match &self.storage {
+            Some(host) => &host.restored,
+            None => storage,
+        };
         let state = self.server.on_start(id, storage, &mut out);
         self.forward(out, o);
         state

@@ -7,7 +7,7 @@
 
 use crate::cluster::Cluster;
 use crate::conformance::{Host, Mode};
-use crate::storage;
+use crate::storage::{Store, StoreError, StoreOptions};
 use crate::wire;
 use paxchain::ServerActor;
 use std::path::Path;
@@ -19,12 +19,15 @@ pub enum ServerError {
     NoSuchServer { id: usize, last: usize },
     #[error("data directory {dir}: {source}")]
     DataDir { dir: String, source: std::io::Error },
+    #[error("storage: {0}")]
+    Storage(#[from] StoreError),
     #[error("server {addr} stopped: {why} (is the address already in use?)")]
     Runtime { addr: String, why: String },
 }
 
-/// Runs server `index` of `cluster` until the process is killed. Its durable state lives in
-/// `data_dir` (stateright's runtime writes `<addr>.storage` in the working directory).
+/// Runs server `index` of `cluster` until the process is killed. Its durable state is the
+/// storage log in `data_dir` (crate::storage); the runtime's own storage file is never
+/// written, because every save goes to the log.
 /// `mode` says whether it obeys the conformance harness.
 pub fn run_server(
     cluster: &Cluster,
@@ -44,7 +47,7 @@ pub fn run_server(
         source,
     };
     std::fs::create_dir_all(data_dir).map_err(data_err)?;
-    std::env::set_current_dir(data_dir).map_err(data_err)?;
+    let (store, restored) = Store::open(data_dir, StoreOptions::default())?;
     let actor = ServerActor::new(cluster.server_config(index));
     actor
         .cfg
@@ -54,12 +57,12 @@ pub fn run_server(
         actor.cfg.bug.is_none(),
         "the deployment never runs a seeded bug (src/bugs.rs)"
     );
-    let host = Host::new(actor, mode);
+    let host = Host::with_store(actor, mode, store, restored);
     stateright::actor::spawn(
         wire::encode,
         wire::decode,
-        storage::encode,
-        storage::decode,
+        runtime_storage_unused,
+        runtime_storage_unused_decode,
         vec![(entry.listen_addr(), host)],
     )
     .map_err(|panic| ServerError::Runtime {
@@ -70,4 +73,19 @@ pub fn run_server(
             .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
             .unwrap_or_else(|| "the runtime panicked".into()),
     })
+}
+
+/// The runtime's storage encoder, never called: the host saves through its [`Store`] and
+/// hands the runtime no save. Were one to reach it, the server stops rather than trust a
+/// file that is rewritten unsynced.
+fn runtime_storage_unused(_: &paxchain::Storage) -> Result<Vec<u8>, serde_json::Error> {
+    panic!("a save reached the runtime; saves go to the storage log")
+}
+
+/// The runtime's storage decoder: whatever the runtime's file holds (an earlier version's
+/// file, or none), the host restarts from its [`Store`] instead.
+fn runtime_storage_unused_decode(_: &[u8]) -> Result<paxchain::Storage, serde_json::Error> {
+    Err(serde::de::Error::custom(
+        "the storage log is the server's storage",
+    ))
 }

@@ -138,10 +138,10 @@ pub struct Session {
     state: BankState,
     /// Each server's state as it last reported it (model ids); `None` while it is down.
     real: Vec<Option<ServerState>>,
-    /// What each server's disk holds (`None`: nothing saved yet), and the inode it was
-    /// read from: a save replaces the file, so an unchanged inode is unchanged content.
+    /// What each server's disk holds (`None`: nothing saved yet), and
+    /// the log's inode and length when it was read: a save appends, a compaction replaces.
     disk: Vec<Option<Storage>>,
-    disk_inode: Vec<Option<u64>>,
+    disk_key: Vec<Option<(u64, u64)>>,
     /// Steps taken so far.
     taken: usize,
 }
@@ -200,7 +200,7 @@ impl Session {
             state,
             real: vec![None; cfg.servers],
             disk: vec![None; cfg.servers],
-            disk_inode: vec![None; cfg.servers],
+            disk_key: vec![None; cfg.servers],
             taken: 0,
         };
         for s in 0..cfg.servers {
@@ -248,13 +248,11 @@ impl Session {
             self.state.crashed[s],
             "storage is damaged only while its server is down"
         );
-        let path = self.procs.data_dir(s).join(storage::FILE);
-        let bad = |why: String| HarnessError::Config(format!("{}: {why}", path.display()));
-        let text = std::fs::read(&path).map_err(|e| bad(e.to_string()))?;
-        let mut stored: Storage = serde_json::from_slice(&text).map_err(|e| bad(e.to_string()))?;
+        let dir = self.procs.data_dir(s);
+        let bad = |e: storage::StoreError| HarnessError::Config(e.to_string());
+        let mut stored = storage::read(&dir).map_err(bad)?.unwrap_or_default();
         f(&mut stored);
-        let bytes = serde_json::to_vec(&stored).expect("storage is plain data");
-        storage::write_atomically(&path, &bytes)?;
+        storage::overwrite(&dir, &stored).map_err(bad)?;
         Ok(())
     }
 
@@ -279,28 +277,23 @@ impl Session {
     /// applied, because the `literal` variant saves chains that do not.
     fn read_disk(&mut self, s: usize) -> Result<(), HarnessError> {
         use std::os::unix::fs::MetadataExt;
-        let path = self.procs.data_dir(s).join(storage::FILE);
-        let inode = match std::fs::metadata(&path) {
-            Ok(m) => Some(m.ino()),
+        let dir = self.procs.data_dir(s);
+        let path = dir.join(storage::FILE);
+        // The log grows by appending and is replaced when compacted: its inode and length
+        // together change whenever what it holds does.
+        let key = match std::fs::metadata(&path) {
+            Ok(m) => Some((m.ino(), m.len())),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
             Err(e) => return Err(HarnessError::Io(e)),
         };
-        if inode == self.disk_inode[s] {
+        if key == self.disk_key[s] {
             return Ok(());
         }
-        self.disk[s] = match inode {
-            None => None,
-            Some(_) => {
-                let bytes = std::fs::read(&path)?;
-                Some(
-                    serde_json::from_slice(&bytes).map_err(|e| HarnessError::Server {
-                        server: Account::of_server(s).to_string(),
-                        why: format!("saved an unreadable {}: {e}", path.display()),
-                    })?,
-                )
-            }
-        };
-        self.disk_inode[s] = inode;
+        self.disk[s] = storage::read(&dir).map_err(|e| HarnessError::Server {
+            server: Account::of_server(s).to_string(),
+            why: format!("saved an unreadable log: {e}"),
+        })?;
+        self.disk_key[s] = key;
         Ok(())
     }
 
