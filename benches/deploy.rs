@@ -4,13 +4,19 @@
 //! - consensus path: each transfer of A is short and needs a round (B's credit arrives first);
 //! - failover: the leader of a round is killed; time until another server's transfer that
 //!   needs consensus is committed;
+//! - chain length: the fast and consensus paths again, and a restart, on servers whose
+//!   storage already holds 1 k, 100 k and 1 M transfers: a step's cost must not grow with
+//!   the chain;
 //! - contention: five servers, every client busy with transfers that each need a round;
 //!   per server, how many blocks it led and how long its clients waited (the fairness of
 //!   elections: no server may starve).
 
-use paxchain::{Account, Outcome};
-use paxchain_deploy::demo::Demo;
-use paxchain_deploy::UdpClient;
+use paxchain::server::Answered;
+use paxchain::{Account, Ballot, Block, Chain, Outcome, Storage, Transfer, TxId};
+use paxchain_deploy::cluster::Cluster;
+use paxchain_deploy::demo::{free_ports, Demo};
+use paxchain_deploy::{storage, UdpClient};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const A: Account = Account(0);
@@ -98,7 +104,140 @@ fn main() {
         let _ = flight.join();
     }
     row("leader killed -> next commit", rounds, total);
+    for transfers in [1_000, 100_000, 1_000_000] {
+        chain_length(transfers);
+    }
     contention();
+}
+
+/// Transfers per block of a seeded chain.
+const PER_BLOCK: u32 = 10;
+
+/// A chain of `transfers` transfers, A and B paying each other 1 unit, `PER_BLOCK` to a
+/// block; and the storage each of three servers would hold after it.
+fn seeded_storage(transfers: u32) -> Vec<Storage> {
+    let mut chain = Chain::new();
+    let mut seq = [0u32; 2];
+    let mut last: [Option<Transfer>; 2] = [None, None];
+    for round in 1..=transfers / PER_BLOCK {
+        let block: Vec<Transfer> = (0..PER_BLOCK)
+            .map(|k| {
+                let from = (k % 2) as usize;
+                seq[from] += 1;
+                let t = Transfer {
+                    id: TxId {
+                        client: Account::of_server(from),
+                        seq: seq[from],
+                    },
+                    from: Account::of_server(from),
+                    to: Account::of_server(1 - from),
+                    amount: 1,
+                };
+                last[from] = Some(t.clone());
+                t
+            })
+            .collect();
+        let tip = chain.tip().clone();
+        let ballot = Ballot::new(round, (round % 3) as u8);
+        let block = Block::new(tip.height.next(), ballot, tip.hash, block);
+        chain.append(Arc::new(block)).expect("a linked block");
+    }
+    let promised = chain.tip().ballot;
+    let chain = Arc::new(chain);
+    (0..3)
+        .map(|i| Storage {
+            promised,
+            chain: chain.clone(),
+            last_outcome: last.get(i).cloned().flatten().map(|transfer| Answered {
+                transfer,
+                outcome: Outcome::ExecutedAfterConsensus,
+            }),
+            ..Storage::default()
+        })
+        .collect()
+}
+
+/// The fast path, the consensus path and a restart on three servers that start from
+/// storage already holding `transfers` transfers.
+fn chain_length(transfers: u32) {
+    let dir = std::env::temp_dir().join(format!(
+        "paxchain-bench-chain{transfers}-{}",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    let mut cluster = Cluster::local(3, 0, 1_000_000);
+    for (entry, port) in cluster.servers.iter_mut().zip(free_ports(3).unwrap()) {
+        entry.addr.set_port(port);
+    }
+    for (i, s) in seeded_storage(transfers).iter().enumerate() {
+        let d = dir.join(format!("server-{}", Account::of_server(i)));
+        std::fs::create_dir_all(&d).unwrap();
+        storage::overwrite(&d, s).unwrap();
+    }
+    let bytes = std::fs::metadata(dir.join("server-A").join(storage::FILE))
+        .unwrap()
+        .len();
+    let exe = env!("CARGO_BIN_EXE_paxchain").as_ref();
+    let mut demo = Demo::launch(exe, &dir, cluster, Vec::new(), false).unwrap();
+    let mut c: Vec<UdpClient> = (0..3)
+        .map(|i| UdpClient::connect(&demo.cluster, Account::of_server(i)).unwrap())
+        .collect();
+    let k = |n: u32| format!("{} k", n / 1000);
+    let n = 1_000;
+    let t = Instant::now();
+    for _ in 0..n {
+        assert_eq!(c[2].transfer(A, 1).unwrap().1, Outcome::Executed);
+    }
+    row(
+        &format!("  fast path, {} in chain", k(transfers)),
+        n,
+        t.elapsed(),
+    );
+    // C pays A and B all it has; from then on each of C's transfers is short and needs a
+    // round to learn the unit B sends it first.
+    let left = match c[2].balance(C, C).unwrap() {
+        paxchain::ApiMsg::Balance { balance, .. } => balance,
+        other => panic!("{other:?}"),
+    };
+    assert!(c[2].transfer(B, left).unwrap().1.is_executed());
+    let n = 100;
+    let mut took = Duration::ZERO;
+    for _ in 0..n {
+        assert!(c[1].transfer(C, 1).unwrap().1.is_executed());
+        let t = Instant::now();
+        let (_, o) = c[2].transfer(A, 1).unwrap();
+        took += t.elapsed();
+        assert_eq!(o, Outcome::ExecutedAfterConsensus);
+    }
+    row(
+        &format!("  consensus path, {} in chain", k(transfers)),
+        n,
+        took,
+    );
+    demo.crash(A);
+    let t = Instant::now();
+    demo.restart(0).unwrap();
+    let back = UdpClient::connect(&demo.cluster, A).expect("A answers after its restart");
+    let took = t.elapsed();
+    let tip = match back.status(A).unwrap() {
+        paxchain::ApiMsg::Status { tip, .. } => tip,
+        other => panic!("{other:?}"),
+    };
+    assert!(
+        tip.0 >= transfers / PER_BLOCK,
+        "A restarted with its chain: {tip:?}"
+    );
+    row(
+        &format!(
+            "  restart, {} in chain ({} MB log)",
+            k(transfers),
+            bytes >> 20
+        ),
+        1,
+        took,
+    );
+    drop(demo);
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 /// The percentile `p` (0 to 100) of sorted `xs`, in milliseconds.

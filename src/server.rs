@@ -49,6 +49,7 @@ mod state;
 
 pub use config::{ServerConfig, ServerConfigError, Variant};
 pub use outbox::Outbox;
+use state::Before;
 pub use state::{Answered, Instrumentation, Phase, Round, ServerState, Storage, Voters, Waiting};
 
 /// The server actor.
@@ -81,11 +82,9 @@ impl Storage {
     /// Balances as this server knows them: its chain, then its own log. An error only if the
     /// chain itself overdraws (possible in `literal`, never in `safe`).
     pub fn known_balances(&self, accounts: usize, initial: u64) -> Result<Balances, LedgerError> {
-        Balances::replay(
-            accounts,
-            initial,
-            self.chain.transfers().chain(self.log.iter()),
-        )
+        let mut balances = self.chain.balances(accounts, initial)?;
+        balances.apply_all(self.log.iter())?;
+        Ok(balances)
     }
 }
 
@@ -110,14 +109,14 @@ impl ServerActor {
         o: &mut Out<Self>,
         handle: impl FnOnce(&mut Cow<ServerState>, &mut Outbox),
     ) {
-        let before: Cow<Storage> = match state {
-            Cow::Borrowed(st) => Cow::Borrowed(&st.storage),
-            Cow::Owned(st) => Cow::Owned(st.storage.clone()),
+        let before = match state {
+            Cow::Borrowed(st) => Before::Borrowed(&st.storage),
+            Cow::Owned(st) => Before::owned(&st.storage),
         };
         let mut fx = Outbox::default();
         handle(state, &mut fx);
         if let Cow::Owned(st) = &*state {
-            if st.storage != *before {
+            if !before.is(&st.storage) {
                 o.save(self.saved(&st.storage, &before));
             }
         }
@@ -125,19 +124,19 @@ impl ServerActor {
     }
 
     /// What the step writes: the whole storage (a seeded bug may leave one field as it was).
-    fn saved(&self, now: &Storage, before: &Storage) -> Storage {
+    fn saved(&self, now: &Storage, before: &Before) -> Storage {
         let mut saved = now.clone();
         if crate::bug!(self.cfg, PromiseNotSaved) {
-            saved.promised = before.promised;
+            saved.promised = before.promised();
         }
         if crate::bug!(self.cfg, AcceptedNotSaved) {
-            saved.accepted = before.accepted.clone();
+            saved.accepted = before.accepted().clone();
         }
         if crate::bug!(self.cfg, LogNotSaved) {
-            saved.log = before.log.clone();
+            saved.log = before.log().clone();
         }
         if crate::bug!(self.cfg, OutcomeNotSaved) {
-            saved.last_outcome = before.last_outcome.clone();
+            saved.last_outcome = before.last_outcome().clone();
         }
         saved
     }

@@ -29,7 +29,7 @@
 //! catching up with the ballots").
 
 use super::{electing, Consensus, Outbox, Phase, Round, ServerActor, ServerState, Voters};
-use crate::chain::Block;
+use crate::chain::{Block, Chain};
 use crate::ids::{Ballot, Height};
 use crate::ledger::Transfer;
 use crate::msg::{blocks_message, AcceptedBlock, PeerMsg, Timer};
@@ -305,30 +305,38 @@ impl ServerActor {
         if first.height > next {
             return self.send(from, PeerMsg::CatchUpRequest { from: next }, fx);
         }
-        let mut grown = state.as_ref().clone();
-        for block in useful {
-            if Arc::make_mut(&mut grown.storage.chain)
-                .append(block.clone())
-                .is_err()
-            {
-                break;
-            }
-            let log = grown.storage.log.clone();
-            self.absorb(&mut grown, &block);
-            if crate::bug!(self.cfg, CatchUpKeepsLog) {
-                grown.storage.log = log;
+        // 1. Count the blocks that extend the tip one after another, before touching the
+        //    state: a deployed server's state is owned and changed in place, so its chain is
+        //    never copied; the checker's stays borrowed when nothing appends.
+        let mut tip = state.storage.chain.tip();
+        let fitting = useful
+            .iter()
+            .take_while(|b| {
+                let fits = Chain::follows(tip, b);
+                tip = b;
+                fits
+            })
+            .count();
+        if fitting == 0 {
+            return;
+        }
+        // 2. Append them, each absorbed into the log and the accepted block.
+        let st = state.to_mut();
+        for block in &useful[..fitting] {
+            (Arc::make_mut(&mut st.storage.chain).append(block.clone()))
+                .expect("checked to follow the tip");
+            let log = crate::bug!(self.cfg, CatchUpKeepsLog).then(|| st.storage.log.clone());
+            self.absorb(st, block);
+            if let Some(log) = log {
+                st.storage.log = log;
             }
         }
-        if grown.storage.chain.next_height() > next {
-            let st = state.to_mut();
-            *st = grown;
-            self.learn_ballot(st, ballot, fx);
-            if more {
-                let from_height = st.storage.chain.next_height();
-                self.send(from, PeerMsg::CatchUpRequest { from: from_height }, fx);
-            }
-            self.after_growth(st, fx);
+        self.learn_ballot(st, ballot, fx);
+        if more {
+            let from_height = st.storage.chain.next_height();
+            self.send(from, PeerMsg::CatchUpRequest { from: from_height }, fx);
         }
+        self.after_growth(st, fx);
     }
 
     /// Sends committed blocks from `from` on, as many as fit one datagram.

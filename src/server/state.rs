@@ -178,3 +178,81 @@ impl ServerState {
         }
     }
 }
+
+/// The storage as a step found it, for the step to tell at its end whether to save, and
+/// what (a seeded bug may save an old field).
+pub(crate) enum Before<'a> {
+    /// A borrowed state (the model checker's): its storage, unchanged until written to.
+    Borrowed(&'a Storage),
+    /// An owned state (a deployed server's): every field but the chain, which is kept as its
+    /// length and digest, exactly what chain equality compares. A copy of the chain's `Arc`
+    /// would make the step's first append copy the whole chain, a cost growing with it.
+    Owned {
+        promised: Ballot,
+        accepted: Option<AcceptedBlock>,
+        chain: (usize, crate::chain::Digest),
+        log: Arc<Vec<Transfer>>,
+        last_outcome: Option<Answered>,
+    },
+}
+
+impl Before<'_> {
+    /// Remembers an owned state's storage.
+    pub(crate) fn owned(s: &Storage) -> Before<'static> {
+        Before::Owned {
+            promised: s.promised,
+            accepted: s.accepted.clone(),
+            chain: (s.chain.len(), s.chain.digest()),
+            log: s.log.clone(),
+            last_outcome: s.last_outcome.clone(),
+        }
+    }
+
+    /// Whether `now` equals the storage remembered (as `Storage`'s equality judges).
+    pub(crate) fn is(&self, now: &Storage) -> bool {
+        match self {
+            Before::Borrowed(s) => **s == *now,
+            Before::Owned {
+                promised,
+                accepted,
+                chain,
+                log,
+                last_outcome,
+            } => {
+                *promised == now.promised
+                    && *accepted == now.accepted
+                    && *chain == (now.chain.len(), now.chain.digest())
+                    && **log == *now.log
+                    && *last_outcome == now.last_outcome
+            }
+        }
+    }
+
+    pub(crate) fn promised(&self) -> Ballot {
+        match self {
+            Before::Borrowed(s) => s.promised,
+            Before::Owned { promised, .. } => *promised,
+        }
+    }
+
+    pub(crate) fn accepted(&self) -> &Option<AcceptedBlock> {
+        match self {
+            Before::Borrowed(s) => &s.accepted,
+            Before::Owned { accepted, .. } => accepted,
+        }
+    }
+
+    pub(crate) fn log(&self) -> &Arc<Vec<Transfer>> {
+        match self {
+            Before::Borrowed(s) => &s.log,
+            Before::Owned { log, .. } => log,
+        }
+    }
+
+    pub(crate) fn last_outcome(&self) -> &Option<Answered> {
+        match self {
+            Before::Borrowed(s) => &s.last_outcome,
+            Before::Owned { last_outcome, .. } => last_outcome,
+        }
+    }
+}

@@ -37,8 +37,45 @@ pub enum Change {
     Answered { last: Option<Answered> },
 }
 
+/// What a diff needs of the last save: all of it but the chain, which is kept as its tip
+/// block and length. Keeping the chain's `Arc` would share it with the server's state, and
+/// the server's next append would then copy the whole chain.
+#[derive(Clone, Debug)]
+pub struct Saved {
+    promised: Ballot,
+    accepted: Option<AcceptedBlock>,
+    tip: Arc<Block>,
+    len: usize,
+    log: Arc<Vec<Transfer>>,
+    last_outcome: Option<Answered>,
+}
+
+impl Saved {
+    pub fn of(s: &Storage) -> Saved {
+        Saved {
+            promised: s.promised,
+            accepted: s.accepted.clone(),
+            tip: s
+                .chain
+                .blocks()
+                .last()
+                .expect("a chain holds genesis")
+                .clone(),
+            len: s.chain.len(),
+            log: s.log.clone(),
+            last_outcome: s.last_outcome.clone(),
+        }
+    }
+}
+
+impl Default for Saved {
+    fn default() -> Saved {
+        Saved::of(&Storage::default())
+    }
+}
+
 /// The changes from `last` to `new`; empty when nothing changed.
-pub fn diff(last: &Storage, new: &Storage) -> Vec<Change> {
+pub fn diff(last: &Saved, new: &Storage) -> Vec<Change> {
     let mut changes = Vec::new();
     if last.promised != new.promised {
         changes.push(Change::Promised {
@@ -50,7 +87,7 @@ pub fn diff(last: &Storage, new: &Storage) -> Vec<Change> {
             accepted: new.accepted.clone(),
         });
     }
-    match appended(&last.chain, &new.chain) {
+    match appended(last, &new.chain) {
         Some([]) => {}
         Some(blocks) => changes.push(Change::Appended {
             blocks: blocks.to_vec(),
@@ -81,11 +118,10 @@ pub fn diff(last: &Storage, new: &Storage) -> Vec<Change> {
 
 /// The blocks `new` has after `last`'s tip, if `new` extends `last` (judged by the block at
 /// `last`'s tip height, whose hash covers everything before it).
-fn appended<'a>(last: &Chain, new: &'a Chain) -> Option<&'a [Arc<Block>]> {
-    let tip = last.tip();
-    let same = new.blocks().get(last.len() - 1)?;
-    (Arc::ptr_eq(same, last.blocks().last()?) || **same == *tip)
-        .then(|| new.blocks_from(last.next_height()))
+fn appended<'a>(last: &Saved, new: &'a Chain) -> Option<&'a [Arc<Block>]> {
+    let same = new.blocks().get(last.len - 1)?;
+    (Arc::ptr_eq(same, &last.tip) || **same == *last.tip)
+        .then(|| new.blocks_from(last.tip.height.next()))
 }
 
 /// `storage` with `changes` applied, in order.
@@ -136,7 +172,7 @@ mod tests {
                 crate::arbitrary::storage(&mut g)
             };
             let mut replayed = last.clone();
-            apply(&mut replayed, diff(&last, &new));
+            apply(&mut replayed, diff(&Saved::of(&last), &new));
             replayed == new && *replayed.chain == *new.chain
         }
     }
@@ -148,13 +184,13 @@ mod tests {
             last = grown(&last, vec![]);
         }
         let new = grown(&last, vec![]);
-        let changes = diff(&last, &new);
+        let changes = diff(&Saved::of(&last), &new);
         assert!(
             matches!(&changes[..], [Change::Appended { blocks }] if blocks.len() == 1
                 && blocks[0].height == Height(101)),
             "{changes:?}"
         );
-        assert_eq!(diff(&new, &new), vec![]);
+        assert_eq!(diff(&Saved::of(&new), &new), vec![]);
     }
 
     #[test]
@@ -175,8 +211,14 @@ mod tests {
             }),
             ..Storage::default()
         };
-        assert!(matches!(&diff(&a, &other)[..], [Change::Snapshot { .. }]));
+        assert!(matches!(
+            &diff(&Saved::of(&a), &other)[..],
+            [Change::Snapshot { .. }]
+        ));
         let shorter = Storage::default();
-        assert!(matches!(&diff(&a, &shorter)[..], [Change::Snapshot { .. }]));
+        assert!(matches!(
+            &diff(&Saved::of(&a), &shorter)[..],
+            [Change::Snapshot { .. }]
+        ));
     }
 }

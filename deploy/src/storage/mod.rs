@@ -92,8 +92,8 @@ pub struct Store {
     path: PathBuf,
     /// Open for appending; `None` until the first save creates the log.
     file: Option<File>,
-    /// What the log holds: the last save.
-    last: Storage,
+    /// What the log holds: the last save, as much of it as a diff needs.
+    last: change::Saved,
     /// The log's length in bytes, and its snapshot's.
     len: u64,
     snapshot_len: u64,
@@ -116,7 +116,7 @@ impl Store {
         let mut store = Store {
             path,
             file: None,
-            last: Storage::default(),
+            last: change::Saved::default(),
             len: 0,
             snapshot_len: 0,
             options,
@@ -133,7 +133,8 @@ impl Store {
             cut(&store.path, len)?;
         }
         store.file = Some(append_to(&store.path)?);
-        (store.last, store.len, store.snapshot_len) = (storage.clone(), len, snapshot_len);
+        (store.last, store.len, store.snapshot_len) =
+            (change::Saved::of(&storage), len, snapshot_len);
         Ok((store, Some(storage)))
     }
 
@@ -142,8 +143,7 @@ impl Store {
     /// has grown past its options.
     pub fn save(&mut self, storage: &Storage) -> Result<(), StoreError> {
         let Some(file) = &mut self.file else {
-            self.last = storage.clone();
-            return self.compact();
+            return self.compact(storage);
         };
         let changes = change::diff(&self.last, storage);
         if changes.is_empty() {
@@ -157,16 +157,17 @@ impl Store {
         file.write_all(&record).map_err(io)?;
         file.sync_data().map_err(io)?;
         self.len += record.len() as u64;
-        self.last = storage.clone();
+        self.last = change::Saved::of(storage);
         if self.len > self.options.compact_at && self.len > 2 * self.snapshot_len {
-            self.compact()?;
+            self.compact(storage)?;
         }
         Ok(())
     }
 
-    /// Replaces the log by one snapshot of the last save.
-    fn compact(&mut self) -> Result<(), StoreError> {
-        let n = rewrite(&self.path, &self.last)?;
+    /// Replaces the log by one snapshot of `storage`, the last save.
+    fn compact(&mut self, storage: &Storage) -> Result<(), StoreError> {
+        let n = rewrite(&self.path, storage)?;
+        self.last = change::Saved::of(storage);
         self.file = Some(append_to(&self.path)?);
         (self.len, self.snapshot_len) = (n, n);
         Ok(())
