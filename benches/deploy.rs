@@ -16,8 +16,21 @@ use paxchain::{Account, Ballot, Block, Chain, Outcome, Storage, Transfer, TxId};
 use paxchain_deploy::cluster::Cluster;
 use paxchain_deploy::demo::{free_ports, Demo};
 use paxchain_deploy::{storage, UdpClient};
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+
+/// The server binary: this build's, or the one `PAXCHAIN_EXE` names, so that an earlier
+/// build can be measured by the same bench in the same sitting. An earlier build reads the
+/// whole-file JSON copy, so seeded storage is also written in that form then.
+fn exe() -> &'static Path {
+    static EXE: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+    EXE.get_or_init(|| {
+        std::env::var_os("PAXCHAIN_EXE")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| env!("CARGO_BIN_EXE_paxchain").into())
+    })
+}
 
 const A: Account = Account(0);
 const B: Account = Account(1);
@@ -30,7 +43,7 @@ fn cluster(name: &str, initial: u64) -> (Demo, Vec<UdpClient>) {
 fn cluster_of(name: &str, n: usize, initial: u64) -> (Demo, Vec<UdpClient>) {
     let dir = std::env::temp_dir().join(format!("paxchain-bench-{name}-{}", std::process::id()));
     let _ = std::fs::remove_dir_all(&dir);
-    let demo = Demo::start(env!("CARGO_BIN_EXE_paxchain").as_ref(), &dir, n, initial).unwrap();
+    let demo = Demo::start(exe(), &dir, n, initial).unwrap();
     let clients = (0..n)
         .map(|i| UdpClient::connect(&demo.cluster, Account::of_server(i)).unwrap())
         .collect();
@@ -47,6 +60,7 @@ fn row(what: &str, n: usize, took: Duration) {
 }
 
 fn main() {
+    wire();
     println!(
         "{:<34} {:>6} {:>13} {:>15} {:>15}",
         "three servers on 127.0.0.1", "n", "total", "rate", "latency"
@@ -109,6 +123,80 @@ fn main() {
     }
     contention();
 }
+
+/// The peer protocol's two encodings, on its largest messages: bytes, and the time to encode
+/// and decode one. Servers send the binary one; the JSON one is what they sent before.
+fn wire() {
+    use paxchain::{Height, Msg, PeerMsg};
+    use paxchain_deploy::wire;
+    let transfers: Vec<Transfer> = (0..10)
+        .map(|seq| Transfer {
+            id: TxId { client: A, seq },
+            from: A,
+            to: B,
+            amount: 7,
+        })
+        .collect();
+    let genesis = Block::genesis();
+    let block = Arc::new(Block::new(
+        Height(1_000),
+        Ballot::new(1_000, 1),
+        genesis.hash,
+        transfers.clone(),
+    ));
+    let messages = [
+        (
+            "ACCEPT, 10 transfers",
+            PeerMsg::Accept {
+                ballot: Ballot::new(1_000, 1),
+                block,
+            },
+        ),
+        (
+            "PROMISE, 10 pending",
+            PeerMsg::Promise {
+                ballot: Ballot::new(1_000, 1),
+                height: Height(1_000),
+                accepted: None,
+                pending: Arc::new(transfers),
+            },
+        ),
+        (
+            "ACCEPTED",
+            PeerMsg::Accepted {
+                ballot: Ballot::new(1_000, 1),
+                height: Height(1_000),
+            },
+        ),
+    ];
+    println!(
+        "{:<24} {:>8} {:>12} {:>8} {:>12}",
+        "peer message", "JSON B", "JSON µs", "binary B", "binary µs"
+    );
+    for (what, m) in messages {
+        let m = Msg::Peer(m);
+        let time = |encode: &dyn Fn(&Msg) -> Vec<u8>| {
+            let n = 20_000;
+            let t = Instant::now();
+            for _ in 0..n {
+                let bytes = encode(&m);
+                let back = wire::parse(&bytes).expect("decodes");
+                std::hint::black_box(back);
+            }
+            (
+                encode(&m).len(),
+                t.elapsed().as_secs_f64() * 1e6 / f64::from(n),
+            )
+        };
+        let (json, json_us) = time(&wire::encode_json);
+        let (binary, binary_us) = time(&wire::encode_msg);
+        println!("{what:<24} {json:>8} {json_us:>12.2} {binary:>8} {binary_us:>12.2}");
+    }
+    println!();
+}
+
+/// The most time one of the chain-length rows takes.
+const BUDGET: Duration = Duration::from_secs(10);
 
 /// Transfers per block of a seeded chain.
 const PER_BLOCK: u32 = 10;
@@ -173,20 +261,26 @@ fn chain_length(transfers: u32) {
         let d = dir.join(format!("server-{}", Account::of_server(i)));
         std::fs::create_dir_all(&d).unwrap();
         storage::overwrite(&d, s).unwrap();
+        if std::env::var_os("PAXCHAIN_EXE").is_some() {
+            let json = serde_json::to_vec(s).unwrap();
+            std::fs::write(d.join(storage::LEGACY_FILE), json).unwrap();
+        }
     }
     let bytes = std::fs::metadata(dir.join("server-A").join(storage::FILE))
         .unwrap()
         .len();
-    let exe = env!("CARGO_BIN_EXE_paxchain").as_ref();
-    let mut demo = Demo::launch(exe, &dir, cluster, Vec::new(), false).unwrap();
+    let mut demo = Demo::launch(exe(), &dir, cluster, Vec::new(), false).unwrap();
     let mut c: Vec<UdpClient> = (0..3)
         .map(|i| UdpClient::connect(&demo.cluster, Account::of_server(i)).unwrap())
         .collect();
     let k = |n: u32| format!("{} k", n / 1000);
-    let n = 1_000;
+    // Each row stops after its count or `BUDGET`, whichever comes first: an earlier build
+    // rewrote the whole chain on every save.
     let t = Instant::now();
-    for _ in 0..n {
+    let mut n = 0;
+    while n < 1_000 && t.elapsed() < BUDGET {
         assert_eq!(c[2].transfer(A, 1).unwrap().1, Outcome::Executed);
+        n += 1;
     }
     row(
         &format!("  fast path, {} in chain", k(transfers)),
@@ -200,9 +294,9 @@ fn chain_length(transfers: u32) {
         other => panic!("{other:?}"),
     };
     assert!(c[2].transfer(B, left).unwrap().1.is_executed());
-    let n = 100;
-    let mut took = Duration::ZERO;
-    for _ in 0..n {
+    let (mut n, mut took) = (0, Duration::ZERO);
+    while n < 100 && took < BUDGET {
+        n += 1;
         assert!(c[1].transfer(C, 1).unwrap().1.is_executed());
         let t = Instant::now();
         let (_, o) = c[2].transfer(A, 1).unwrap();
@@ -217,7 +311,12 @@ fn chain_length(transfers: u32) {
     demo.crash(A);
     let t = Instant::now();
     demo.restart(0).unwrap();
-    let back = UdpClient::connect(&demo.cluster, A).expect("A answers after its restart");
+    let back = loop {
+        match UdpClient::connect(&demo.cluster, A) {
+            Ok(client) => break client,
+            Err(e) => assert!(t.elapsed() < 10 * BUDGET, "A never answered: {e}"),
+        }
+    };
     let took = t.elapsed();
     let tip = match back.status(A).unwrap() {
         paxchain::ApiMsg::Status { tip, .. } => tip,

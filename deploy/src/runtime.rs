@@ -78,14 +78,14 @@ pub fn run_server(
 /// The runtime's storage encoder, never called: the host saves through its [`Store`] and
 /// hands the runtime no save. Were one to reach it, the server stops rather than trust a
 /// file that is rewritten unsynced.
-fn runtime_storage_unused(_: &paxchain::Storage) -> Result<Vec<u8>, serde_json::Error> {
+fn runtime_storage_unused(_: &paxchain::Storage) -> Result<Vec<u8>, wire::WireError> {
     panic!("a save reached the runtime; saves go to the storage log")
 }
 
 /// The runtime's storage decoder: whatever the runtime's file holds (an earlier version's
 /// file, or none), the host restarts from its [`Store`] instead.
-fn runtime_storage_unused_decode(_: &[u8]) -> Result<paxchain::Storage, serde_json::Error> {
-    Err(serde::de::Error::custom(
+fn runtime_storage_unused_decode(_: &[u8]) -> Result<paxchain::Storage, wire::WireError> {
+    Err(wire::WireError::Json(serde::de::Error::custom(
         "the storage log is the server's storage",
-    ))
+    )))
 }

@@ -1,14 +1,21 @@
 //! The datagram codec: what a deployed server reads and writes on its socket.
 //!
-//! A datagram is JSON. Almost all of them are protocol messages ([`Msg`], the client API
-//! and the peer protocol), encoded exactly as the message itself, so clients and peers
-//! never see the other kinds. The other two kinds exist for the conformance harness:
+//! Almost all datagrams are protocol messages ([`Msg`]), in two encodings:
+//! - the **client API** is JSON, encoded exactly as the message itself, so a person can
+//!   talk to a server with any UDP tool;
+//! - the **peer protocol** is binary: the byte [`PEER_TAG`], then the [`PeerMsg`] in
+//!   postcard, a compact serde format (varints, no field names): a third to a tenth of the
+//!   JSON's bytes, and no text to parse. No JSON text starts with that byte. A peer message
+//!   in JSON is still understood (a person may type one), but servers never send one.
+//!
+//! The other kinds exist only between servers and the harness, so clients and peers never
+//! see them. The other two kinds exist for the conformance harness:
 //! [`HarnessRequest`]s, which only a server in conformance mode obeys, and the
 //! [`HarnessReply`]s it answers with (see [`crate::conformance`]). Their JSON keys
 //! (`Harness`, `HarnessReply`) are not keys of [`Msg`], so no datagram means two things.
 
 use crate::conformance::{HarnessReply, HarnessRequest};
-use paxchain::Msg;
+use paxchain::{Msg, PeerMsg};
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -30,23 +37,40 @@ enum HarnessDatagram {
     HarnessReply(HarnessReply),
 }
 
-/// The datagram's bytes.
-pub fn encode(d: &Datagram) -> Result<Vec<u8>, serde_json::Error> {
-    match d {
-        Datagram::Protocol(m) => serde_json::to_vec(m),
-        Datagram::Harness(r) => serde_json::to_vec(&HarnessDatagram::Harness(r.clone())),
-        Datagram::HarnessReply(r) => serde_json::to_vec(&HarnessDatagram::HarnessReply(r.clone())),
-    }
+/// The first byte of a binary peer datagram. JSON text starts with whitespace or one of
+/// `{["tfn-0123456789`, never with this.
+pub const PEER_TAG: u8 = 0xB1;
+
+/// Why a datagram could not be encoded or decoded.
+#[derive(Debug, thiserror::Error)]
+pub enum WireError {
+    #[error("{0}")]
+    Json(#[from] serde_json::Error),
+    #[error("a binary peer message that does not decode ({0})")]
+    Binary(#[from] postcard::Error),
 }
 
-/// Parses a datagram; the error is the protocol parser's, the one a person needs.
-pub fn parse(b: &[u8]) -> Result<Datagram, serde_json::Error> {
+/// The datagram's bytes.
+pub fn encode(d: &Datagram) -> Result<Vec<u8>, WireError> {
+    Ok(match d {
+        Datagram::Protocol(m) => encode_msg(m),
+        Datagram::Harness(r) => serde_json::to_vec(&HarnessDatagram::Harness(r.clone()))?,
+        Datagram::HarnessReply(r) => serde_json::to_vec(&HarnessDatagram::HarnessReply(r.clone()))?,
+    })
+}
+
+/// Parses a datagram; for text, the error is the protocol parser's, the one a person needs.
+pub fn parse(b: &[u8]) -> Result<Datagram, WireError> {
+    if let Some((&PEER_TAG, rest)) = b.split_first() {
+        let m = postcard::from_bytes::<PeerMsg>(rest)?;
+        return Ok(Datagram::Protocol(Msg::Peer(m)));
+    }
     match serde_json::from_slice::<Msg>(b) {
         Ok(m) => Ok(Datagram::Protocol(m)),
         Err(e) => match serde_json::from_slice::<HarnessDatagram>(b) {
             Ok(HarnessDatagram::Harness(r)) => Ok(Datagram::Harness(r)),
             Ok(HarnessDatagram::HarnessReply(r)) => Ok(Datagram::HarnessReply(r)),
-            Err(_) => Err(e),
+            Err(_) => Err(e.into()),
         },
     }
 }
@@ -62,7 +86,7 @@ pub fn malformed_datagrams() -> u64 {
 /// The server's decoder: [`parse`], and a datagram that does not parse is counted and
 /// reported on stderr (the 1st, 2nd, 4th, 8th, ... so a flood cannot flood the terminal);
 /// the runtime then drops it.
-pub fn decode(b: &[u8]) -> Result<Datagram, serde_json::Error> {
+pub fn decode(b: &[u8]) -> Result<Datagram, WireError> {
     parse(b).inspect_err(|e| {
         let n = MALFORMED.fetch_add(1, Ordering::Relaxed) + 1;
         if n.is_power_of_two() {
@@ -74,8 +98,20 @@ pub fn decode(b: &[u8]) -> Result<Datagram, serde_json::Error> {
     })
 }
 
-/// A protocol message's bytes.
+/// A protocol message's bytes: JSON for the client API, binary for peers.
 pub fn encode_msg(m: &Msg) -> Vec<u8> {
+    match m {
+        Msg::Api(_) => serde_json::to_vec(m).expect("messages are plain data"),
+        Msg::Peer(p) => {
+            let bytes = vec![PEER_TAG];
+            postcard::to_extend(p, bytes).expect("messages are plain data")
+        }
+    }
+}
+
+/// A protocol message in JSON, whatever its kind: what a person would type, and what the
+/// bench compares the binary peer encoding with.
+pub fn encode_json(m: &Msg) -> Vec<u8> {
     serde_json::to_vec(m).expect("messages are plain data")
 }
 
@@ -94,7 +130,10 @@ mod tests {
             "the protocol parser's error: {e}"
         );
         assert!(decode(br#"{"Api":"GetLog"}"#).is_ok());
-        assert!(malformed_datagrams() >= before + 2);
+        let e = decode(&[PEER_TAG, 0xff, 0xff, 0xff]).unwrap_err();
+        assert!(matches!(e, WireError::Binary(_)), "{e}");
+        assert!(decode(&[PEER_TAG]).is_err(), "a tag alone");
+        assert!(malformed_datagrams() >= before + 4);
     }
 
     /// Every kind of message, every field populated, comes out of the wire codec as it went
@@ -112,6 +151,19 @@ mod tests {
                 assert_eq!(bytes, encode_msg(&m));
                 let back = decode(&bytes).expect("what was encoded decodes");
                 assert_eq!(back, d, "round {round}, kind {k}");
+                // A peer message is binary and smaller; its JSON form is understood too.
+                let json = encode_json(&m);
+                assert_eq!(bytes[0] == PEER_TAG, matches!(m, Msg::Peer(_)));
+                assert_eq!(bytes == json, matches!(m, Msg::Api(_)));
+                if matches!(m, Msg::Peer(_)) {
+                    assert!(
+                        bytes.len() < json.len(),
+                        "{} vs {}",
+                        bytes.len(),
+                        json.len()
+                    );
+                }
+                assert_eq!(decode(&json).expect("JSON decodes"), d);
             }
         }
     }
