@@ -92,6 +92,9 @@ pub struct ModelArgs {
     /// Highest ballot round a server may start (bounds elections).
     #[arg(long)]
     max_round: Option<u32>,
+    /// The most transfers one block carries; the rest wait for the next height.
+    #[arg(long)]
+    max_block: Option<usize>,
     /// Resends per transfer by each client (0: clients never resend).
     #[arg(long)]
     client_retries: Option<u32>,
@@ -141,6 +144,9 @@ impl ModelArgs {
         }
         if let Some(r) = self.max_round {
             cfg.max_round = r;
+        }
+        if let Some(b) = self.max_block {
+            cfg.max_block = b;
         }
         if let Some(b) = self.initial_balance {
             cfg.initial_balance = b;

@@ -8,6 +8,7 @@
 //! client_retries = 10       # resends before a client reports the server unreachable
 //! variant = "safe"          # or "literal": the course text, which the checker shows unsafe
 //! # max_round = 3           # highest ballot round a server starts (default: no limit)
+//! # max_block = 500         # most transfers in one block; the rest go to the next height
 //!
 //! [[servers]]               # in account order: the first is A, then B, ...
 //! account = "A"
@@ -15,7 +16,7 @@
 //! # bind = "127.0.0.1:7101" # listen here instead, when something relays `addr` to it
 //! ```
 //!
-//! `variant` and `max_round` exist so that a cluster can run exactly a configuration the
+//! `variant`, `max_round` and `max_block` exist so that a cluster can run exactly a configuration the
 //! checker explored (the conformance harness replays model traces on such clusters).
 
 use paxchain::ledger::{check_bank, BankError};
@@ -77,6 +78,10 @@ pub struct Cluster {
     /// "no quorum"); no limit when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub max_round: Option<u32>,
+    /// The most transfers one block carries (the rest wait for the next height); 500 when
+    /// absent, which fits one datagram.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_block: Option<usize>,
     /// The servers, in account order.
     pub servers: Vec<ServerEntry>,
 }
@@ -141,6 +146,7 @@ impl Cluster {
             client_retries: default_retries(),
             variant: Variant::Safe,
             max_round: None,
+            max_block: None,
             servers: (0..n)
                 .map(|i| ServerEntry {
                     account: Account::of_server(i),
@@ -196,6 +202,7 @@ impl Cluster {
         for (field, value) in [
             ("round_timeout_ms", self.round_timeout_ms),
             ("client_timeout_ms", self.client_timeout_ms),
+            ("max_block", self.max_block.map_or(1, |m| m as u64)),
         ] {
             if value == 0 {
                 return Err(ClusterError::Zero { field });
@@ -218,6 +225,7 @@ impl Cluster {
             initial_balance: self.initial_balance,
             variant: self.variant,
             max_round: self.max_round.unwrap_or(u32::MAX),
+            max_block: self.max_block.unwrap_or(ServerConfig::MAX_BLOCK),
             round_timeout: round..round * 2,
             gather_timeout: Duration::from_millis(self.gather_timeout_ms)
                 ..Duration::from_millis(self.gather_timeout_ms + 1),
@@ -260,10 +268,18 @@ mod tests {
         relayed.servers[1].bind = Some(SocketAddrV4::new([127, 0, 0, 1].into(), 7201));
         relayed.variant = Variant::Literal;
         relayed.max_round = Some(2);
+        relayed.max_block = Some(3);
         let back: Cluster = toml::from_str(&relayed.to_toml()).unwrap();
         assert_eq!(back, relayed);
         back.validate().unwrap();
         assert_eq!(back.server_config(1).max_round, 2);
+        assert_eq!(back.server_config(1).max_block, 3);
+        let empty = Cluster {
+            max_block: Some(0),
+            ..back.clone()
+        };
+        let e = empty.validate().unwrap_err().to_string();
+        assert!(e.contains("max_block"), "{e}");
         assert_eq!(back.server_config(1).variant, Variant::Literal);
 
         let e = toml::from_str::<Cluster>("servers = []\nbogus = 1").unwrap_err();

@@ -177,6 +177,7 @@ impl Session {
         cluster.gather_timeout_ms = NEVER_MS;
         cluster.variant = cfg.variant;
         cluster.max_round = Some(cfg.max_round);
+        cluster.max_block = Some(cfg.max_block);
         for (i, entry) in cluster.servers.iter_mut().enumerate() {
             entry.addr = relay.addr(i);
             entry.bind = Some(relay.listen_addr(i));

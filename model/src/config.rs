@@ -60,6 +60,8 @@ pub struct ModelConfig {
     pub max_crashes: usize,
     /// Highest ballot round a server starts; bounds elections.
     pub max_round: u32,
+    /// The most transfers one block carries; the rest wait for the next height.
+    pub max_block: usize,
     /// Resends per transfer by a client before it gives up on it.
     pub client_retries: u32,
     /// Longest chain explored, in blocks after genesis; states beyond it are not expanded
@@ -94,6 +96,7 @@ impl Default for ModelConfig {
             lossy: false,
             max_crashes: 0,
             max_round: 1,
+            max_block: paxchain::ServerConfig::MAX_BLOCK,
             client_retries: 0,
             max_height: 4,
             reduce: true,
@@ -125,6 +128,8 @@ pub enum ConfigError {
     NoRounds,
     #[error("max_height: must be at least 1")]
     NoHeight,
+    #[error("max_block: must be at least 1 transfer")]
+    NoBlockRoom,
     #[error("rogue: account {0} does not exist")]
     RogueAccount(Account),
 }
@@ -186,6 +191,9 @@ impl ModelConfig {
         }
         if self.max_height == 0 {
             return Err(ConfigError::NoHeight);
+        }
+        if self.max_block == 0 {
+            return Err(ConfigError::NoBlockRoom);
         }
         if let Some(a) = self.rogue.filter(|a| a.index() >= n) {
             return Err(ConfigError::RogueAccount(a));

@@ -75,6 +75,7 @@ pub fn build(cfg: &ModelConfig) -> BankModel {
             initial_balance: cfg.initial_balance,
             variant: cfg.variant,
             max_round: cfg.max_round,
+            max_block: cfg.max_block,
             round_timeout: MODEL_TIMER,
             gather_timeout: MODEL_TIMER,
             bug: cfg.bug,

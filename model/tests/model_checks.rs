@@ -217,3 +217,28 @@ const PINNED_SECOND_ROUND: usize = 557_389;
 const PINNED_FIVE_CONTEST: usize = 185_299;
 const PINNED_LAGGING_PROMISER: usize = 24_303;
 const PINNED_ROGUE_CLIENT: usize = 209_875;
+const PINNED_SMALL_BLOCKS: usize = 4_226;
+const PINNED_SMALL_BLOCKS_UNBOUNDED: usize = 4_234;
+
+/// Blocks of one transfer (`max_block` 1): A pays 3 units with 1 of its own and one unit
+/// from each of B and C, both pending in their logs. One block cannot carry both credits, so
+/// A's transfer succeeds after consensus (the property's `sometimes`) only if the leader
+/// leaves the second credit for the next height and, its block not being the whole of the
+/// pending transfers, runs another round instead of refusing.
+#[test]
+fn safe_passes_with_blocks_too_small_for_every_pending_transfer() {
+    let (a, b) = (paxchain::Account(0), paxchain::Account(1));
+    let cfg = ModelConfig {
+        workloads: vec![vec![(b, 3)], vec![(a, 1)], vec![(a, 1)]],
+        max_block: 1,
+        max_round: 2,
+        network: paxchain_model::NetworkKind::Ordered,
+        ..ModelConfig::default()
+    };
+    assert_passes(&cfg, PINNED_SMALL_BLOCKS);
+    let whole = ModelConfig {
+        max_block: paxchain::ServerConfig::MAX_BLOCK,
+        ..cfg
+    };
+    assert_passes(&whole, PINNED_SMALL_BLOCKS_UNBOUNDED);
+}

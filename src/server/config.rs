@@ -59,14 +59,19 @@ pub struct ServerConfig {
     /// How long a leader with a quorum of promises waits for the other servers' promises
     /// (and their pending transfers) before proposing.
     pub gather_timeout: Range<Duration>,
+    /// The most transfers one fresh block carries; the rest of the pending transfers wait
+    /// for the next height. Bounds a block to what one datagram carries (a block of 500
+    /// transfers is about 35 kB of JSON); the model checks the split with small bounds.
+    pub max_block: usize,
     /// A seeded bug to run with (the checker's bug zoo). Always `None` without the `bug-zoo`
     /// feature, where [`Bug`] has no values.
     pub bug: Option<Bug>,
 }
 
 impl Default for ServerConfig {
-    /// Server A of three (ids 0 to 2), 10 units each, `safe`, no ballot bound, and the
-    /// deployment's timers: rounds retried after 400 to 800 ms, a 50 ms gather wait.
+    /// Server A of three (ids 0 to 2), 10 units each, `safe`, no ballot bound, blocks of at
+    /// most 500 transfers, and the deployment's timers: rounds retried after 400 to 800 ms,
+    /// a 50 ms gather wait.
     fn default() -> ServerConfig {
         ServerConfig {
             index: 0,
@@ -76,6 +81,7 @@ impl Default for ServerConfig {
             max_round: u32::MAX,
             round_timeout: Duration::from_millis(400)..Duration::from_millis(800),
             gather_timeout: Duration::from_millis(50)..Duration::from_millis(51),
+            max_block: ServerConfig::MAX_BLOCK,
             bug: None,
         }
     }
@@ -92,6 +98,8 @@ pub enum ServerConfigError {
     NoRounds,
     #[error("a timeout range is empty")]
     EmptyTimeout,
+    #[error("max_block must be at least 1 transfer")]
+    NoBlockRoom,
 }
 
 impl ServerConfig {
@@ -111,8 +119,14 @@ impl ServerConfig {
         if self.round_timeout.is_empty() || self.gather_timeout.is_empty() {
             return Err(ServerConfigError::EmptyTimeout);
         }
+        if self.max_block == 0 {
+            return Err(ServerConfigError::NoBlockRoom);
+        }
         Ok(())
     }
+
+    /// The deployment's bound on a block: 500 transfers, which fit one datagram as JSON.
+    pub const MAX_BLOCK: usize = 500;
 
     /// The account this server serves.
     pub fn account(&self) -> Account {

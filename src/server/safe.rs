@@ -30,7 +30,7 @@
 
 use super::{electing, Consensus, Outbox, Phase, Round, ServerActor, ServerState, Voters};
 use crate::chain::{Block, Chain};
-use crate::ids::{Ballot, Height};
+use crate::ids::{Account, Ballot, Height};
 use crate::ledger::Transfer;
 use crate::msg::{blocks_message, AcceptedBlock, PeerMsg, Timer};
 use std::borrow::Cow;
@@ -183,6 +183,9 @@ impl ServerActor {
                     .into_iter()
                     .filter(|t| !chain.contains(t.id) || crate::bug!(self.cfg, ReproposeCommitted))
                     .collect();
+                // 2a. A block carries at most `max_block`; the rest wait for the next height,
+                //     and a block that left some out is not the final word on a balance.
+                let (transfers, whole) = bounded(transfers, self.cfg.max_block);
                 if transfers.is_empty() {
                     // 3. Nobody has anything new: no block, and the answer is final.
                     st.round = None;
@@ -190,7 +193,7 @@ impl ServerActor {
                     return self.conclude(st, true, fx);
                 }
                 let block = Block::new(height, ballot, chain.tip().hash, transfers);
-                (Arc::new(block), true)
+                (Arc::new(block), whole)
             }
         };
         st.storage.accepted = Some(AcceptedBlock {
@@ -360,4 +363,65 @@ struct Blocks {
     blocks: Vec<Arc<Block>>,
     more: bool,
     ballot: Ballot,
+}
+
+/// At most `max` of `transfers` (in id order), and whether that is all of them. Each client's
+/// transfers are taken oldest first, one client's after another's in turn: a block takes a
+/// prefix of every server's log, in the order it executed them, and favours no account.
+fn bounded(transfers: Vec<Transfer>, max: usize) -> (Vec<Transfer>, bool) {
+    if transfers.len() <= max {
+        return (transfers, true);
+    }
+    let mut by_client: std::collections::BTreeMap<Account, Vec<Transfer>> = Default::default();
+    for t in transfers {
+        by_client.entry(t.id.client).or_default().push(t);
+    }
+    let mut taken = Vec::with_capacity(max);
+    for turn in 0.. {
+        let before = taken.len();
+        for ts in by_client.values() {
+            if taken.len() < max {
+                taken.extend(ts.get(turn).cloned());
+            }
+        }
+        if taken.len() == max || taken.len() == before {
+            break;
+        }
+    }
+    taken.sort();
+    (taken, false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bounded;
+    use crate::ids::{Account, TxId};
+    use crate::ledger::Transfer;
+
+    fn t(client: u8, seq: u32) -> Transfer {
+        Transfer {
+            id: TxId {
+                client: Account(client),
+                seq,
+            },
+            from: Account(client),
+            to: Account((client + 1) % 3),
+            amount: 1,
+        }
+    }
+
+    #[test]
+    fn a_bound_takes_each_clients_oldest_in_turn_and_says_it_left_some_out() {
+        let all = vec![t(0, 1), t(0, 2), t(0, 3), t(1, 7), t(2, 4), t(2, 5)];
+        assert_eq!(bounded(all.clone(), 6), (all.clone(), true));
+        assert_eq!(bounded(all.clone(), 9), (all.clone(), true));
+        assert_eq!(bounded(all.clone(), 1), (vec![t(0, 1)], false));
+        assert_eq!(
+            bounded(all.clone(), 3),
+            (vec![t(0, 1), t(1, 7), t(2, 4)], false)
+        );
+        // Oldest of each client first: A's third waits while B and C have had their turns.
+        let five = vec![t(0, 1), t(0, 2), t(1, 7), t(2, 4), t(2, 5)];
+        assert_eq!(bounded(all, 5), (five, false));
+    }
 }

@@ -24,6 +24,7 @@ fn server(index: usize, variant: Variant) -> ServerActor {
         initial_balance: 1,
         variant,
         max_round: 3,
+        max_block: ServerConfig::MAX_BLOCK,
         round_timeout: Duration::ZERO..Duration::from_millis(1),
         gather_timeout: Duration::ZERO..Duration::from_millis(1),
         bug: None,
