@@ -135,7 +135,8 @@ zoo! {
     /// **Log not saved.** The step saves everything but the log, so a transfer is answered
     /// `Executed` while only memory holds it.
     ///
-    /// Breaks protocol.md, *Submit* (4): "append to the log, set `last_outcome`, save, answer".
+    /// Breaks protocol.md, *Submit* (4): "appends it to the log, sets the session's last
+    /// outcome, saves, and answers".
     /// A crash then loses an acknowledged transfer.
     LogNotSaved = "log-not-saved", caught_by: "acknowledged transfers are never lost";
 
@@ -164,7 +165,8 @@ zoo! {
     /// **Retry executed again.** A retry of the last answered transfer is executed again
     /// instead of being answered with the saved outcome.
     ///
-    /// Breaks protocol.md, *Submit* (2): "If the id is `last_outcome`'s, answer it again".
+    /// Breaks protocol.md, *Submit* (2): "If the id is its session's last outcome's, answer
+    /// it again".
     RetryExecutedAgain = "retry-executed-again", caught_by: "exactly once";
 
     /// **Answered id reused.** A server remembers only the *id* of the last answered
@@ -201,6 +203,24 @@ zoo! {
     /// Breaks protocol.md, *Commit*: "drop its transfers from the log". A transfer executed
     /// after the promise that carried the log is lost.
     CommitClearsLog = "commit-clears-log", caught_by: "acknowledged transfers are never lost";
+
+    /// **Sessions share one outcome.** A server keeps one last outcome per account, as when
+    /// each account had one client, and compares a request's id with whichever of the
+    /// account's sessions was answered last.
+    ///
+    /// Breaks protocol.md, *Sessions*: "every exactly-once rule is applied per session". A
+    /// duplicate of session 0's answered request, arriving after session 1's answer, is
+    /// neither that answer's retry nor older than it, so it is executed again. Only a
+    /// scenario with two sessions at one server can show it.
+    SessionsShareOutcome = "sessions-share-outcome", caught_by: "exactly once";
+
+    /// **Answered before the flush.** A server answers a fast-path transfer `Executed` as
+    /// soon as it stages it, instead of after the flush that saves it.
+    ///
+    /// Breaks protocol.md, *Group commit*: "the step saves them once, then answers them all".
+    /// A crash before the flush forgets a transfer its client was told was executed. Only a
+    /// server with two sessions ever holds a transfer staged past its step.
+    AnsweredBeforeFlush = "answered-before-flush", caught_by: "acknowledged transfers are never lost";
 
     /// **Retry under a new id.** The client resends an unanswered transfer under a fresh id,
     /// so the server cannot recognise the retry.

@@ -10,10 +10,11 @@
 //! the digest covers every block whole, whether or not the blocks link correctly (the
 //! `literal` variant appends without checking links, and its broken chains must stay distinct).
 
-use crate::ids::{Ballot, Height, TxId};
+use crate::ids::{Account, Ballot, Height, Session, TxId};
 use crate::ledger::{Balances, Flows, LedgerError, Transfer};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
+use std::collections::BTreeMap;
 use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
@@ -108,13 +109,18 @@ impl Block {
         h.update(prev.0);
         h.update((transfers.len() as u64).to_be_bytes());
         for &Transfer {
-            id: TxId { client, seq },
+            id:
+                TxId {
+                    client,
+                    session,
+                    seq,
+                },
             from,
             to,
             amount,
         } in transfers
         {
-            h.update([client.0]);
+            h.update([client.0, session.0]);
             h.update(seq.to_be_bytes());
             h.update([from.0, to.0]);
             h.update(amount.to_be_bytes());
@@ -178,9 +184,9 @@ pub struct Chain {
     /// Every transfer's effect, folded as blocks are appended, so that the balances at the
     /// tip cost no replay ([`Chain::balances`]). Derived from the blocks, like the digest.
     flows: Flows,
-    /// Per client (by account index): the highest sequence number of its transfers here, so
-    /// that [`Chain::contains`] answers "no" for a newer id without a scan.
-    highest_seq: Vec<u32>,
+    /// Per client session: the highest sequence number of its transfers here, so that
+    /// [`Chain::contains`] answers "no" for a newer id without a scan.
+    highest_seq: BTreeMap<(Account, Session), u32>,
 }
 
 impl Chain {
@@ -190,7 +196,7 @@ impl Chain {
             blocks: Vec::new(),
             digest: Digest::default(),
             flows: Flows::default(),
-            highest_seq: Vec::new(),
+            highest_seq: BTreeMap::new(),
         };
         chain.push(Arc::new(Block::genesis()));
         chain
@@ -231,11 +237,11 @@ impl Chain {
         self.digest
     }
 
-    /// Whether any block carries this transfer. An id newer than every one of its client's
-    /// here is answered at once; clients number their requests upwards, so that is nearly
+    /// Whether any block carries this transfer. An id newer than every one of its session's
+    /// here is answered at once; sessions number their requests upwards, so that is nearly
     /// every id a leader asks about. Any other is searched for.
     pub fn contains(&self, id: TxId) -> bool {
-        let highest = self.highest_seq.get(id.client.index());
+        let highest = self.highest_seq.get(&id.sender());
         if !matches!(highest, Some(&seq) if id.seq <= seq) {
             return false;
         }
@@ -278,11 +284,8 @@ impl Chain {
         self.digest = Digest(h.finalize().into());
         for t in &block.transfers {
             self.flows.apply(t);
-            let client = t.id.client.index();
-            if self.highest_seq.len() <= client {
-                self.highest_seq.resize(client + 1, 0);
-            }
-            self.highest_seq[client] = self.highest_seq[client].max(t.id.seq);
+            let highest = self.highest_seq.entry(t.id.sender()).or_default();
+            *highest = (*highest).max(t.id.seq);
         }
         self.blocks.push(block);
     }
@@ -369,7 +372,7 @@ impl<'de> Deserialize<'de> for Chain {
             blocks: Vec::with_capacity(blocks.len()),
             digest: Digest::default(),
             flows: Flows::default(),
-            highest_seq: Vec::new(),
+            highest_seq: BTreeMap::new(),
         };
         for b in blocks {
             chain.push(b);
@@ -439,10 +442,7 @@ mod tests {
 
     fn tx(client: u8, seq: u32, to: u8, amount: u64) -> Transfer {
         Transfer {
-            id: TxId {
-                client: Account(client),
-                seq,
-            },
+            id: TxId::new(Account(client), seq),
             from: Account(client),
             to: Account(to),
             amount,
@@ -481,10 +481,7 @@ mod tests {
         ));
         c.append(Arc::new(good)).unwrap();
         assert_eq!(c.next_height(), Height(2));
-        assert!(c.contains(TxId {
-            client: Account(0),
-            seq: 1
-        }));
+        assert!(c.contains(TxId::new(Account(0), 1)));
     }
 
     #[test]
@@ -621,7 +618,7 @@ mod tests {
                 grow(&mut c, transfers);
             }
             asked.iter().all(|&(client, seq)| {
-                let id = TxId { client: crate::Account(client % 4), seq: u32::from(seq % 20) };
+                let id = TxId::new(crate::Account(client % 4), u32::from(seq % 20));
                 c.contains(id) == c.blocks().iter().any(|b| b.contains(id))
             })
         }

@@ -140,20 +140,115 @@ impl fmt::Display for Height {
     }
 }
 
-/// A transfer's identity: the client that asked for it and that client's sequence number
-/// (1, 2, 3, ... in the order the client submits). Retries reuse the id, so servers can
-/// execute each transfer exactly once.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+/// One of an account's client sessions. Each session sends one request at a time, under its
+/// own sequence numbers, so the course's exactly-once rule holds per session unchanged;
+/// several sessions give one account many requests in flight (spec/protocol.md, "Sessions").
+/// The course's client is session 0. At most 256 sessions per account, so what a server
+/// keeps per session is bounded.
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+pub struct Session(pub u8);
+
+impl Session {
+    /// The course's one client of an account.
+    pub const FIRST: Session = Session(0);
+
+    fn is_first(&self) -> bool {
+        *self == Session::FIRST
+    }
+}
+
+impl fmt::Display for Session {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}", self.0)
+    }
+}
+
+/// A transfer's identity: the client that asked for it (an account and one of its
+/// sessions) and that session's sequence number (1, 2, 3, ... in the order it submits).
+/// Retries reuse the id, so servers can execute each transfer exactly once.
+///
+/// In JSON a session-0 id is `{"client":"A","seq":3}`, as the course's client writes it;
+/// another session adds `"session":2`. Binary encodings always carry all three fields.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct TxId {
     /// The client, named by the account it owns.
     pub client: Account,
-    /// The client's sequence number, from 1.
+    /// Which of the account's sessions.
+    pub session: Session,
+    /// The session's sequence number, from 1.
     pub seq: u32,
 }
 
+impl TxId {
+    /// Transfer `seq` of `client`'s first session (the course's one client).
+    pub fn new(client: Account, seq: u32) -> TxId {
+        TxId {
+            client,
+            session: Session::FIRST,
+            seq,
+        }
+    }
+
+    /// The session this id belongs to, with its account.
+    pub fn sender(&self) -> (Account, Session) {
+        (self.client, self.session)
+    }
+}
+
+/// `A3`: transfer 3 of A's first session; `A/2:3`: transfer 3 of A's session 2.
 impl fmt::Display for TxId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}{}", self.client, self.seq)
+        match self.session.is_first() {
+            true => write!(f, "{}{}", self.client, self.seq),
+            false => write!(f, "{}/{}:{}", self.client, self.session, self.seq),
+        }
+    }
+}
+
+/// The JSON form, in which the first session is left out.
+#[derive(Serialize, Deserialize)]
+struct TxIdText {
+    client: Account,
+    #[serde(default, skip_serializing_if = "Session::is_first")]
+    session: Session,
+    seq: u32,
+}
+
+impl Serialize for TxId {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        let TxId {
+            client,
+            session,
+            seq,
+        } = *self;
+        if s.is_human_readable() {
+            TxIdText {
+                client,
+                session,
+                seq,
+            }
+            .serialize(s)
+        } else {
+            (client, session, seq).serialize(s)
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for TxId {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<TxId, D::Error> {
+        let (client, session, seq) = if d.is_human_readable() {
+            let t = TxIdText::deserialize(d)?;
+            (t.client, t.session, t.seq)
+        } else {
+            <(Account, Session, u32)>::deserialize(d)?
+        };
+        Ok(TxId {
+            client,
+            session,
+            seq,
+        })
     }
 }
 
@@ -178,6 +273,25 @@ mod tests {
             Account(4)
         );
         assert!(serde_json::from_str::<Account>("\"?\"").is_err());
+    }
+
+    #[test]
+    fn a_first_session_id_reads_and_travels_as_the_courses() {
+        let first = TxId::new(Account(0), 3);
+        assert_eq!(first.to_string(), "A3");
+        let json = serde_json::to_string(&first).unwrap();
+        assert_eq!(json, r#"{"client":"A","seq":3}"#);
+        assert_eq!(serde_json::from_str::<TxId>(&json).unwrap(), first);
+        let other = TxId {
+            session: Session(2),
+            ..first
+        };
+        assert_eq!(other.to_string(), "A/2:3");
+        let json = serde_json::to_string(&other).unwrap();
+        assert_eq!(json, r#"{"client":"A","session":2,"seq":3}"#);
+        assert_eq!(serde_json::from_str::<TxId>(&json).unwrap(), other);
+        assert!(first < other, "ids order by account, session, then number");
+        assert!(serde_json::from_str::<TxId>(r#"{"client":"A","session":256,"seq":3}"#).is_err());
     }
 
     #[test]

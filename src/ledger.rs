@@ -260,10 +260,7 @@ mod tests {
 
     fn t(from: u8, to: u8, amount: u64) -> Transfer {
         Transfer {
-            id: TxId {
-                client: Account(from),
-                seq: 1,
-            },
+            id: TxId::new(Account(from), 1),
             from: Account(from),
             to: Account(to),
             amount,

@@ -2,7 +2,8 @@
 //! modified Paxos written once as a stateright actor.
 //!
 //! This crate is the protocol and nothing else: no sockets, clocks or files.
-//! - [`ids`], [`ledger`], [`chain`]: the nouns, balance arithmetic and the hash-linked chain.
+//! - [`ids`], [`ledger`], [`chain`], [`log`]: the nouns, balance arithmetic, the hash-linked
+//!   chain and the log of transfers executed but not yet in it.
 //! - [`msg`]: the client API, the peer protocol and the timers.
 //! - [`server`]: the server actor, its configuration and its two variants.
 //! - [`bugs`]: the bug zoo, compiled in only with the `bug-zoo` feature (the checker's).
@@ -14,11 +15,13 @@ pub mod bugs;
 pub mod chain;
 pub mod ids;
 pub mod ledger;
+pub mod log;
 pub mod msg;
 pub mod server;
 
 pub use chain::{Block, Chain};
-pub use ids::{Account, Ballot, Height, TxId};
+pub use ids::{Account, Ballot, Height, Session, TxId};
 pub use ledger::{Rejection, Transfer};
+pub use log::Log;
 pub use msg::{ApiMsg, Msg, Outcome, PeerMsg, Timer};
 pub use server::{ServerActor, ServerConfig, ServerState, Storage, Variant};

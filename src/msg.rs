@@ -5,7 +5,7 @@
 //! meanings. A timer is the third kind of event an actor handles.
 
 use crate::chain::{Block, Chain};
-use crate::ids::{Account, Ballot, Height, TxId};
+use crate::ids::{Account, Ballot, Height, Session, TxId};
 use crate::ledger::{Rejection, Transfer};
 use serde::{Deserialize, Serialize};
 use std::fmt;
@@ -18,6 +18,9 @@ pub enum Timer {
     Round,
     /// Server: a quorum has promised; stop waiting for the other servers' promises.
     Gather,
+    /// Server: stop waiting for more sessions' requests; save the staged transfers and
+    /// answer them (group commit).
+    Flush,
     /// Client: no outcome arrived; resend the request.
     Retry,
 }
@@ -49,8 +52,13 @@ pub enum ApiMsg {
     },
     /// Client to server: PrintLog.
     GetLog,
-    /// Server to client: the transfers executed locally and not yet in a block.
-    Log { transfers: Vec<Transfer> },
+    /// Server to client: the oldest of the transfers executed locally and not yet in a
+    /// block, as many as fit one datagram ([`MAX_TRANSFERS_PER_MESSAGE`]), and how many the
+    /// log holds in all.
+    Log {
+        transfers: Vec<Transfer>,
+        total: usize,
+    },
     /// Client to server: PrintBlockchain, blocks from `from` on.
     GetChain { from: Height },
     /// Server to client: blocks starting at height `from`, as many as fit one datagram
@@ -60,11 +68,15 @@ pub enum ApiMsg {
         blocks: Vec<Arc<Block>>,
         more: bool,
     },
-    /// Client to server: the id of the last transfer answered (a restarted client continues
-    /// after it: the server ignores ids below it).
-    GetLastAnswered,
-    /// Server to client: that id, if any.
-    LastAnswered { id: Option<TxId> },
+    /// Client to server: the id of the last transfer answered to `session` (a restarted
+    /// client continues after it: the server ignores ids below it). The session may be left
+    /// out of the JSON: the first.
+    GetLastAnswered {
+        #[serde(default)]
+        session: Session,
+    },
+    /// Server to client: that session and id, if any.
+    LastAnswered { session: Session, id: Option<TxId> },
     /// Anyone to server: its consensus status.
     GetStatus,
     /// Server to anyone: the highest ballot it promised, whether it is leading a round, its
@@ -142,12 +154,14 @@ pub enum PeerMsg {
     Prepare { ballot: Ballot, height: Height },
     /// Phase 1b: the promise not to accept lower ballots, with what the leader needs to
     /// choose a safe block. `safe`: the block accepted for `height`, if any, and the
-    /// promiser's pending transfers. `literal`: both empty (the course's election carries none).
+    /// promiser's pending transfers: the oldest of its log, at most a block's worth, and
+    /// `more` if the log holds more. `literal`: all empty (the course's election carries none).
     Promise {
         ballot: Ballot,
         height: Height,
         accepted: Option<AcceptedBlock>,
         pending: Arc<Vec<Transfer>>,
+        more: bool,
     },
     /// Phase 2a (`safe`): accept this block for its height.
     Accept { ballot: Ballot, block: Arc<Block> },
@@ -208,13 +222,20 @@ impl fmt::Display for Msg {
                 height,
             }) => write!(f, "BALANCE {account} = {balance} at {height}"),
             Msg::Api(ApiMsg::GetLog) => write!(f, "GET-LOG"),
-            Msg::Api(ApiMsg::Log { transfers }) => write!(f, "LOG [{}]", list(transfers)),
+            Msg::Api(ApiMsg::Log { transfers, total }) => {
+                write!(f, "LOG [{}] of {total}", list(transfers))
+            }
             Msg::Api(ApiMsg::GetChain { from }) => write!(f, "GET-CHAIN from {from}"),
             Msg::Api(ApiMsg::Chain { from, blocks, .. }) => {
                 write!(f, "CHAIN from {from}: {} blocks", blocks.len())
             }
-            Msg::Api(ApiMsg::GetLastAnswered) => write!(f, "GET-LAST-ANSWERED"),
-            Msg::Api(ApiMsg::LastAnswered { id }) => write!(f, "LAST-ANSWERED {id:?}"),
+            Msg::Api(ApiMsg::GetLastAnswered { session }) => {
+                write!(f, "GET-LAST-ANSWERED session {session}")
+            }
+            Msg::Api(ApiMsg::LastAnswered { session, id }) => match id {
+                Some(id) => write!(f, "LAST-ANSWERED session {session}: {id}"),
+                None => write!(f, "LAST-ANSWERED session {session}: none"),
+            },
             Msg::Api(ApiMsg::GetStatus) => write!(f, "GET-STATUS"),
             Msg::Api(ApiMsg::Status {
                 promised,
@@ -233,10 +254,12 @@ impl fmt::Display for Msg {
                 height,
                 accepted,
                 pending,
+                more,
             }) => {
+                let more = if *more { " and more" } else { "" };
                 write!(
                     f,
-                    "PROMISE ballot {ballot} for {height}, pending [{}]",
+                    "PROMISE ballot {ballot} for {height}, pending [{}]{more}",
                     list(pending)
                 )?;
                 match accepted {
@@ -317,6 +340,7 @@ mod tests {
         Transfer {
             id: TxId {
                 client: from,
+                session: Session(u8::arbitrary(g) % 3),
                 seq: u32::arbitrary(g),
             },
             from,
@@ -382,7 +406,11 @@ mod tests {
                     height: h,
                 }
                 .into(),
-                4 => ApiMsg::Log { transfers: txs(g) }.into(),
+                4 => ApiMsg::Log {
+                    transfers: txs(g),
+                    total: usize::arbitrary(g),
+                }
+                .into(),
                 5 => ApiMsg::Chain {
                     from: h,
                     blocks: vec![Arc::new(block(g))],
@@ -402,6 +430,7 @@ mod tests {
                         block: Arc::new(block(g)),
                     }),
                     pending: Arc::new(txs(g)),
+                    more: bool::arbitrary(g),
                 }
                 .into(),
                 8 => PeerMsg::Accept {
@@ -450,10 +479,7 @@ mod tests {
     fn messages_of_blocks_are_bounded_by_count_and_by_transfers() {
         let big = |n: usize| {
             let t = |i: usize| crate::ledger::Transfer {
-                id: TxId {
-                    client: Account(0),
-                    seq: i as u32,
-                },
+                id: TxId::new(Account(0), i as u32),
                 from: Account(0),
                 to: Account(1),
                 amount: 1,

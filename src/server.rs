@@ -27,8 +27,17 @@
 //! step costs at most one save (deployed, one fsync).
 //!
 //! [`Storage`] holds what a crash must not forget: the promised ballot, the accepted block,
-//! the chain, the local log and the last outcome given to the client. Everything else (the
-//! round being led, the request waiting for consensus) is rebuilt from the client's retry.
+//! the chain, the local log and the last outcome given to each client session. Everything
+//! else (the round being led, the requests waiting for consensus or staged for the next
+//! flush) is rebuilt from the clients' retries.
+//!
+//! # Group commit
+//! A fast-path transfer is executed at once but *staged*: held in volatile state, counted
+//! against the balance, and saved and answered by the next *flush* together with every other
+//! session's transfer staged by then ([`client_api`]). A server whose sessions are all in
+//! flushes at once, so a lone client waits for nothing; otherwise the `Flush` timer ends the
+//! wait. The model fires that timer at any moment, so "acknowledged transfers are never lost"
+//! and "exactly once" are checked with every batching.
 
 use crate::chain::Block;
 use crate::ids::{Ballot, Height};
@@ -50,7 +59,9 @@ mod state;
 pub use config::{ServerConfig, ServerConfigError, Variant};
 pub use outbox::Outbox;
 use state::Before;
-pub use state::{Answered, Instrumentation, Phase, Round, ServerState, Storage, Voters, Waiting};
+pub use state::{
+    Answered, Instrumentation, Outcomes, Phase, Round, ServerState, Storage, Voters, Waiting,
+};
 
 /// The server actor.
 #[derive(Clone, Debug)]
@@ -79,7 +90,8 @@ trait Consensus {
 }
 
 impl Storage {
-    /// Balances as this server knows them: its chain, then its own log. An error only if the
+    /// Balances as this server knows them: its chain, then its own log (a replay of the log:
+    /// for queries; the fast path asks [`ServerActor::available`]). An error only if the
     /// chain itself overdraws (possible in `literal`, never in `safe`).
     pub fn known_balances(&self, accounts: usize, initial: u64) -> Result<Balances, LedgerError> {
         let mut balances = self.chain.balances(accounts, initial)?;
@@ -127,16 +139,16 @@ impl ServerActor {
     fn saved(&self, now: &Storage, before: &Before) -> Storage {
         let mut saved = now.clone();
         if crate::bug!(self.cfg, PromiseNotSaved) {
-            saved.promised = before.promised();
+            saved.promised = before.borrowed().promised;
         }
         if crate::bug!(self.cfg, AcceptedNotSaved) {
-            saved.accepted = before.accepted().clone();
+            saved.accepted = before.borrowed().accepted.clone();
         }
         if crate::bug!(self.cfg, LogNotSaved) {
-            saved.log = before.log().clone();
+            saved.log = before.borrowed().log.clone();
         }
         if crate::bug!(self.cfg, OutcomeNotSaved) {
-            saved.last_outcome = before.last_outcome().clone();
+            saved.last_outcomes = before.borrowed().last_outcomes.clone();
         }
         saved
     }
@@ -159,16 +171,30 @@ impl ServerActor {
 
     /// Balances as this server knows them; `None` only if its chain overdraws.
     pub fn known_balances(&self, st: &Storage) -> Option<Balances> {
-        if crate::bug!(self.cfg, FastPathIgnoresLog) {
-            return st.chain.balances(self.n(), self.cfg.initial_balance).ok();
-        }
         st.known_balances(self.n(), self.cfg.initial_balance).ok()
     }
 
-    /// The own account's spendable balance: the fast path's lower bound.
-    pub fn available(&self, st: &Storage) -> u64 {
-        self.known_balances(st)
-            .map_or(0, |b| b.of(self.cfg.account()))
+    /// The own account's spendable balance, the fast path's lower bound: the chain's balance
+    /// minus the debits in the log and those staged for the next flush. Costs as many steps
+    /// as there are accounts, however long the chain and the log.
+    pub fn available(&self, st: &ServerState) -> u64 {
+        let chain = st
+            .storage
+            .chain
+            .balances(self.n(), self.cfg.initial_balance);
+        let Ok(chain) = chain.map(|b| u128::from(b.of(self.cfg.account()))) else {
+            return 0;
+        };
+        if crate::bug!(self.cfg, FastPathIgnoresLog) {
+            return u64::try_from(chain).expect("a balance");
+        }
+        let staged: u128 = st
+            .staged
+            .iter()
+            .map(|w| u128::from(w.transfer.amount))
+            .sum();
+        let owed = st.storage.log.debits() + staged;
+        u64::try_from(chain.saturating_sub(owed)).expect("below a balance")
     }
 
     fn broadcast(&self, msg: PeerMsg, fx: &mut Outbox) {
@@ -186,7 +212,7 @@ impl ServerActor {
             // Out of ballots: a clear answer beats waiting forever.
             st.round = None;
             fx.cancel_timer(Timer::Round);
-            if let Some(w) = st.waiting.take() {
+            for (_, w) in std::mem::take(&mut st.waiting) {
                 let reason = Rejection::NoQuorum;
                 self.finish(st, w, Outcome::Rejected { reason }, fx);
             }
@@ -196,7 +222,8 @@ impl ServerActor {
         // Among equal rounds the longest wait, in rounds lost, wins: the fairness of
         // contested heights, and of rounds that end without a block.
         let promised = st.storage.promised.round;
-        let waited = (st.waiting.as_ref()).map_or(0, |w| promised.saturating_sub(w.since_round));
+        let since = st.waiting.values().map(|w| w.since_round).min();
+        let waited = since.map_or(0, |since| promised.saturating_sub(since));
         let ballot = Ballot {
             round,
             waited,
@@ -260,7 +287,7 @@ impl ServerActor {
     fn step_down(&self, st: &mut ServerState, ballot: Ballot, fx: &mut Outbox) {
         if st.round.as_ref().is_some_and(|r| r.ballot < ballot) {
             st.round = None;
-            if st.waiting.is_some() {
+            if !st.waiting.is_empty() {
                 fx.set_timer(Timer::Round, self.cfg.step_down_retry());
             }
         }
@@ -275,35 +302,48 @@ impl ServerActor {
                 height,
                 accepted,
                 pending,
-            } => self.on_promise(state, from, ballot, height, accepted, pending, fx),
+                more,
+            } => {
+                let promise = Promised {
+                    accepted,
+                    pending,
+                    more,
+                };
+                self.on_promise(state, from, ballot, height, promise, fx)
+            }
             other => self.rules().on_peer(self, state, from, other, fx),
         }
     }
 
     /// Phase 1b arrives at the leader: count the promise, merge its pending transfers, keep
     /// the accepted block with the highest ballot, and see whether the leader can propose.
-    #[allow(clippy::too_many_arguments)]
     fn on_promise(
         &self,
         state: &mut Cow<ServerState>,
         from: usize,
         ballot: Ballot,
         height: Height,
-        accepted: Option<AcceptedBlock>,
-        pending: Arc<Vec<Transfer>>,
+        promise: Promised,
         fx: &mut Outbox,
     ) {
+        let Promised {
+            accepted,
+            pending,
+            more,
+        } = promise;
         let is_electing = |p: &Phase| matches!(p, Phase::Electing { .. });
         let Some(round) = self.count_vote(state, from, ballot, height, is_electing) else {
             return;
         };
         if let Phase::Electing {
             pending: all,
+            partial,
             highest,
             ..
         } = &mut round.phase
         {
             all.extend(pending.iter().cloned());
+            *partial |= more;
             let higher = if crate::bug!(self.cfg, FirstAcceptedNotHighest) {
                 highest.is_none()
             } else {
@@ -355,8 +395,9 @@ impl ServerActor {
         if crate::bug!(self.cfg, CommitClearsLog) {
             st.storage.log = Arc::default();
         }
-        if st.storage.log.iter().any(|t| block.contains(t.id)) {
-            Arc::make_mut(&mut st.storage.log).retain(|t| !block.contains(t.id));
+        let own = self.cfg.account();
+        if block.transfers.iter().any(|t| t.from == own) && !st.storage.log.is_empty() {
+            Arc::make_mut(&mut st.storage.log).absorb(block);
         }
         if (st.storage.accepted.as_ref()).is_some_and(|a| a.block.height <= block.height) {
             st.storage.accepted = None;
@@ -386,7 +427,7 @@ impl ServerActor {
         if st.round.as_ref().is_some_and(|r| r.height < next) {
             st.round = None;
         }
-        if st.round.is_none() && st.waiting.is_some() {
+        if st.round.is_none() && !st.waiting.is_empty() {
             self.conclude(st, false, fx);
         }
     }
@@ -437,12 +478,13 @@ impl Actor for ServerActor {
         self.step(state, o, |state, fx| match timer {
             // The election or round stalled (lost messages, a crashed or competing leader):
             // try again under a higher ballot, unless nothing is waiting any more.
-            Timer::Round if state.waiting.is_some() => {
+            Timer::Round if !state.waiting.is_empty() => {
                 let st = state.to_mut();
                 st.round = None;
                 self.start_election(st, fx);
             }
             Timer::Gather => self.rules().on_gather(self, state, fx),
+            Timer::Flush => self.on_flush_timer(state, fx),
             _ => {}
         });
     }
@@ -452,14 +494,27 @@ impl Actor for ServerActor {
     }
 }
 
-/// A new election's phase: only the candidate has promised, bringing `pending` and `highest`.
-fn electing(pending: BTreeSet<Transfer>, highest: Option<AcceptedBlock>, me: usize) -> Phase {
+/// A new election's phase: only the candidate has promised, bringing `pending` (`partial`
+/// if that is not all of its log) and `highest`.
+fn electing(
+    (pending, partial): (BTreeSet<Transfer>, bool),
+    highest: Option<AcceptedBlock>,
+    me: usize,
+) -> Phase {
     Phase::Electing {
         promised_by: Voters::only(me),
         pending,
+        partial,
         highest,
         gathered: false,
     }
+}
+
+/// What a PROMISE brings besides its ballot and height.
+struct Promised {
+    accepted: Option<AcceptedBlock>,
+    pending: Arc<Vec<Transfer>>,
+    more: bool,
 }
 
 #[cfg(test)]

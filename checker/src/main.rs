@@ -14,10 +14,14 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use paxchain::bugs::Bug;
 use paxchain::Account;
 use paxchain::Variant;
-use paxchain_model::{parse_workloads, scenarios, ModelConfig, NetworkKind};
+use paxchain_model::{parse_sessions, scenarios, ModelConfig, NetworkKind};
 
-/// The clients' scripts: per account, `(receiver, units)` transfers.
-type Workloads = Vec<Vec<(Account, u64)>>;
+/// The clients' scripts: per account, `(receiver, units)` transfers of its first session,
+/// and the further sessions' scripts.
+type Workloads = (
+    Vec<Vec<(Account, u64)>>,
+    Vec<(Account, Vec<(Account, u64)>)>,
+);
 use std::process::ExitCode;
 
 #[derive(Parser)]
@@ -102,8 +106,9 @@ pub struct ModelArgs {
     #[arg(long)]
     initial_balance: Option<u64>,
     /// The clients' scripts, one per account in order, e.g. `"B1 C2; A1; A1"` (A pays B 1
-    /// unit then C 2; B and C each pay A 1).
-    #[arg(long, value_parser = parse_workloads)]
+    /// unit then C 2; B and C each pay A 1). `|` starts another session of the same
+    /// account, sending at the same time: `"B1 | C1; A1"`.
+    #[arg(long, value_parser = parse_sessions)]
     workloads: Option<Workloads>,
     /// Run a seeded bug from the zoo (see `paxchain-check bugs`).
     #[arg(long)]
@@ -151,8 +156,8 @@ impl ModelArgs {
         if let Some(b) = self.initial_balance {
             cfg.initial_balance = b;
         }
-        if let Some(w) = &self.workloads {
-            cfg.workloads = w.clone();
+        if let Some((first, more)) = &self.workloads {
+            (cfg.workloads, cfg.sessions) = (first.clone(), more.clone());
         }
         if let Some(r) = self.client_retries {
             cfg.client_retries = r;

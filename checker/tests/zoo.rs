@@ -35,6 +35,8 @@ const PINNED_STEPS: &[(&str, usize)] = &[
     ("fast-path-ignores-log", 3),
     ("commit-clears-log", 10),
     ("retry-new-id", 9),
+    ("sessions-share-outcome", 4),
+    ("answered-before-flush", 2),
 ];
 
 const BUDGET: Duration = Duration::from_secs(10);

@@ -5,8 +5,8 @@ use paxchain::chain::Digest;
 use paxchain::msg::AcceptedBlock;
 use paxchain::server::Answered;
 use paxchain::{
-    Account, ApiMsg, Ballot, Block, Chain, Height, Msg, Outcome, PeerMsg, Rejection, Storage,
-    Transfer, TxId,
+    Account, ApiMsg, Ballot, Block, Chain, Height, Log, Msg, Outcome, PeerMsg, Rejection, Session,
+    Storage, Transfer, TxId,
 };
 use quickcheck::{Arbitrary, Gen};
 use std::sync::Arc;
@@ -19,9 +19,18 @@ pub fn account(g: &mut Gen) -> Account {
     Account::of_server(below(g, paxchain::ids::MAX_ACCOUNTS))
 }
 
+/// A session: the first one half the time (its JSON leaves the session out).
+pub fn session(g: &mut Gen) -> Session {
+    match bool::arbitrary(g) {
+        true => Session::FIRST,
+        false => Session(u8::arbitrary(g)),
+    }
+}
+
 pub fn id(g: &mut Gen) -> TxId {
     TxId {
         client: account(g),
+        session: session(g),
         seq: u32::arbitrary(g),
     }
 }
@@ -102,7 +111,8 @@ pub fn outcome(g: &mut Gen) -> Outcome {
     }
 }
 
-/// A storage with every field set: a promise, an accepted block, a chain, a log and an outcome.
+/// A storage with every field set: a promise, an accepted block, a chain, a log and one to
+/// three sessions' outcomes.
 pub fn storage(g: &mut Gen) -> Storage {
     Storage {
         promised: ballot(g),
@@ -111,11 +121,16 @@ pub fn storage(g: &mut Gen) -> Storage {
             block: block(g),
         }),
         chain: Arc::new(chain(g)),
-        log: Arc::new(transfers(g)),
-        last_outcome: Some(Answered {
-            transfer: transfer(g),
-            outcome: outcome(g),
-        }),
+        log: Arc::new(Log::from(transfers(g))),
+        last_outcomes: (0..1 + below(g, 3))
+            .map(|_| {
+                let answered = Answered {
+                    transfer: transfer(g),
+                    outcome: outcome(g),
+                };
+                (session(g), answered)
+            })
+            .collect(),
     }
 }
 
@@ -145,6 +160,7 @@ pub fn msg(g: &mut Gen, k: usize) -> Msg {
         4 => api(ApiMsg::GetLog),
         5 => api(ApiMsg::Log {
             transfers: transfers(g),
+            total: usize::arbitrary(g),
         }),
         6 => api(ApiMsg::GetChain { from: height(g) }),
         7 => api(ApiMsg::Chain {
@@ -152,8 +168,13 @@ pub fn msg(g: &mut Gen, k: usize) -> Msg {
             blocks: vec![block(g), block(g)],
             more: bool::arbitrary(g),
         }),
-        8 => api(ApiMsg::GetLastAnswered),
-        9 => api(ApiMsg::LastAnswered { id: Some(id(g)) }),
+        8 => api(ApiMsg::GetLastAnswered {
+            session: session(g),
+        }),
+        9 => api(ApiMsg::LastAnswered {
+            session: session(g),
+            id: Some(id(g)),
+        }),
         10 => api(ApiMsg::GetStatus),
         11 => api(ApiMsg::Status {
             promised: ballot(g),
@@ -173,6 +194,7 @@ pub fn msg(g: &mut Gen, k: usize) -> Msg {
                 block: block(g),
             }),
             pending: Arc::new(transfers(g)),
+            more: bool::arbitrary(g),
         }),
         14 => peer(PeerMsg::Accept {
             ballot: ballot(g),
@@ -221,7 +243,7 @@ pub fn kind(m: &Msg) -> usize {
             ApiMsg::Log { .. } => 5,
             ApiMsg::GetChain { .. } => 6,
             ApiMsg::Chain { .. } => 7,
-            ApiMsg::GetLastAnswered => 8,
+            ApiMsg::GetLastAnswered { .. } => 8,
             ApiMsg::LastAnswered { .. } => 9,
             ApiMsg::GetStatus => 10,
             ApiMsg::Status { .. } => 11,

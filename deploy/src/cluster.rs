@@ -4,6 +4,8 @@
 //! initial_balance = 10      # units every account starts with
 //! round_timeout_ms = 400    # an election or round is retried after 1x to 2x this
 //! gather_timeout_ms = 50    # a leader with a quorum waits this long for the other servers
+//! flush_timeout_us = 1000   # a server with staged transfers waits this long for its other
+//!                           # sessions' requests before saving and answering (group commit)
 //! client_timeout_ms = 300   # a client resends after this long without an answer
 //! client_retries = 10       # resends before a client reports the server unreachable
 //! variant = "safe"          # or "literal": the course text, which the checker shows unsafe
@@ -64,6 +66,11 @@ pub struct Cluster {
     /// Milliseconds a leader with a quorum of promises waits for the other servers' promises.
     #[serde(default = "default_gather_ms")]
     pub gather_timeout_ms: u64,
+    /// Microseconds a server with fast-path transfers staged waits for its other client
+    /// sessions' requests before it saves and answers them (group commit). A server whose
+    /// sessions are all in does not wait.
+    #[serde(default = "default_flush_us")]
+    pub flush_timeout_us: u64,
     /// Milliseconds a client waits for an answer before resending.
     #[serde(default = "default_client_ms")]
     pub client_timeout_ms: u64,
@@ -94,6 +101,9 @@ fn default_round_ms() -> u64 {
 }
 fn default_gather_ms() -> u64 {
     50
+}
+fn default_flush_us() -> u64 {
+    ServerConfig::FLUSH_TIMEOUT.start.as_micros() as u64
 }
 fn default_client_ms() -> u64 {
     300
@@ -142,6 +152,7 @@ impl Cluster {
             initial_balance,
             round_timeout_ms: default_round_ms(),
             gather_timeout_ms: default_gather_ms(),
+            flush_timeout_us: default_flush_us(),
             client_timeout_ms: default_client_ms(),
             client_retries: default_retries(),
             variant: Variant::Safe,
@@ -201,6 +212,7 @@ impl Cluster {
         }
         for (field, value) in [
             ("round_timeout_ms", self.round_timeout_ms),
+            ("flush_timeout_us", self.flush_timeout_us),
             ("client_timeout_ms", self.client_timeout_ms),
             ("max_block", self.max_block.map_or(1, |m| m as u64)),
         ] {
@@ -229,6 +241,8 @@ impl Cluster {
             round_timeout: round..round * 2,
             gather_timeout: Duration::from_millis(self.gather_timeout_ms)
                 ..Duration::from_millis(self.gather_timeout_ms + 1),
+            flush_timeout: Duration::from_micros(self.flush_timeout_us)
+                ..Duration::from_micros(self.flush_timeout_us + 1),
             // The deployment never runs a seeded bug (src/bugs.rs).
             bug: None,
         }

@@ -9,6 +9,7 @@
 //! - [`storage`]: the durable copy the runtime's own storage file cannot guarantee.
 //! - [`cluster`]: the cluster file.
 //! - [`udp_client`]: a client of the bank over UDP (used by the prompt, the demo and the tests).
+//! - [`pipeline`]: a client with many requests in flight, one per session (the bench's).
 //! - [`input`]: transfers and amounts as people write them, in files and at the prompt.
 //! - [`prompt`], [`show`]: the terminal front end.
 //! - [`demo`]: a local cluster of child processes.
@@ -23,6 +24,7 @@ pub mod cluster;
 pub mod conformance;
 pub mod demo;
 pub mod input;
+pub mod pipeline;
 pub mod prompt;
 pub mod runtime;
 pub mod show;

@@ -77,6 +77,10 @@ enum Cmd {
     Torture {
         #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u8).range(3..=5))]
         servers: u8,
+        /// Busy client sessions per account (1 to 8): with two or more, each server's
+        /// flushes save and answer several sessions at once.
+        #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u8).range(1..=8))]
+        sessions: u8,
         /// Seconds of load and faults before the heal.
         #[arg(long, default_value_t = 60)]
         duration: u64,
@@ -142,6 +146,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
     match cli.command {
         Cmd::Torture {
             servers,
+            sessions,
             duration,
             seed,
             faults,
@@ -155,6 +160,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             let servers = usize::from(servers);
             let cfg = TortureConfig {
                 servers,
+                sessions: usize::from(sessions),
                 rate,
                 max_down: max_down.unwrap_or((servers - 1) / 2),
                 variant,

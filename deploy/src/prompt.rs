@@ -140,7 +140,8 @@ impl Session {
             }
             PromptCommand::Log(s) => {
                 let s = s.unwrap_or(own);
-                show::log(&s.to_string(), &self.any().log(s)?)
+                let (transfers, total) = self.any().log(s)?;
+                show::log(&s.to_string(), &transfers, total)
             }
             PromptCommand::Chain(s) => {
                 let s = s.unwrap_or(own);

@@ -13,11 +13,19 @@ pub fn outcome(id: TxId, t: &str, o: &Outcome) -> String {
     format!("{id} {t}: {what}")
 }
 
-/// One line per log entry.
-pub fn log(server: &str, transfers: &[Transfer]) -> String {
-    let mut out = format!("log of server {server}: {} pending\n", transfers.len());
+/// One line per log entry shown; `total` says how many the log holds (a log longer than
+/// one datagram shows its oldest entries).
+pub fn log(server: &str, transfers: &[Transfer], total: usize) -> String {
+    let mut out = format!("log of server {server}: {total} pending\n");
     for t in transfers {
         let _ = writeln!(out, "  {:<6} {t}", t.id.to_string());
+    }
+    if total > transfers.len() {
+        let _ = writeln!(
+            out,
+            "  ... and {} newer, not shown",
+            total - transfers.len()
+        );
     }
     out
 }

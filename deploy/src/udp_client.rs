@@ -4,7 +4,7 @@
 //! It speaks the same [`ApiMsg`] vocabulary as the model's scripted client, as JSON datagrams.
 
 use crate::cluster::Cluster;
-use paxchain::{Account, ApiMsg, Block, Height, Msg, Outcome, Transfer, TxId};
+use paxchain::{Account, ApiMsg, Block, Height, Msg, Outcome, Session, Transfer, TxId};
 use std::net::{SocketAddrV4, UdpSocket};
 use std::time::{Duration, Instant};
 
@@ -15,22 +15,36 @@ pub enum ClientError {
     Unreachable { addr: SocketAddrV4, tries: u32 },
     #[error("no server for account {0} in the cluster file")]
     NoServer(Account),
+    #[error("an account has at most 256 sessions")]
+    TooManySessions,
     #[error("network: {0}")]
     Io(#[from] std::io::Error),
 }
 
-/// A client bound to one account (and so to one server).
+/// A client bound to one session of one account (and so to one server).
 pub struct UdpClient {
     socket: UdpSocket,
     cluster: Cluster,
     account: Account,
+    session: Session,
     next_seq: u32,
 }
 
 impl UdpClient {
-    /// Binds a UDP socket for `account`'s client. Call [`UdpClient::resume`] before
-    /// transferring, so a restarted client continues after its last answered id.
+    /// Binds a UDP socket for `account`'s client (its first session). Call
+    /// [`UdpClient::resume`] before transferring, so a restarted client continues after its
+    /// last answered id.
     pub fn new(cluster: &Cluster, account: Account) -> Result<UdpClient, ClientError> {
+        UdpClient::of_session(cluster, account, Session::FIRST)
+    }
+
+    /// The same, for one of the account's other sessions. Two processes must not use one
+    /// session at once: they would number their transfers alike.
+    pub fn of_session(
+        cluster: &Cluster,
+        account: Account,
+        session: Session,
+    ) -> Result<UdpClient, ClientError> {
         cluster
             .server_of(account)
             .ok_or(ClientError::NoServer(account))?;
@@ -38,6 +52,7 @@ impl UdpClient {
             socket: UdpSocket::bind("0.0.0.0:0")?,
             cluster: cluster.clone(),
             account,
+            session,
             next_seq: 1,
         })
     }
@@ -63,21 +78,39 @@ impl UdpClient {
 
     /// A client ready to transfer: [`UdpClient::new`], then [`UdpClient::resume`].
     pub fn connect(cluster: &Cluster, account: Account) -> Result<UdpClient, ClientError> {
-        let mut client = UdpClient::new(cluster, account)?;
+        UdpClient::connect_session(cluster, account, Session::FIRST)
+    }
+
+    /// A client of one of the account's sessions, ready to transfer.
+    pub fn connect_session(
+        cluster: &Cluster,
+        account: Account,
+        session: Session,
+    ) -> Result<UdpClient, ClientError> {
+        let mut client = UdpClient::of_session(cluster, account, session)?;
         client.resume()?;
         Ok(client)
     }
 
-    /// Asks the own server which id it answered last, and continues after it.
+    /// Asks the own server which id it answered last to this session, and continues after
+    /// it.
     pub fn resume(&mut self) -> Result<(), ClientError> {
         let own = self.server(self.account)?;
-        let answer = self.request(own, ApiMsg::GetLastAnswered, |m| {
-            matches!(m, ApiMsg::LastAnswered { .. })
-        })?;
-        if let ApiMsg::LastAnswered { id: Some(id) } = answer {
+        let session = self.session;
+        let answer = self.request(
+            own,
+            ApiMsg::GetLastAnswered { session },
+            |m| matches!(m, ApiMsg::LastAnswered { session: s, .. } if *s == session),
+        )?;
+        if let ApiMsg::LastAnswered { id: Some(id), .. } = answer {
             self.next_seq = self.next_seq.max(id.seq + 1);
         }
         Ok(())
+    }
+
+    /// The session this client is.
+    pub fn session(&self) -> Session {
+        self.session
     }
 
     /// Submits a transfer from the own account and waits for its outcome. Resends reuse the
@@ -85,6 +118,7 @@ impl UdpClient {
     pub fn transfer(&mut self, to: Account, amount: u64) -> Result<(TxId, Outcome), ClientError> {
         let id = TxId {
             client: self.account,
+            session: self.session,
             seq: self.next_seq,
         };
         self.next_seq += 1;
@@ -110,6 +144,7 @@ impl UdpClient {
     pub fn last_id(&self) -> TxId {
         TxId {
             client: self.account,
+            session: self.session,
             seq: self.next_seq.saturating_sub(1),
         }
     }
@@ -122,12 +157,13 @@ impl UdpClient {
         })
     }
 
-    /// PrintLog: a server's local log.
-    pub fn log(&self, server: Account) -> Result<Vec<Transfer>, ClientError> {
+    /// PrintLog: the oldest transfers of a server's local log (as many as one datagram
+    /// carries), and how many it holds in all.
+    pub fn log(&self, server: Account) -> Result<(Vec<Transfer>, usize), ClientError> {
         match self.request(self.server(server)?, ApiMsg::GetLog, |m| {
             matches!(m, ApiMsg::Log { .. })
         })? {
-            ApiMsg::Log { transfers } => Ok(transfers),
+            ApiMsg::Log { transfers, total } => Ok((transfers, total)),
             _ => unreachable!("filtered"),
         }
     }

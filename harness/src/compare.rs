@@ -54,15 +54,17 @@ const STORAGE_FIELDS: [StorageField; 5] = [
     ("accepted", |s| format!("{:?}", s.accepted)),
     ("chain", |s| format!("{:?}", s.chain)),
     ("log", |s| format!("{:?}", s.log)),
-    ("last outcome", |s| format!("{:?}", s.last_outcome)),
+    ("last outcomes", |s| format!("{:?}", s.last_outcomes)),
 ];
 
 /// A volatile field, shown for comparison.
 type VolatileField = (&'static str, fn(&ServerState) -> String);
 
-const VOLATILE_FIELDS: [VolatileField; 3] = [
+const VOLATILE_FIELDS: [VolatileField; 5] = [
     ("round", |s| format!("{:?}", s.round)),
     ("waiting", |s| format!("{:?}", s.waiting)),
+    ("staged", |s| format!("{:?}", s.staged)),
+    ("idle", |s| format!("{:?}", s.idle)),
     ("instrumentation", |s| format!("{:?}", s.instrumentation)),
 ];
 

@@ -515,8 +515,8 @@ impl Session {
                 sent,
             }) => {
                 let mut state = *state;
-                if let Some(w) = &mut state.waiting {
-                    // Model ids: a client is its actor index.
+                // Model ids: a client is its actor index.
+                for w in state.waiting.values_mut().chain(state.staged.iter_mut()) {
                     let addr = SocketAddrV4::from(w.client);
                     if let Some(a) = self.relay.actor_at(addr) {
                         w.client = Id::from(a);

@@ -302,14 +302,17 @@ fn clear_crashed(cfg: &ModelConfig, s: &mut BankState) {
     for i in 0..cfg.servers {
         let stale = s.crashed[i]
             && matches!(&*s.actor_states[i], NodeState::Server(st)
-                if st.round.is_some() || st.waiting.is_some());
+                if st.round.is_some() || !st.waiting.is_empty() || !st.staged.is_empty()
+                    || !st.idle.is_empty());
         if stale {
             let st = s.actor_states[i]
                 .server()
                 .expect("the first actors are servers");
             let cleared = ServerState {
                 round: None,
-                waiting: None,
+                waiting: Default::default(),
+                staged: Vec::new(),
+                idle: Default::default(),
                 ..st.clone()
             };
             s.actor_states[i] = Arc::new(NodeState::from(cleared));

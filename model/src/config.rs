@@ -3,7 +3,7 @@
 use crate::scripted_client::script_transfer;
 use paxchain::bugs::Bug;
 use paxchain::ledger::{check_bank, validate, BankError};
-use paxchain::{Account, Rejection, TxId, Variant};
+use paxchain::{Account, Rejection, Session, TxId, Variant};
 use std::fmt;
 use std::str::FromStr;
 
@@ -47,9 +47,14 @@ pub struct ModelConfig {
     pub servers: usize,
     /// Units every account starts with.
     pub initial_balance: u64,
-    /// For each account in order, its client's script of transfers `(receiver, units)`.
-    /// Accounts past the end, or with an empty script, have no client.
+    /// For each account in order, its client's script of transfers `(receiver, units)`: the
+    /// account's first session. Accounts past the end, or with an empty script, have no
+    /// client.
     pub workloads: Vec<Vec<(Account, u64)>>,
+    /// More sessions: each a client of its account with a script of its own, sending at the
+    /// same time as the account's other sessions. An account's entries are its sessions 1,
+    /// 2, ... in order.
+    pub sessions: Vec<(Account, Vec<(Account, u64)>)>,
     /// The protocol the servers run.
     pub variant: Variant,
     /// How messages travel.
@@ -91,6 +96,7 @@ impl Default for ModelConfig {
             servers: 3,
             initial_balance: 1,
             workloads: vec![vec![(b, 1), (c, 1)], vec![(a, 1), (c, 1)]],
+            sessions: Vec::new(),
             variant: Variant::Safe,
             network: NetworkKind::Duplicating,
             lossy: false,
@@ -132,12 +138,62 @@ pub enum ConfigError {
     NoBlockRoom,
     #[error("rogue: account {0} does not exist")]
     RogueAccount(Account),
+    #[error("sessions: account {0} does not exist")]
+    SessionAccount(Account),
+    #[error("sessions: account {account} has more than 256")]
+    TooManySessions { account: Account },
+}
+
+/// One client of the model: its account, its session and its script.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Client<'a> {
+    pub account: Account,
+    pub session: Session,
+    pub script: &'a [(Account, u64)],
 }
 
 /// Parses client scripts written as `B1 C2; A1`: one script per account in order (`;`
 /// between them, an empty one for an account without a client), each transfer its
-/// receiver's letter and its amount in units.
+/// receiver's letter and its amount in units. One session per account: see
+/// [`parse_sessions`] for more.
 pub fn parse_workloads(text: &str) -> Result<Vec<Vec<(Account, u64)>>, String> {
+    let (first, more) = parse_sessions(text)?;
+    match more.first() {
+        None => Ok(first),
+        Some((account, _)) => Err(format!(
+            "account {account} has a second session (`|`), which only --workloads takes"
+        )),
+    }
+}
+
+/// Parses [`parse_workloads`]' scripts where an account's script may be several, one per
+/// session, separated by `|`: `B1 | C1; A1` gives A two sessions, one paying B and one
+/// paying C. Returns the first sessions' scripts and the further sessions, as
+/// [`ModelConfig`] holds them.
+#[allow(clippy::type_complexity)]
+pub fn parse_sessions(
+    text: &str,
+) -> Result<
+    (
+        Vec<Vec<(Account, u64)>>,
+        Vec<(Account, Vec<(Account, u64)>)>,
+    ),
+    String,
+> {
+    let mut first = Vec::new();
+    let mut more = Vec::new();
+    for (i, account) in text.split(';').enumerate() {
+        let mut scripts = account.split('|').map(parse_script);
+        first.push(scripts.next().expect("split yields one at least")?);
+        for script in scripts {
+            more.push((Account::of_server(i.min(25)), script?));
+        }
+    }
+    Ok((first, more))
+}
+
+/// One session's script: transfers like `B1`, separated by spaces or commas.
+fn parse_script(script: &str) -> Result<Vec<(Account, u64)>, String> {
     let transfer = |word: &str| -> Result<(Account, u64), String> {
         let (to, amount) = word.split_at(word.chars().next().map_or(0, char::len_utf8));
         let to = Account::parse(to).map_err(|e| format!("`{word}`: {e}"))?;
@@ -145,13 +201,9 @@ pub fn parse_workloads(text: &str) -> Result<Vec<Vec<(Account, u64)>>, String> {
             .map_err(|_| format!("`{word}`: expected a receiver's letter and units, e.g. B1"))?;
         Ok((to, amount))
     };
-    text.split(';')
-        .map(|script| {
-            (script.split(|c: char| c == ',' || c.is_whitespace()))
-                .filter(|w| !w.is_empty())
-                .map(transfer)
-                .collect()
-        })
+    (script.split(|c: char| c == ',' || c.is_whitespace()))
+        .filter(|w| !w.is_empty())
+        .map(transfer)
         .collect()
 }
 
@@ -168,12 +220,19 @@ impl ModelConfig {
                 servers: n,
             });
         }
+        for &(account, _) in &self.sessions {
+            if account.index() >= n {
+                return Err(ConfigError::SessionAccount(account));
+            }
+            if self.sessions.iter().filter(|s| s.0 == account).count() > 255 {
+                return Err(ConfigError::TooManySessions { account });
+            }
+        }
         // The same checks a server makes before executing a transfer.
-        for (i, script) in self.workloads.iter().enumerate() {
-            let client = Account::of_server(i);
-            for (index, &step) in script.iter().enumerate() {
-                let t = script_transfer(client, index, step);
-                validate(&t, client, n)
+        for c in self.clients() {
+            for (index, &step) in c.script.iter().enumerate() {
+                let t = script_transfer(c.account, c.session, index, step);
+                validate(&t, c.account, n)
                     .map_err(|reason| ConfigError::Workload { id: t.id, reason })?;
             }
         }
@@ -201,15 +260,52 @@ impl ModelConfig {
         Ok(())
     }
 
-    /// The script of account `i`'s client (empty if it has none).
+    /// The script of account `i`'s first session (empty if it has none).
     pub fn script(&self, i: usize) -> &[(Account, u64)] {
         self.workloads.get(i).map_or(&[], |w| w.as_slice())
     }
 
+    /// Every scripted client with a script, in the model's actor order: each account's
+    /// first session in account order, then the further sessions as listed.
+    pub fn clients(&self) -> impl Iterator<Item = Client<'_>> {
+        let first = (0..self.servers).map(|i| Client {
+            account: Account::of_server(i),
+            session: Session::FIRST,
+            script: self.script(i),
+        });
+        let more = self
+            .sessions
+            .iter()
+            .enumerate()
+            .map(|(k, (account, script))| {
+                let before = self.sessions[..k]
+                    .iter()
+                    .filter(|s| s.0 == *account)
+                    .count();
+                Client {
+                    account: *account,
+                    session: Session(u8::try_from(before + 1).expect("validated: 256 at most")),
+                    script,
+                }
+            });
+        first.chain(more).filter(|c| !c.script.is_empty())
+    }
+
+    /// The script of a session's client (empty if it has none).
+    pub fn script_of(&self, account: Account, session: Session) -> &[(Account, u64)] {
+        (self.clients())
+            .find(|c| (c.account, c.session) == (account, session))
+            .map_or(&[], |c| c.script)
+    }
+
     /// The servers that no client (scripted or rogue) talks to, as a bit mask by index.
     pub fn passive_servers(&self) -> u32 {
+        let talked_to = |i: usize| {
+            self.clients().any(|c| c.account.index() == i)
+                || self.rogue.map(|a| a.index()) == Some(i)
+        };
         (0..self.servers)
-            .filter(|&i| self.script(i).is_empty() && self.rogue.map(|a| a.index()) != Some(i))
+            .filter(|&i| !talked_to(i))
             .fold(0, |mask, i| mask | 1 << i)
     }
 
@@ -230,17 +326,31 @@ impl ModelConfig {
         self.lossy && (self.network == NetworkKind::Ordered || !self.reduce)
     }
 
-    /// Whether at least two clients send more than their initial balance, so two servers may
-    /// go short and compete to lead.
+    /// Whether at least two accounts' clients send more than their initial balance, so two
+    /// servers may go short and compete to lead.
     pub fn is_contested(&self) -> bool {
-        let short = |script: &Vec<(Account, u64)>| {
-            script
-                .iter()
+        let spent = |i: usize| -> u128 {
+            (self.clients())
+                .filter(|c| c.account.index() == i)
+                .flat_map(|c| c.script.iter())
                 .map(|&(_, amount)| u128::from(amount))
-                .sum::<u128>()
-                > u128::from(self.initial_balance)
+                .sum()
         };
-        self.workloads.iter().filter(|s| short(s)).count() >= 2
+        (0..self.servers)
+            .filter(|&i| spent(i) > u128::from(self.initial_balance))
+            .count()
+            >= 2
+    }
+
+    /// Whether some account has two sessions or more: requests in flight together at one
+    /// server, so its flushes may batch.
+    pub fn has_concurrent_sessions(&self) -> bool {
+        self.clients().count()
+            > self
+                .clients()
+                .map(|c| c.account)
+                .collect::<std::collections::BTreeSet<_>>()
+                .len()
     }
 
     /// Whether the scenario has no faults at all, so every request must be answered.
@@ -263,6 +373,29 @@ mod tests {
         assert!(parse_workloads("B").unwrap_err().contains("`B`"));
         assert!(parse_workloads("B1 7C").unwrap_err().contains("`7C`"));
         assert!(parse_workloads("Bx").is_err());
+        assert!(parse_workloads("B1 | C1")
+            .unwrap_err()
+            .contains("second session"));
+        assert_eq!(
+            parse_sessions("B1 | C1 | C2; A1"),
+            Ok((
+                vec![vec![(b, 1)], vec![(a, 1)]],
+                vec![(a, vec![(c, 1)]), (a, vec![(c, 2)])]
+            ))
+        );
+        let cfg = ModelConfig {
+            sessions: vec![(a, vec![(c, 1)]), (b, vec![(c, 1)]), (a, vec![(b, 1)])],
+            ..ModelConfig::default()
+        };
+        let sessions: Vec<(Account, Session)> =
+            cfg.clients().map(|c| (c.account, c.session)).collect();
+        assert_eq!(
+            sessions,
+            [(a, 0), (b, 0), (a, 1), (b, 1), (a, 2)].map(|(x, s)| (x, Session(s)))
+        );
+        assert_eq!(cfg.script_of(a, Session(2)), &[(b, 1)]);
+        assert!(cfg.has_concurrent_sessions());
+        assert!(!ModelConfig::default().has_concurrent_sessions());
     }
 
     #[test]

@@ -58,26 +58,23 @@ impl<T: fmt::Debug> fmt::Debug for Hashed<T> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use paxchain::{Account, Ballot, Storage, Transfer, TxId};
+    use paxchain::{Account, Ballot, Log, Storage, Transfer, TxId};
     use std::hash::{BuildHasher, RandomState};
     use std::sync::Arc;
 
     fn storage(promised: u32, amount: u64) -> Storage {
-        let id = TxId {
-            client: Account(0),
-            seq: 1,
-        };
+        let id = TxId::new(Account(0), 1);
         Storage {
             promised: Ballot {
                 round: promised,
                 ..Ballot::ZERO
             },
-            log: Arc::new(vec![Transfer {
+            log: Arc::new(Log::from(vec![Transfer {
                 id,
                 from: Account(0),
                 to: Account(1),
                 amount,
-            }]),
+            }])),
             ..Storage::default()
         }
     }

@@ -48,7 +48,7 @@ pub mod walk;
 pub mod zoo;
 
 pub use bank_model::{BankModel, BankState};
-pub use config::{parse_workloads, ConfigError, ModelConfig, NetworkKind};
+pub use config::{parse_sessions, parse_workloads, ConfigError, ModelConfig, NetworkKind};
 pub use node::{Node, NodeState};
 pub use scripted_client::{ScriptedClient, ScriptedClientConfig, ScriptedClientState};
 
@@ -78,6 +78,7 @@ pub fn build(cfg: &ModelConfig) -> BankModel {
             max_block: cfg.max_block,
             round_timeout: MODEL_TIMER,
             gather_timeout: MODEL_TIMER,
+            flush_timeout: MODEL_TIMER,
             bug: cfg.bug,
         };
         server
@@ -85,11 +86,12 @@ pub fn build(cfg: &ModelConfig) -> BankModel {
             .expect("a validated model configuration gives valid server configurations");
         model = model.actor(Node::Server(ServerActor::new(server)));
     }
-    for index in (0..n).filter(|&i| !cfg.script(i).is_empty()) {
+    for client in cfg.clients() {
         model = model.actor(Node::Client(ScriptedClient::new(ScriptedClientConfig {
-            account: paxchain::Account::of_server(index),
-            server: servers[index],
-            script: cfg.script(index).to_vec(),
+            account: client.account,
+            session: client.session,
+            server: servers[client.account.index()],
+            script: client.script.to_vec(),
             max_retries: cfg.client_retries,
             retry_timeout: MODEL_TIMER,
             bug: cfg.bug,

@@ -9,7 +9,7 @@
 //! | chain prefix agreement              | a block is committed on two servers                |
 //! | one leader per ballot               | a second ballot takes over; with two clients going short, two leaders propose at one height |
 //! | money conserved                     | a block is committed on two servers                |
-//! | exactly once                        | a retried transfer is answered                     |
+//! | exactly once                        | a retried transfer is answered; with two sessions at one server, one save answers two sessions |
 //! | acknowledged transfers are never lost | a short-balance transfer succeeds after consensus (and, with crashes, a crashed server recovers and catches up; with two clients going short too, a restarted server votes in a competing ballot) |
 //! | validity                            | a block is committed on two servers                |
 //! | bad requests are refused (with a rogue client) | every bad request is answered            |
@@ -149,10 +149,14 @@ fn net_flows<'a>(n: usize, transfers: impl Iterator<Item = &'a Transfer>) -> Vec
 
 /// The transfer a client's script gives id `id`, if any.
 fn scripted(m: &BankModel, id: TxId) -> Option<Transfer> {
-    let TxId { client, seq } = id;
+    let TxId {
+        client,
+        session,
+        seq,
+    } = id;
     let index = (seq as usize).checked_sub(1)?;
-    let step = *m.cfg.script(client.index()).get(index)?;
-    Some(script_transfer(client, index, step))
+    let step = *m.cfg.script_of(client, session).get(index)?;
+    Some(script_transfer(client, session, index, step))
 }
 
 /// **Exactly once.** No transfer id appears twice in a chain, nor both in a server's chain
@@ -184,9 +188,7 @@ pub fn acknowledged_never_lost(m: &BankModel, s: &BankState) -> bool {
         owner < m.cfg.servers
             && s.actor_storages[owner]
                 .as_ref()
-                .is_some_and(|st: &Storage| {
-                    st.log.iter().any(|t| t.id == *id) || st.chain.contains(*id)
-                })
+                .is_some_and(|st: &Storage| st.log.contains(*id) || st.chain.contains(*id))
     })
 }
 
@@ -278,6 +280,12 @@ pub fn succeeds_after_consensus(_: &BankModel, s: &BankState) -> bool {
     s.history.acknowledged.values().any(|&after| after)
 }
 
+/// Sometimes (scenarios where an account has two sessions): one flush saved and answered
+/// two sessions' transfers together: group commit.
+pub fn one_save_answers_two_sessions(m: &BankModel, s: &BankState) -> bool {
+    servers(m, s).any(|st| st.instrumentation.batched)
+}
+
 /// Sometimes: a client resent a transfer and then got its outcome.
 pub fn retried_transfer_answered(m: &BankModel, s: &BankState) -> bool {
     clients(m, s).any(|(_, c)| c.answered_after_retry > 0)
@@ -332,6 +340,12 @@ pub fn properties(cfg: &ModelConfig) -> Vec<Property<BankModel>> {
         p.push(Property::sometimes(
             "a second ballot takes over",
             second_ballot_takes_over,
+        ));
+    }
+    if cfg.has_concurrent_sessions() {
+        p.push(Property::sometimes(
+            "one save answers two sessions",
+            one_save_answers_two_sessions,
         ));
     }
     if cfg.client_retries > 0 {

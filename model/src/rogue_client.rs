@@ -17,7 +17,7 @@
 //! It records every answer. The property "bad requests are refused" says each is a
 //! rejection; none of these transfers may appear in a chain or a log ("validity").
 
-use paxchain::{Account, ApiMsg, Msg, Outcome, Storage, Timer, Transfer, TxId};
+use paxchain::{Account, ApiMsg, Msg, Outcome, Session, Storage, Timer, Transfer, TxId};
 use stateright::actor::{Actor, Id, Out};
 use std::borrow::Cow;
 
@@ -67,10 +67,7 @@ impl RogueClient {
     /// Invalid transfer `i` (0 to 3).
     fn invalid(&self, i: usize) -> Transfer {
         let me = self.account;
-        let id = TxId {
-            client: me,
-            seq: FIRST_SEQ + i as u32,
-        };
+        let id = TxId::new(me, FIRST_SEQ + i as u32);
         let (from, to, amount) = match i {
             0 => (me, self.other(), 0),
             1 => (me, Account::of_server(self.accounts), 1),
@@ -105,7 +102,9 @@ impl RogueClient {
 
     fn send(&self, st: &RogueClientState, o: &mut Out<Self>) {
         let msg = match (st.next, self.current(st)) {
-            (QUESTION, _) => ApiMsg::GetLastAnswered,
+            (QUESTION, _) => ApiMsg::GetLastAnswered {
+                session: Session::FIRST,
+            },
             (_, Some(transfer)) => ApiMsg::Submit { transfer },
             (_, None) => return,
         };
@@ -144,7 +143,7 @@ impl Actor for RogueClient {
         }
         let st = state.as_ref();
         match msg {
-            Msg::Api(ApiMsg::LastAnswered { id }) if st.next == QUESTION => {
+            Msg::Api(ApiMsg::LastAnswered { id, .. }) if st.next == QUESTION => {
                 let st = state.to_mut();
                 st.reused = id;
                 st.next = if id.is_some() { REUSE } else { DONE };

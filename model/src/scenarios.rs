@@ -129,6 +129,17 @@ pub fn all() -> Vec<Scenario> {
                 network: NetworkKind::Ordered,
                 lossy: true,
                 max_round: 2,
+                ..default.clone()
+            },
+        },
+        Scenario {
+            name: "sessions",
+            about: "A's two sessions send at once (one pays B then C, the other C then B), more than A holds, and B pays A: one save answers both; UDP-like network, and any one server may crash",
+            config: ModelConfig {
+                max_crashes: 1,
+                initial_balance: 3,
+                workloads: vec![vec![(B, 1), (C, 1)], vec![(A, 1)]],
+                sessions: vec![(A, vec![(C, 1), (B, 1)])],
                 ..default
             },
         },

@@ -1,7 +1,8 @@
 //! The model's scripted client: one outstanding transfer at a time. (The deployed bank's
 //! client is `paxchain_deploy::UdpClient`; this one exists only in the model.)
 //!
-//! A client owns one account and talks only to that account's server. It submits its script
+//! A client is one session of one account and talks only to that account's server; an
+//! account may have several, each with a script of its own, sending at the same time. It submits its script
 //! in order, each transfer with the next sequence number, and sends the next one only after
 //! the server's outcome for the current one arrives. If no outcome comes (UDP loses requests
 //! and replies; servers crash), the `Retry` timer resends the *same* transfer with the *same*
@@ -13,7 +14,7 @@
 //! The deployed client speaks the same [`ApiMsg`] vocabulary.
 
 use paxchain::bugs::Bug;
-use paxchain::{Account, ApiMsg, Msg, Storage, Timer, Transfer, TxId};
+use paxchain::{Account, ApiMsg, Msg, Session, Storage, Timer, Transfer, TxId};
 use stateright::actor::{Actor, Id, Out};
 use std::borrow::Cow;
 use std::ops::Range;
@@ -25,6 +26,8 @@ use std::time::Duration;
 pub struct ScriptedClientConfig {
     /// The account this client owns.
     pub account: Account,
+    /// Which of the account's sessions it is.
+    pub session: Session,
     /// Its server.
     pub server: Id,
     /// Transfers to submit, in order: (receiver, amount in units).
@@ -41,12 +44,18 @@ pub struct ScriptedClientConfig {
 /// plus `k` times this.
 const RETRY_ID_STRIDE: u32 = 100;
 
-/// The transfer a script's step `index` (from 0) becomes: from the client's own account,
-/// with sequence number `index + 1`.
-pub fn script_transfer(client: Account, index: usize, (to, amount): (Account, u64)) -> Transfer {
+/// The transfer a session's script step `index` (from 0) becomes: from the client's own
+/// account, with sequence number `index + 1` in that session.
+pub fn script_transfer(
+    client: Account,
+    session: Session,
+    index: usize,
+    (to, amount): (Account, u64),
+) -> Transfer {
     Transfer {
         id: TxId {
             client,
+            session,
             seq: u32::try_from(index + 1).expect("scripts are short"),
         },
         from: client,
@@ -80,7 +89,12 @@ impl ScriptedClient {
 
     /// The transfer at `index` in the script.
     pub fn transfer(&self, index: usize) -> Transfer {
-        script_transfer(self.cfg.account, index, self.cfg.script[index])
+        script_transfer(
+            self.cfg.account,
+            self.cfg.session,
+            index,
+            self.cfg.script[index],
+        )
     }
 
     /// Whether every transfer of the script has an outcome.
@@ -93,7 +107,10 @@ impl ScriptedClient {
     pub fn ignores_forever(&self, st: &ScriptedClientState, src: Id, msg: &Msg) -> bool {
         match msg {
             Msg::Api(ApiMsg::Outcome { id, .. }) => {
-                src != self.cfg.server || self.is_done(st) || id.seq < self.transfer(st.next).id.seq
+                src != self.cfg.server
+                    || self.is_done(st)
+                    || id.sender() != (self.cfg.account, self.cfg.session)
+                    || id.seq < self.transfer(st.next).id.seq
             }
             _ => true,
         }
@@ -191,6 +208,9 @@ impl Actor for ScriptedClient {
     }
 
     fn name(&self) -> String {
-        format!("client {}", self.cfg.account)
+        match self.cfg.session {
+            Session::FIRST => format!("client {}", self.cfg.account),
+            s => format!("client {}/{s}", self.cfg.account),
+        }
     }
 }

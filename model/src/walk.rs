@@ -45,6 +45,9 @@ pub struct Bias {
     pub gather_timer: u32,
     /// A client's retry timer: resend.
     pub retry_timer: u32,
+    /// A server's flush timer: save and answer the staged transfers without waiting for
+    /// the rest of its sessions.
+    pub flush_timer: u32,
     pub crash: u32,
     /// A crash of the server that has just been asked to vote (a PREPARE or an ACCEPT was
     /// the step before), instead of `crash`: the moment after a vote is where a write
@@ -105,6 +108,7 @@ impl Default for Bias {
             round_timer: 1,
             gather_timer: 1,
             retry_timer: 1,
+            flush_timer: 1,
             crash: 1,
             crash_after_vote: 1,
             recover: 6,
@@ -133,6 +137,7 @@ impl Bias {
             round_timer: level(&[0, 1, 4, 10]),
             gather_timer: level(&[0, 1, 4, 10, 40]),
             retry_timer: level(&[0, 1, 4, 10]),
+            flush_timer: 1,
             crash: level(&[0, 1, 2, 6]),
             crash_after_vote: level(&[0, 1, 10, 40]),
             recover: level(&[2, 6, 20]),
@@ -157,6 +162,8 @@ impl Bias {
                 bias.heal_at = rng.random_range(10..80);
             }
         }
+        // Drawn last, so that the draws before it are what they were before it existed.
+        bias.flush_timer = rng.random_range(0..4u32).pow(2);
         bias
     }
 
@@ -181,6 +188,7 @@ impl Bias {
                 Timer::Round => self.round_timer,
                 Timer::Gather => self.gather_timer,
                 Timer::Retry => self.retry_timer,
+                Timer::Flush => self.flush_timer,
             },
             Step::Crash { .. } => self.crash,
             Step::Recover { .. } => self.recover,

@@ -43,6 +43,8 @@ pub fn catching_scenario(bug: Bug) -> &'static str {
         Bug::FastPathIgnoresLog => "default",
         Bug::CommitClearsLog => "default",
         Bug::RetryNewId => "retry-crash",
+        Bug::SessionsShareOutcome => "sessions",
+        Bug::AnsweredBeforeFlush => "sessions",
     }
 }
 

@@ -89,6 +89,13 @@ fn safe_passes_with_a_promiser_lagging_behind_a_second_block() {
 
 /// A client that sends invalid, foreign and id-reusing requests gets every one refused, and
 /// none of them reaches a log or a chain.
+/// Two sessions of one account in flight at once: group commit's staging, its timer and a
+/// flush that answers both, with a crash anywhere.
+#[test]
+fn safe_passes_with_two_sessions_of_one_account_and_a_crash() {
+    assert_passes(&scenario("sessions"), PINNED_SESSIONS);
+}
+
 #[test]
 fn safe_refuses_every_request_of_a_rogue_client() {
     assert_passes(&scenario("rogue-client"), PINNED_ROGUE_CLIENT);
@@ -217,6 +224,7 @@ const PINNED_SECOND_ROUND: usize = 557_389;
 const PINNED_FIVE_CONTEST: usize = 185_299;
 const PINNED_LAGGING_PROMISER: usize = 24_303;
 const PINNED_ROGUE_CLIENT: usize = 209_875;
+const PINNED_SESSIONS: usize = 79_023;
 const PINNED_SMALL_BLOCKS: usize = 4_226;
 const PINNED_SMALL_BLOCKS_UNBOUNDED: usize = 4_234;
 

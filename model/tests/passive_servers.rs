@@ -150,7 +150,9 @@ fn durable(cfg: ModelConfig) -> (usize, usize) {
             let st = s.actor_states[i].server().expect("a server");
             let saved: Storage = s.actor_storages[i].clone().unwrap_or_default();
             let all_durable = st.round.is_none()
-                && st.waiting.is_none()
+                && st.waiting.is_empty()
+                && st.staged.is_empty()
+                && st.idle.is_empty()
                 && s.timers_set[i].iter().next().is_none()
                 && st.storage == saved;
             broken += usize::from(!all_durable);

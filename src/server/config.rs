@@ -61,8 +61,13 @@ pub struct ServerConfig {
     pub gather_timeout: Range<Duration>,
     /// The most transfers one fresh block carries; the rest of the pending transfers wait
     /// for the next height. Bounds a block to what one datagram carries (a block of 500
-    /// transfers is about 35 kB of JSON); the model checks the split with small bounds.
+    /// transfers is about 35 kB of JSON); the model checks the split with small bounds. A
+    /// PROMISE carries at most this many of the promiser's log, the oldest.
     pub max_block: usize,
+    /// How long a server with fast-path transfers staged waits for its other sessions'
+    /// requests before it saves and answers what it has (group commit; wall time). A server
+    /// whose sessions are all in flushes at once, so a lone client never waits for it.
+    pub flush_timeout: Range<Duration>,
     /// A seeded bug to run with (the checker's bug zoo). Always `None` without the `bug-zoo`
     /// feature, where [`Bug`] has no values.
     pub bug: Option<Bug>,
@@ -71,7 +76,7 @@ pub struct ServerConfig {
 impl Default for ServerConfig {
     /// Server A of three (ids 0 to 2), 10 units each, `safe`, no ballot bound, blocks of at
     /// most 500 transfers, and the deployment's timers: rounds retried after 400 to 800 ms,
-    /// a 50 ms gather wait.
+    /// a 50 ms gather wait, a 1 ms flush wait.
     fn default() -> ServerConfig {
         ServerConfig {
             index: 0,
@@ -82,6 +87,7 @@ impl Default for ServerConfig {
             round_timeout: Duration::from_millis(400)..Duration::from_millis(800),
             gather_timeout: Duration::from_millis(50)..Duration::from_millis(51),
             max_block: ServerConfig::MAX_BLOCK,
+            flush_timeout: ServerConfig::FLUSH_TIMEOUT,
             bug: None,
         }
     }
@@ -116,7 +122,10 @@ impl ServerConfig {
         if self.max_round == 0 {
             return Err(ServerConfigError::NoRounds);
         }
-        if self.round_timeout.is_empty() || self.gather_timeout.is_empty() {
+        if self.round_timeout.is_empty()
+            || self.gather_timeout.is_empty()
+            || self.flush_timeout.is_empty()
+        {
             return Err(ServerConfigError::EmptyTimeout);
         }
         if self.max_block == 0 {
@@ -127,6 +136,10 @@ impl ServerConfig {
 
     /// The deployment's bound on a block: 500 transfers, which fit one datagram as JSON.
     pub const MAX_BLOCK: usize = 500;
+
+    /// The deployment's flush wait: 1 ms.
+    pub const FLUSH_TIMEOUT: Range<Duration> =
+        Duration::from_micros(1_000)..Duration::from_micros(1_001);
 
     /// The account this server serves.
     pub fn account(&self) -> Account {

@@ -4,7 +4,7 @@
 //! only multiplies the model's states: its delivery is always a no-op. The reasons are
 //! monotone facts: the chain only grows (a crash keeps it), `promised` only rises (saved),
 //! a round's ballot is never led again once left (a new round takes `promised.round + 1`),
-//! a round's voters only grow, and `last_outcome`'s sequence number only rises.
+//! a round's voters only grow, and each session's last outcome's sequence number only rises.
 //! spec/properties.md ("Reductions") has the argument; model/tests/reductions.rs checks that
 //! each message judged ignored is a no-op when delivered, in every reachable state.
 
@@ -26,10 +26,11 @@ impl ServerActor {
         let next = st.storage.chain.next_height();
         let safe = self.cfg.variant == Variant::Safe;
         match msg {
-            // A copy older than the last answer is dropped in silence (client_api step 2).
+            // A copy older than its session's last answer is dropped in silence (client_api
+            // step 2).
             Msg::Api(ApiMsg::Submit { transfer }) => {
                 validate(transfer, self.cfg.account(), self.n()).is_ok()
-                    && (st.storage.last_outcome.as_ref())
+                    && (st.storage.last_outcomes.get(self.outcome_key(transfer.id)))
                         .is_some_and(|last| transfer.id.seq < last.transfer.id.seq)
             }
             Msg::Api(_) => false,

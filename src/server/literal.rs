@@ -26,7 +26,7 @@ pub(super) struct Literal;
 impl Consensus for Literal {
     /// The course's election gathers nothing.
     fn electing(&self, a: &ServerActor, _st: &ServerState, _height: Height) -> Phase {
-        electing(BTreeSet::new(), None, a.cfg.index)
+        electing((BTreeSet::new(), false), None, a.cfg.index)
     }
 
     fn on_peer(
@@ -45,6 +45,7 @@ impl Consensus for Literal {
                         height,
                         accepted: None,
                         pending: Arc::default(),
+                        more: false,
                     };
                     a.send(from, promise, fx);
                 }
@@ -53,7 +54,7 @@ impl Consensus for Literal {
             PeerMsg::Promise { .. } => {}
             PeerMsg::LiteralAccept { ballot, height, .. } => {
                 if a.promise(state, ballot, fx) {
-                    let pending = state.storage.log.clone();
+                    let pending = Arc::new(state.storage.log.to_vec());
                     let reply = PeerMsg::LiteralAccepted {
                         ballot,
                         height,
@@ -98,7 +99,7 @@ impl Consensus for Literal {
             accepted_by: Voters::default(),
             pending: BTreeSet::new(),
         };
-        let pending = st.storage.log.clone();
+        let pending = Arc::new(st.storage.log.to_vec());
         a.broadcast(
             PeerMsg::LiteralAccept {
                 ballot,

@@ -30,7 +30,7 @@
 
 use super::{electing, Consensus, Outbox, Phase, Round, ServerActor, ServerState, Voters};
 use crate::chain::{Block, Chain};
-use crate::ids::{Account, Ballot, Height};
+use crate::ids::{Account, Ballot, Height, Session};
 use crate::ledger::Transfer;
 use crate::msg::{blocks_message, AcceptedBlock, PeerMsg, Timer};
 use std::borrow::Cow;
@@ -40,11 +40,12 @@ use std::sync::Arc;
 pub(super) struct Safe;
 
 impl Consensus for Safe {
-    /// The candidate brings its own log and the block it accepted for this height, if any.
+    /// The candidate brings its own log (at most a block's worth, the oldest) and the block
+    /// it accepted for this height, if any.
     fn electing(&self, a: &ServerActor, st: &ServerState, height: Height) -> Phase {
         let own_accepted = (st.storage.accepted.clone()).filter(|acc| acc.block.height == height);
-        let own_pending = st.storage.log.iter().cloned().collect();
-        electing(own_pending, own_accepted, a.cfg.index)
+        let (own, more) = st.storage.log.oldest(a.cfg.max_block);
+        electing((own.into_iter().collect(), more), own_accepted, a.cfg.index)
     }
 
     fn on_peer(
@@ -136,12 +137,15 @@ impl ServerActor {
         let accepted = (state.storage.accepted.as_ref())
             .filter(|acc| acc.block.height == height)
             .cloned();
-        let pending = state.storage.log.clone();
+        // At most a block's worth of the log, the oldest: a promise fits one datagram
+        // however long the log has grown, and the rest goes to a later block.
+        let (pending, more) = state.storage.log.oldest(self.cfg.max_block);
         let promise = PeerMsg::Promise {
             ballot,
             height,
             accepted,
-            pending,
+            pending: Arc::new(pending),
+            more,
         };
         self.send(from, promise, fx);
         if height > next {
@@ -158,6 +162,7 @@ impl ServerActor {
                 Phase::Electing {
                     promised_by,
                     pending,
+                    partial,
                     highest,
                     gathered,
                 },
@@ -184,8 +189,10 @@ impl ServerActor {
                     .filter(|t| !chain.contains(t.id) || crate::bug!(self.cfg, ReproposeCommitted))
                     .collect();
                 // 2a. A block carries at most `max_block`; the rest wait for the next height,
-                //     and a block that left some out is not the final word on a balance.
-                let (transfers, whole) = bounded(transfers, self.cfg.max_block);
+                //     and a block that left some out (or was built from a promise that left
+                //     some out) is not the final word on a balance.
+                let (transfers, all) = bounded(transfers, self.cfg.max_block);
+                let whole = all && !partial;
                 if transfers.is_empty() {
                     // 3. Nobody has anything new: no block, and the answer is final.
                     st.round = None;
@@ -365,16 +372,17 @@ struct Blocks {
     ballot: Ballot,
 }
 
-/// At most `max` of `transfers` (in id order), and whether that is all of them. Each client's
-/// transfers are taken oldest first, one client's after another's in turn: a block takes a
-/// prefix of every server's log, in the order it executed them, and favours no account.
+/// At most `max` of `transfers` (in id order), and whether that is all of them. Each client
+/// session's transfers are taken oldest first, one session's after another's in turn: a
+/// block takes a prefix of every session's requests and favours no account.
 fn bounded(transfers: Vec<Transfer>, max: usize) -> (Vec<Transfer>, bool) {
     if transfers.len() <= max {
         return (transfers, true);
     }
-    let mut by_client: std::collections::BTreeMap<Account, Vec<Transfer>> = Default::default();
+    let mut by_client: std::collections::BTreeMap<(Account, Session), Vec<Transfer>> =
+        Default::default();
     for t in transfers {
-        by_client.entry(t.id.client).or_default().push(t);
+        by_client.entry(t.id.sender()).or_default().push(t);
     }
     let mut taken = Vec::with_capacity(max);
     for turn in 0.. {
@@ -400,10 +408,7 @@ mod tests {
 
     fn t(client: u8, seq: u32) -> Transfer {
         Transfer {
-            id: TxId {
-                client: Account(client),
-                seq,
-            },
+            id: TxId::new(Account(client), seq),
             from: Account(client),
             to: Account((client + 1) % 3),
             amount: 1,

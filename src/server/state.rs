@@ -1,12 +1,14 @@
 //! What a server holds: the durable [`Storage`] a crash must not forget, and the volatile rest.
 
 use crate::chain::{Block, Chain};
-use crate::ids::{Ballot, Height};
+use crate::ids::{Ballot, Height, Session};
 use crate::ledger::Transfer;
+use crate::log::{Log, Marks};
 use crate::msg::{AcceptedBlock, Outcome};
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use stateright::actor::Id;
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
 /// What a crash must not forget. A step that changes it saves it once, before any send
@@ -19,13 +21,108 @@ pub struct Storage {
     pub accepted: Option<AcceptedBlock>,
     /// The committed blocks; shared with the volatile state, never copied.
     pub chain: Arc<Chain>,
-    /// Own client's transfers executed here and not yet in the chain, in execution order.
-    /// Shared with the PROMISEs that carry it; changed only through `Arc::make_mut`.
-    pub log: Arc<Vec<Transfer>>,
-    /// The last final outcome given to the own client, with the transfer it answered:
-    /// retries get it again, older requests are ignored, and a different transfer under its
-    /// id is refused. This is what makes a retried or duplicated request execute once.
-    pub last_outcome: Option<Answered>,
+    /// Own clients' transfers executed here and not yet in the chain, in execution order.
+    /// Changed only through `Arc::make_mut`.
+    pub log: Arc<Log>,
+    /// Per session of the own account, the last final outcome given, with the transfer it
+    /// answered: retries get it again, older requests are ignored, and a different transfer
+    /// under its id is refused. This is what makes a retried or duplicated request execute
+    /// once.
+    pub last_outcomes: Outcomes,
+}
+
+/// The last outcome given to each session: a map, and a count of its changes that only the
+/// deployment reads (a step tells whether to save by it, without copying the map).
+///
+/// The value is the map: equality, hashing, printing and serialization see it alone, so two
+/// servers that gave the same answers are in the same state however they got there (the
+/// model checker merges them, as it merges equal chains held in different `Arc`s). No rule
+/// reads the count.
+#[derive(Clone, Default)]
+pub struct Outcomes {
+    answered: BTreeMap<Session, Answered>,
+    /// Changes since this value was built; not part of the value.
+    version: u64,
+}
+
+impl Outcomes {
+    /// The last outcome given to `session`.
+    pub fn get(&self, session: Session) -> Option<&Answered> {
+        self.answered.get(&session)
+    }
+
+    /// Records `answered` as `session`'s last outcome.
+    pub fn insert(&mut self, session: Session, answered: Answered) {
+        self.answered.insert(session, answered);
+        self.version += 1;
+    }
+
+    /// Every session answered, in session order.
+    pub fn iter(&self) -> impl Iterator<Item = (Session, &Answered)> {
+        self.answered.iter().map(|(s, a)| (*s, a))
+    }
+
+    /// The sessions ever answered, in order.
+    pub fn sessions(&self) -> impl Iterator<Item = Session> + '_ {
+        self.answered.keys().copied()
+    }
+
+    pub fn len(&self) -> usize {
+        self.answered.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.answered.is_empty()
+    }
+
+    /// How many changes this value has seen since it was built (bookkeeping).
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+}
+
+impl FromIterator<(Session, Answered)> for Outcomes {
+    fn from_iter<I: IntoIterator<Item = (Session, Answered)>>(iter: I) -> Outcomes {
+        Outcomes {
+            answered: iter.into_iter().collect(),
+            version: 0,
+        }
+    }
+}
+
+impl PartialEq for Outcomes {
+    fn eq(&self, other: &Outcomes) -> bool {
+        self.answered == other.answered
+    }
+}
+
+impl Eq for Outcomes {}
+
+impl Hash for Outcomes {
+    fn hash<H: Hasher>(&self, state: &mut H) {
+        self.answered.hash(state);
+    }
+}
+
+impl std::fmt::Debug for Outcomes {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.answered.fmt(f)
+    }
+}
+
+impl Serialize for Outcomes {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.answered.serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Outcomes {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Outcomes, D::Error> {
+        BTreeMap::deserialize(d).map(|answered| Outcomes {
+            answered,
+            version: 0,
+        })
+    }
 }
 
 /// A transfer and the final outcome it was given.
@@ -43,8 +140,16 @@ pub struct ServerState {
     pub storage: Storage,
     /// Leader (volatile): the instance this server is leading, if any.
     pub round: Option<Round>,
-    /// Client (volatile): the short-balance transfer waiting for consensus, and whom to answer.
-    pub waiting: Option<Waiting>,
+    /// Client (volatile): per session, the short-balance transfer waiting for consensus, and
+    /// whom to answer.
+    pub waiting: BTreeMap<Session, Waiting>,
+    /// Client (volatile): transfers executed on the fast path since the last save, in order,
+    /// at most one per session; saved and answered together by the next flush (group commit,
+    /// spec/protocol.md). Never sent anywhere before that save.
+    pub staged: Vec<Waiting>,
+    /// Client (volatile): sessions the last flush closed by its timer waited for in vain; a
+    /// flush does not wait for them again until they submit.
+    pub idle: BTreeSet<Session>,
     /// Read by the model's properties only; no rule of the protocol looks at it.
     pub instrumentation: Instrumentation,
 }
@@ -55,9 +160,12 @@ pub struct ServerState {
 pub struct Instrumentation {
     /// The tip height this incarnation restarted from after a crash (`None`: never crashed).
     pub restarted_at: Option<Height>,
+    /// Whether one flush of this incarnation has saved and answered two sessions' transfers
+    /// together (group commit at work).
+    pub batched: bool,
 }
 
-/// A transfer waiting for consensus.
+/// A transfer waiting for consensus, or staged for the next flush.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Waiting {
     /// Where the outcome goes.
@@ -84,12 +192,14 @@ pub struct Round {
 /// The steps of a [`Round`].
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Phase {
-    /// Collecting promises: who promised, the pending transfers they sent, the accepted
-    /// block with the highest ballot among them, and whether the wait for promises beyond a
-    /// quorum is over. (`literal` promises carry nothing: its sets stay empty.)
+    /// Collecting promises: who promised, the pending transfers they sent, whether some
+    /// promise carried only the oldest part of its log (`partial`), the accepted block with
+    /// the highest ballot among them, and whether the wait for promises beyond a quorum is
+    /// over. (`literal` promises carry nothing: its sets stay empty.)
     Electing {
         promised_by: Voters,
         pending: BTreeSet<Transfer>,
+        partial: bool,
         highest: Option<AcceptedBlock>,
         gathered: bool,
     },
@@ -173,8 +283,13 @@ impl ServerState {
         ServerState {
             storage,
             round: None,
-            waiting: None,
-            instrumentation: Instrumentation { restarted_at },
+            waiting: BTreeMap::new(),
+            staged: Vec::new(),
+            idle: BTreeSet::new(),
+            instrumentation: Instrumentation {
+                restarted_at,
+                batched: false,
+            },
         }
     }
 }
@@ -184,15 +299,16 @@ impl ServerState {
 pub(crate) enum Before<'a> {
     /// A borrowed state (the model checker's): its storage, unchanged until written to.
     Borrowed(&'a Storage),
-    /// An owned state (a deployed server's): every field but the chain, which is kept as its
-    /// length and digest, exactly what chain equality compares. A copy of the chain's `Arc`
-    /// would make the step's first append copy the whole chain, a cost growing with it.
+    /// An owned state (a deployed server's): what tells each field's change at no cost that
+    /// grows with it. The chain is kept as its length and digest, exactly what chain equality
+    /// compares; the log and the outcomes by their marks of change. A copy of the chain's or
+    /// the log's `Arc` would make the step's first append copy the whole of it.
     Owned {
         promised: Ballot,
         accepted: Option<AcceptedBlock>,
         chain: (usize, crate::chain::Digest),
-        log: Arc<Vec<Transfer>>,
-        last_outcome: Option<Answered>,
+        log: Marks,
+        outcomes: u64,
     },
 }
 
@@ -203,12 +319,13 @@ impl Before<'_> {
             promised: s.promised,
             accepted: s.accepted.clone(),
             chain: (s.chain.len(), s.chain.digest()),
-            log: s.log.clone(),
-            last_outcome: s.last_outcome.clone(),
+            log: s.log.marks(),
+            outcomes: s.last_outcomes.version(),
         }
     }
 
-    /// Whether `now` equals the storage remembered (as `Storage`'s equality judges).
+    /// Whether `now` is the storage remembered. For an owned state, a field that changed and
+    /// changed back counts as changed: a save too many, never one too few.
     pub(crate) fn is(&self, now: &Storage) -> bool {
         match self {
             Before::Borrowed(s) => **s == *now,
@@ -217,42 +334,56 @@ impl Before<'_> {
                 accepted,
                 chain,
                 log,
-                last_outcome,
+                outcomes,
             } => {
                 *promised == now.promised
                     && *accepted == now.accepted
                     && *chain == (now.chain.len(), now.chain.digest())
-                    && **log == *now.log
-                    && *last_outcome == now.last_outcome
+                    && *log == now.log.marks()
+                    && *outcomes == now.last_outcomes.version()
             }
         }
     }
 
-    pub(crate) fn promised(&self) -> Ballot {
+    /// The borrowed storage, which a seeded bug may save a field of: only the model runs
+    /// bugs, and it always borrows.
+    pub(crate) fn borrowed(&self) -> &Storage {
         match self {
-            Before::Borrowed(s) => s.promised,
-            Before::Owned { promised, .. } => *promised,
+            Before::Borrowed(s) => s,
+            Before::Owned { .. } => panic!("a seeded bug runs only in the model, which borrows"),
         }
     }
+}
 
-    pub(crate) fn accepted(&self) -> &Option<AcceptedBlock> {
-        match self {
-            Before::Borrowed(s) => &s.accepted,
-            Before::Owned { accepted, .. } => accepted,
-        }
-    }
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ids::{Account, TxId};
+    use std::hash::BuildHasher;
 
-    pub(crate) fn log(&self) -> &Arc<Vec<Transfer>> {
-        match self {
-            Before::Borrowed(s) => &s.log,
-            Before::Owned { log, .. } => log,
-        }
-    }
-
-    pub(crate) fn last_outcome(&self) -> &Option<Answered> {
-        match self {
-            Before::Borrowed(s) => &s.last_outcome,
-            Before::Owned { last_outcome, .. } => last_outcome,
-        }
+    /// Bookkeeping is not part of a value: equal answers reached in different ways are
+    /// equal, hash alike and print alike (the model checker compares states all three ways).
+    #[test]
+    fn outcomes_are_the_answers_not_how_often_they_changed() {
+        let answered = |seq| Answered {
+            transfer: Transfer {
+                id: TxId::new(Account(0), seq),
+                from: Account(0),
+                to: Account(1),
+                amount: 1,
+            },
+            outcome: Outcome::Executed,
+        };
+        let mut twice = Outcomes::default();
+        twice.insert(Session(1), answered(1));
+        twice.insert(Session(1), answered(2));
+        let once: Outcomes = [(Session(1), answered(2))].into_iter().collect();
+        assert_ne!(twice.version(), once.version());
+        assert_eq!(twice, once);
+        let h = std::collections::hash_map::RandomState::new();
+        assert_eq!(h.hash_one(&twice), h.hash_one(&once));
+        assert_eq!(format!("{twice:?}"), format!("{once:?}"));
+        once.iter()
+            .for_each(|(s, a)| assert_eq!(twice.get(s), Some(a)));
     }
 }

@@ -8,13 +8,15 @@
 //! does not extend the last one, which only a damaged or `literal` server could save) is
 //! written as a whole snapshot.
 //!
-//! Nothing here grows with the chain: the chain is compared at its old tip (one block), and
-//! only the blocks after it are written. The log of own transfers is compared by prefix; it
-//! holds only transfers not yet in a block.
+//! Nothing here grows with the chain or the log: the chain is compared at its old tip (one
+//! block), and only the blocks after it are written; the log of own transfers by the marks
+//! it keeps of its appends and trims (`paxchain::log`), and only the transfers appended and
+//! the count trimmed are written. Outcomes are compared session by session (at most 256).
 
+use paxchain::log::Marks;
 use paxchain::msg::AcceptedBlock;
-use paxchain::server::Answered;
-use paxchain::{Ballot, Block, Chain, Storage, Transfer};
+use paxchain::server::{Answered, Outcomes};
+use paxchain::{Ballot, Block, Chain, Log, Session, Storage, Transfer};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 
@@ -29,25 +31,28 @@ pub enum Change {
     Accepted { accepted: Option<AcceptedBlock> },
     /// Blocks appended after the chain's tip, in order.
     Appended { blocks: Vec<Arc<Block>> },
+    /// The oldest transfers of the log of own transfers dropped (a block took them).
+    Trimmed { count: u64 },
     /// Transfers added at the end of the log of own transfers.
     Logged { transfers: Vec<Transfer> },
-    /// The log of own transfers replaced (a commit took some of it into a block).
+    /// The log of own transfers replaced (a change that was neither of the two above).
     LogReplaced { log: Vec<Transfer> },
-    /// A new last outcome.
-    Answered { last: Option<Answered> },
+    /// A session's new last outcome.
+    Answered { session: Session, last: Answered },
 }
 
-/// What a diff needs of the last save: all of it but the chain, which is kept as its tip
-/// block and length. Keeping the chain's `Arc` would share it with the server's state, and
-/// the server's next append would then copy the whole chain.
+/// What a diff needs of the last save: all of it but the chain, kept as its tip block and
+/// length, and the log, kept as its length and marks (`paxchain::log::Marks`). Keeping the
+/// chain's or the log's `Arc` would share it with the server's state, and the server's next
+/// append would then copy the whole of it.
 #[derive(Clone, Debug)]
 pub struct Saved {
     promised: Ballot,
     accepted: Option<AcceptedBlock>,
     tip: Arc<Block>,
     len: usize,
-    log: Arc<Vec<Transfer>>,
-    last_outcome: Option<Answered>,
+    log: (usize, Marks),
+    outcomes: Outcomes,
 }
 
 impl Saved {
@@ -62,8 +67,8 @@ impl Saved {
                 .expect("a chain holds genesis")
                 .clone(),
             len: s.chain.len(),
-            log: s.log.clone(),
-            last_outcome: s.last_outcome.clone(),
+            log: (s.log.len(), s.log.marks()),
+            outcomes: s.last_outcomes.clone(),
         }
     }
 }
@@ -98,22 +103,51 @@ pub fn diff(last: &Saved, new: &Storage) -> Vec<Change> {
             }]
         }
     }
-    if !Arc::ptr_eq(&last.log, &new.log) && last.log != new.log {
-        changes.push(match new.log.strip_prefix(&last.log[..]) {
-            Some(tail) => Change::Logged {
-                transfers: tail.to_vec(),
-            },
-            None => Change::LogReplaced {
-                log: new.log.to_vec(),
-            },
-        });
+    if (last.outcomes.sessions()).any(|s| new.last_outcomes.get(s).is_none()) {
+        // The protocol never forgets a session's outcome; a storage that did is written whole.
+        return vec![Change::Snapshot {
+            storage: new.clone(),
+        }];
     }
-    if last.last_outcome != new.last_outcome {
-        changes.push(Change::Answered {
-            last: new.last_outcome.clone(),
-        });
+    log_changes(last.log, &new.log, &mut changes);
+    for (session, answered) in new.last_outcomes.iter() {
+        if last.outcomes.get(session) != Some(answered) {
+            changes.push(Change::Answered {
+                session,
+                last: answered.clone(),
+            });
+        }
     }
     changes
+}
+
+/// How the log changed since it was `(len, marks)`: the count trimmed from the front and the
+/// transfers appended at the back, when its marks say that is all that happened to it
+/// (the same log value, no rewrite, and lengths that agree); else the whole log.
+fn log_changes((len, marks): (usize, Marks), new: &Log, changes: &mut Vec<Change>) {
+    let now = new.marks();
+    if now == marks {
+        return;
+    }
+    let trimmed = now.trimmed.checked_sub(marks.trimmed);
+    let appended = now.appended.checked_sub(marks.appended);
+    let plain = now.lineage == marks.lineage && now.rewritten == marks.rewritten;
+    match (trimmed, appended) {
+        (Some(trimmed), Some(appended))
+            if plain
+                && trimmed <= len as u64
+                && new.len() as u64 == len as u64 - trimmed + appended =>
+        {
+            if trimmed > 0 {
+                changes.push(Change::Trimmed { count: trimmed });
+            }
+            if appended > 0 {
+                let transfers = new.newest(appended as usize).cloned().collect();
+                changes.push(Change::Logged { transfers });
+            }
+        }
+        _ => changes.push(Change::LogReplaced { log: new.to_vec() }),
+    }
 }
 
 /// The blocks `new` has after `last`'s tip, if `new` extends `last` (judged by the block at
@@ -135,9 +169,16 @@ pub fn apply(storage: &mut Storage, changes: Vec<Change>) {
                 let chain = Arc::make_mut(&mut storage.chain);
                 blocks.into_iter().for_each(|b| chain.append_unchecked(b));
             }
-            Change::Logged { transfers } => Arc::make_mut(&mut storage.log).extend(transfers),
-            Change::LogReplaced { log } => storage.log = Arc::new(log),
-            Change::Answered { last } => storage.last_outcome = last,
+            Change::Trimmed { count } => {
+                let count = usize::try_from(count).expect("a log in memory");
+                Arc::make_mut(&mut storage.log).trim(count)
+            }
+            Change::Logged { transfers } => {
+                let log = Arc::make_mut(&mut storage.log);
+                transfers.into_iter().for_each(|t| log.push(t));
+            }
+            Change::LogReplaced { log } => storage.log = Arc::new(Log::from(log)),
+            Change::Answered { session, last } => storage.last_outcomes.insert(session, last),
         }
     }
 }
@@ -146,6 +187,7 @@ pub fn apply(storage: &mut Storage, changes: Vec<Change>) {
 mod tests {
     use super::*;
     use paxchain::Height;
+    use quickcheck::Arbitrary;
 
     fn grown(s: &Storage, transfers: Vec<Transfer>) -> Storage {
         let mut chain = (*s.chain).clone();
@@ -165,8 +207,23 @@ mod tests {
             let mut g = quickcheck::Gen::new(16 + (seed % 32) as usize);
             let last = crate::arbitrary::storage(&mut g);
             let new = if grow {
-                let mut new = grown(&last, vec![]);
-                new.promised = crate::arbitrary::storage(&mut g).promised;
+                // As the protocol changes a storage: a block taking some of the log (the
+                // oldest, or any), transfers appended, sessions answered.
+                let take = usize::arbitrary(&mut g) % (last.log.len() + 1);
+                let taken: Vec<Transfer> = match bool::arbitrary(&mut g) {
+                    true => last.log.oldest(take).0,
+                    false => last.log.iter().skip(take).cloned().collect(),
+                };
+                let mut new = grown(&last, taken.clone());
+                Arc::make_mut(&mut new.log).absorb(new.chain.tip());
+                for t in crate::arbitrary::transfers(&mut g) {
+                    Arc::make_mut(&mut new.log).push(t);
+                }
+                let other = crate::arbitrary::storage(&mut g);
+                for (session, answered) in other.last_outcomes.iter() {
+                    new.last_outcomes.insert(session, answered.clone());
+                }
+                new.promised = other.promised;
                 new
             } else {
                 crate::arbitrary::storage(&mut g)

@@ -26,8 +26,12 @@
 //! The header makes a file that is not a storage log (a stray file, a file of another
 //! version) an error of its own.
 
-/// The first bytes of every storage log, version included.
-pub const MAGIC: &[u8; 16] = b"paxchain-log-v1\n";
+/// The first bytes of every storage log, version included. Version 2: transfer ids carry
+/// a client session, and outcomes are kept per session.
+pub const MAGIC: &[u8; 16] = b"paxchain-log-v2\n";
+
+/// The header of the one earlier version, which this build does not read.
+pub const MAGIC_V1: &[u8; 16] = b"paxchain-log-v1\n";
 
 /// Bytes before each record's payload.
 pub const HEADER: usize = 12;
@@ -60,6 +64,8 @@ pub struct Scan<'a> {
 pub enum FrameError {
     #[error("it does not start with the storage log's header (not a paxchain storage log, or another version)")]
     NotALog,
+    #[error("it is a storage log of version 1, written by a paxchain from before client sessions; this build reads version 2 (start from an empty data directory, or run the build that wrote it)")]
+    OldVersion,
     #[error("the record at byte {offset} fails its checksum, and {after} bytes follow it")]
     Corrupt { offset: u64, after: u64 },
     #[error(
@@ -70,6 +76,9 @@ pub enum FrameError {
 
 /// Splits a log's bytes into whole records (see the module's comment on damage).
 pub fn scan(bytes: &[u8]) -> Result<Scan<'_>, FrameError> {
+    if bytes.starts_with(MAGIC_V1) {
+        return Err(FrameError::OldVersion);
+    }
     if !bytes.starts_with(MAGIC) {
         return Err(FrameError::NotALog);
     }
@@ -221,5 +230,9 @@ mod tests {
         let mut other_version = log(&[b"x"]);
         other_version[14] = b'9';
         assert_eq!(scan(&other_version), Err(FrameError::NotALog));
+        let mut first_version = log(&[b"x"]);
+        first_version[..16].copy_from_slice(MAGIC_V1);
+        assert_eq!(scan(&first_version), Err(FrameError::OldVersion));
+        assert!(FrameError::OldVersion.to_string().contains("version 1"));
     }
 }

@@ -225,19 +225,35 @@ fn read_log(path: &Path) -> Result<Option<(Storage, u64, u64, bool)>, StoreError
     Ok(Some((storage, scan.end, snapshot_len, scan.torn)))
 }
 
-/// The JSON copy an earlier version kept, if there is one.
+/// The JSON copy an earlier version kept, if there is one. It kept one last outcome, that of
+/// the account's only client: the first session's.
 fn read_legacy(dir: &Path) -> Result<Option<Storage>, StoreError> {
-    let path = dir.join(LEGACY_FILE);
-    match fs::read(&path) {
-        Ok(bytes) => serde_json::from_slice(&bytes)
-            .map(Some)
-            .map_err(|e| StoreError::Unreadable {
-                path,
-                why: format!("not a storage copy ({e})"),
-            }),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-        Err(source) => Err(StoreError::Io { path, source }),
+    #[derive(serde::Deserialize)]
+    struct Legacy {
+        promised: paxchain::Ballot,
+        accepted: Option<paxchain::msg::AcceptedBlock>,
+        chain: std::sync::Arc<paxchain::Chain>,
+        log: std::sync::Arc<paxchain::Log>,
+        last_outcome: Option<paxchain::server::Answered>,
     }
+    let path = dir.join(LEGACY_FILE);
+    let legacy: Legacy = match fs::read(&path) {
+        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| StoreError::Unreadable {
+            path,
+            why: format!("not a storage copy ({e})"),
+        })?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(source) => return Err(StoreError::Io { path, source }),
+    };
+    Ok(Some(Storage {
+        promised: legacy.promised,
+        accepted: legacy.accepted,
+        chain: legacy.chain,
+        log: legacy.log,
+        last_outcomes: (legacy.last_outcome.into_iter())
+            .map(|answered| (paxchain::Session::FIRST, answered))
+            .collect(),
+    }))
 }
 
 fn encode(changes: &[change::Change]) -> Vec<u8> {

@@ -1,7 +1,7 @@
 //! The storage log against crashes, damage and growth.
 
 use super::*;
-use paxchain::{Account, Ballot, Block, Transfer, TxId};
+use paxchain::{Account, Ballot, Block, Height, Outcome, Session, Transfer, TxId};
 use std::sync::Arc;
 
 /// A fresh directory for one test.
@@ -19,10 +19,7 @@ fn grown(s: &Storage, n: u32) -> Storage {
     let round = tip.height.0 + 1;
     let transfers = (0..n)
         .map(|i| Transfer {
-            id: TxId {
-                client: Account(0),
-                seq: round * 1000 + i,
-            },
+            id: TxId::new(Account(0), round * 1000 + i),
             from: Account(0),
             to: Account(1),
             amount: 1,
@@ -211,20 +208,91 @@ fn compaction_bounds_the_log_and_keeps_the_last_save() {
 #[test]
 fn an_earlier_versions_copy_is_taken_over() {
     let d = dir("legacy");
-    let old = Storage {
-        promised: Ballot::new(3, 1),
-        ..Storage::default()
-    };
-    fs::write(d.join(LEGACY_FILE), serde_json::to_vec(&old).unwrap()).unwrap();
+    // As the version before the storage log wrote it: one last outcome, ids without a
+    // session.
+    let paid =
+        serde_json::json!({"id": {"client": "B", "seq": 4}, "from": "B", "to": "A", "amount": 2});
+    let text = serde_json::json!({
+        "promised": {"round": 3, "waited": 0, "leader": 1},
+        "accepted": null,
+        "chain": [Block::genesis()],
+        "log": [paid],
+        "last_outcome": {"transfer": paid, "outcome": "Executed"},
+    });
+    fs::write(d.join(LEGACY_FILE), serde_json::to_vec(&text).unwrap()).unwrap();
     let (_, found) = Store::open(&d, StoreOptions::default()).unwrap();
-    assert_eq!(found.as_ref(), Some(&old));
-    assert_eq!(read(&d).unwrap(), Some(old), "now in the log");
+    let found = found.expect("taken over");
+    let paid: Transfer = serde_json::from_value(paid).unwrap();
+    assert_eq!(found.promised, Ballot::new(3, 1));
+    assert_eq!(found.log.to_vec(), vec![paid.clone()]);
+    let answered = found
+        .last_outcomes
+        .get(Session::FIRST)
+        .expect("the one outcome");
+    assert_eq!(
+        (&answered.transfer, &answered.outcome),
+        (&paid, &Outcome::Executed)
+    );
+    assert_eq!(read(&d).unwrap(), Some(found), "now in the log");
     fs::write(d.join(LEGACY_FILE), b"garbage").unwrap();
     fs::remove_file(d.join(FILE)).unwrap();
     assert!(
         Store::open(&d, StoreOptions::default()).is_err(),
         "an unreadable copy is refused"
     );
+    fs::remove_dir_all(&d).unwrap();
+}
+
+/// A save costs what changed in the log too: one transfer appended to a log of 20,000 is a
+/// record of one transfer, and a block that takes the oldest is a count.
+#[test]
+fn a_save_of_a_long_log_writes_what_changed_in_it() {
+    let d = dir("long-log");
+    let t = |seq: u32| Transfer {
+        id: TxId::new(Account(0), seq),
+        from: Account(0),
+        to: Account(1),
+        amount: 1,
+    };
+    let mut s = Storage::default();
+    let log = Arc::make_mut(&mut s.log);
+    (1..=20_000).for_each(|seq| log.push(t(seq)));
+    let (mut store, _) = Store::open(&d, StoreOptions::default()).unwrap();
+    store.save(&s).unwrap();
+    let whole = store.log_bytes();
+    assert!(
+        whole > 20_000 * 8,
+        "the first save writes the log: {whole} bytes"
+    );
+    Arc::make_mut(&mut s.log).push(t(20_001));
+    store.save(&s).unwrap();
+    let one = store.log_bytes() - whole;
+    assert!(
+        one < 64,
+        "one transfer appended is a small record: {one} bytes"
+    );
+    let mut chain = (*s.chain).clone();
+    let tip = chain.tip().clone();
+    let block = Block::new(
+        Height(1),
+        Ballot::new(1, 0),
+        tip.hash,
+        (1..=500).map(t).collect(),
+    );
+    chain.append(Arc::new(block.clone())).unwrap();
+    s.chain = Arc::new(chain);
+    assert!(Arc::make_mut(&mut s.log).absorb(&block));
+    let before = store.log_bytes();
+    store.save(&s).unwrap();
+    let block_and_trim = store.log_bytes() - before;
+    assert!(
+        block_and_trim < 500 * 24,
+        "the block and a count: {block_and_trim} bytes"
+    );
+    drop(store);
+    let (_, found) = Store::open(&d, StoreOptions::default()).unwrap();
+    assert_eq!(found.as_ref().map(|f| f.log.len()), Some(19_501));
+    assert_eq!(found, Some(s));
     fs::remove_dir_all(&d).unwrap();
 }
 

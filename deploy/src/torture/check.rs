@@ -209,7 +209,7 @@ mod tests {
 
     fn record(seq: u32, amount: u64, outcome: Option<Outcome>) -> Record {
         Record {
-            id: TxId { client: A, seq },
+            id: TxId::new(A, seq),
             from: A,
             to: B,
             amount,

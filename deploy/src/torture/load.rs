@@ -1,10 +1,11 @@
-//! The torture run's clients: one per account, each on its own thread with its own ids and
-//! resends, submitting a seeded mix of transfers and recording every request with its
-//! outcome, or with none when no answer came through all resends (indeterminate).
+//! The torture run's clients: one per session of each account (so a server's flushes answer
+//! several at once), each on its own thread with its own ids and resends, submitting a
+//! seeded mix of transfers and recording every request with its outcome, or with none when
+//! no answer came through all resends (indeterminate).
 
 use crate::cluster::Cluster;
 use crate::UdpClient;
-use paxchain::{Account, Outcome, Rejection, TxId};
+use paxchain::{Account, Outcome, Rejection, Session, TxId};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
@@ -90,11 +91,11 @@ pub fn submit(c: &mut UdpClient, to: Account, amount: u64, kind: Kind, t0: Insta
     }
 }
 
-/// Runs account `me`'s client until `stop`, counting its requests in `sent`; returns its
-/// records.
+/// Runs the client of account `me`'s session `session` until `stop`, counting its requests
+/// in `sent`; returns its records.
 pub fn client(
     cluster: &Cluster,
-    me: usize,
+    (me, session): (usize, Session),
     seed: u64,
     t0: Instant,
     stop: &AtomicBool,
@@ -102,10 +103,10 @@ pub fn client(
 ) -> Vec<Record> {
     let n = cluster.servers.len();
     let total = cluster.initial_balance * n as u64;
-    let mut rng = StdRng::seed_from_u64(seed ^ (me as u64) << 32);
+    let mut rng = StdRng::seed_from_u64(seed ^ (me as u64) << 32 ^ u64::from(session.0) << 40);
     let mut records = Vec::new();
     let mut c = loop {
-        match UdpClient::connect(cluster, Account::of_server(me)) {
+        match UdpClient::connect_session(cluster, Account::of_server(me), session) {
             Ok(c) => break c,
             Err(_) if !stop.load(Ordering::Relaxed) => {
                 std::thread::sleep(Duration::from_millis(50))

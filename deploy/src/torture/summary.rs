@@ -101,8 +101,9 @@ fn table(run: &Run) -> String {
     };
     let _ = writeln!(
         s,
-        "paxchain torture: {} servers, {:.0} s, seed {}, faults {faults}",
+        "paxchain torture: {} servers, {} sessions each, {:.0} s, seed {}, faults {faults}",
         cfg.servers,
+        cfg.sessions,
         cfg.duration.as_secs_f64(),
         cfg.seed,
     );
@@ -254,6 +255,7 @@ mod tests {
     fn config() -> TortureConfig {
         TortureConfig {
             servers: 3,
+            sessions: 2,
             duration: Duration::from_secs(10),
             seed: 1,
             faults: vec![Fault::Kill],
@@ -267,10 +269,7 @@ mod tests {
 
     fn request(from: u8, seq: u32, sent_ms: u64, answered_ms: u64, outcome: Outcome) -> Record {
         Record {
-            id: TxId {
-                client: Account(from),
-                seq,
-            },
+            id: TxId::new(Account(from), seq),
             from: Account(from),
             to: Account((from + 1) % 3),
             amount: 100,

@@ -3,7 +3,8 @@
 
 use super::*;
 use crate::chain::Chain;
-use crate::ids::{Account, TxId};
+use crate::ids::{Account, Session, TxId};
+use crate::log::Log;
 use stateright::actor::Command;
 use std::time::Duration;
 
@@ -27,13 +28,14 @@ fn server(index: usize, variant: Variant) -> ServerActor {
         max_block: ServerConfig::MAX_BLOCK,
         round_timeout: Duration::ZERO..Duration::from_millis(1),
         gather_timeout: Duration::ZERO..Duration::from_millis(1),
+        flush_timeout: Duration::ZERO..Duration::from_millis(1),
         bug: None,
     })
 }
 
 fn tx(from: Account, seq: u32, to: Account, amount: u64) -> Transfer {
     Transfer {
-        id: TxId { client: from, seq },
+        id: TxId::new(from, seq),
         from,
         to,
         amount,
@@ -100,7 +102,7 @@ fn fast_path_saves_the_log_then_answers_executed() {
     let t = tx(A, 1, B, 1);
     let (st, cmds) = deliver(&a, &start(&a), client(), submit(t.clone()));
     let st = st.expect("state changed");
-    assert_eq!(*st.storage.log, vec![t.clone()]);
+    assert_eq!(st.storage.log.to_vec(), vec![t.clone()]);
     assert!(
         first_save(&cmds) < first_send(&cmds),
         "save before reply: {cmds:?}"
@@ -156,12 +158,15 @@ fn a_retry_gets_the_same_answer_and_a_stale_copy_is_dropped() {
     // After transfer 2 is answered, a late duplicate of transfer 1 changes nothing at all.
     let t2 = tx(A, 2, C, 5);
     let mut st2 = st.clone();
-    st2.storage.last_outcome = Some(Answered {
-        transfer: t2.clone(),
-        outcome: Outcome::Rejected {
-            reason: Rejection::NoQuorum,
+    st2.storage.last_outcomes.insert(
+        Session::FIRST,
+        Answered {
+            transfer: t2.clone(),
+            outcome: Outcome::Rejected {
+                reason: Rejection::NoQuorum,
+            },
         },
-    });
+    );
     let (changed, cmds) = deliver(&a, &st2, client(), submit(t1));
     assert!(changed.is_none());
     assert!(cmds.is_empty());
@@ -175,7 +180,10 @@ fn a_short_balance_starts_an_election_with_a_saved_ballot() {
     let st = st.unwrap();
     let ballot = Ballot::new(1, 0);
     assert_eq!(st.storage.promised, ballot);
-    assert_eq!(st.waiting.as_ref().map(|w| &w.transfer), Some(&t));
+    assert_eq!(
+        st.waiting.get(&Session::FIRST).map(|w| &w.transfer),
+        Some(&t)
+    );
     assert!(first_save(&cmds) < first_send(&cmds));
     let prepare: Msg = PeerMsg::Prepare {
         ballot,
@@ -197,6 +205,7 @@ fn promise(st: &ServerState, accepted: Option<AcceptedBlock>, pending: Vec<Trans
         height: Height(1),
         accepted,
         pending: Arc::new(pending),
+        more: false,
     }
     .into()
 }
@@ -313,9 +322,9 @@ fn a_quorum_of_accepted_commits_then_executes_the_waiting_transfer() {
     assert_eq!(st.storage.chain.next_height(), Height(2));
     assert_eq!(st.storage.accepted, None);
     assert_eq!(st.round, None);
-    assert_eq!(st.waiting, None);
+    assert!(st.waiting.is_empty());
     // A had 1, B's transfer brought 1 more: the 2-unit transfer is now covered.
-    assert_eq!(*st.storage.log, vec![tx(A, 1, C, 2)]);
+    assert_eq!(st.storage.log.to_vec(), vec![tx(A, 1, C, 2)]);
     let msgs = sent(&cmds);
     assert!(matches!(msgs[0].1, Msg::Peer(PeerMsg::Commit { .. })));
     assert_eq!(
@@ -354,7 +363,8 @@ fn a_follower_promises_with_its_accepted_block_and_log_and_ignores_lower_ballots
                 ballot: high,
                 height: Height(1),
                 accepted: None,
-                pending: Arc::new(vec![tx(B, 1, A, 1)])
+                pending: Arc::new(vec![tx(B, 1, A, 1)]),
+                more: false,
             }
             .into()
         )]
@@ -438,7 +448,7 @@ fn an_outranked_candidate_learns_the_promise_and_its_retry_starts_above_it() {
     let st = st.unwrap();
     assert_eq!(st.storage.promised, far);
     assert!(st.round.is_none(), "a lower round of its own is over");
-    assert!(st.waiting.is_some(), "the client still waits");
+    assert!(!st.waiting.is_empty(), "the client still waits");
     assert!(first_save(&cmds).is_some() && sent(&cmds).is_empty());
     // An older news changes nothing (and the model drops it for good).
     let old = PeerMsg::Outranked {
@@ -602,11 +612,16 @@ fn a_restarted_server_resumes_from_storage_and_catches_up_on_the_next_message() 
             block: Arc::new(b2),
         }),
         chain: Arc::new(chain),
-        log: Arc::new(vec![tx(B, 1, A, 1)]),
-        last_outcome: Some(Answered {
-            transfer: tx(B, 1, A, 1),
-            outcome: Outcome::Executed,
-        }),
+        log: Arc::new(Log::from(vec![tx(B, 1, A, 1)])),
+        last_outcomes: [(
+            Session::FIRST,
+            Answered {
+                transfer: tx(B, 1, A, 1),
+                outcome: Outcome::Executed,
+            },
+        )]
+        .into_iter()
+        .collect(),
     };
     let mut out = Out::new();
     let st = b.on_start(Id::from(1), &Some(storage.clone()), &mut out);
@@ -666,8 +681,8 @@ fn out_of_ballots_the_client_gets_no_quorum_not_silence() {
         )]
     );
     assert_eq!(
-        state.storage.last_outcome,
-        Some(Answered {
+        state.storage.last_outcomes.get(Session::FIRST),
+        Some(&Answered {
             transfer: tx(A, 1, B, 5),
             outcome
         })
@@ -717,7 +732,8 @@ fn queries_answer_balance_log_and_chain() {
     assert_eq!(
         sent(&cmds)[0].1,
         ApiMsg::Log {
-            transfers: vec![tx(A, 1, B, 1)]
+            transfers: vec![tx(A, 1, B, 1)],
+            total: 1,
         }
         .into()
     );
@@ -740,7 +756,7 @@ fn a_different_transfer_under_an_answered_id_is_refused_not_told_its_outcome() {
     let paid = tx(A, 1, B, 1);
     let (st, _) = deliver(&a, &start(&a), client(), submit(paid.clone()));
     let st = st.unwrap();
-    assert_eq!(st.storage.log.as_slice(), std::slice::from_ref(&paid));
+    assert_eq!(st.storage.log.to_vec(), vec![paid.clone()]);
     let forged = tx(A, 1, C, 1);
     let (changed, cmds) = deliver(&a, &st, Id::from(200), submit(forged));
     assert!(changed.is_none(), "nothing executes, nothing is saved");
@@ -767,5 +783,10 @@ fn a_different_transfer_under_the_waiting_id_is_refused_and_a_retry_moves_the_an
     // The same transfer from a new address (a restarted client): answers go there now.
     let (changed, cmds) = deliver(&a, &st, Id::from(201), submit(short));
     assert!(cmds.is_empty());
-    assert_eq!(changed.unwrap().waiting.unwrap().client, Id::from(201));
+    assert_eq!(
+        changed.unwrap().waiting[&Session::FIRST].client,
+        Id::from(201)
+    );
 }
+
+mod sessions;
