@@ -84,6 +84,7 @@ fn random_walks_with_crashes_and_loss_match() {
             30,
         ),
         (scenario("crash-loss"), 20),
+        (scenario("sessions"), 20),
     ] {
         let m = model(&cfg);
         for seed in 0..walks {
@@ -94,8 +95,11 @@ fn random_walks_with_crashes_and_loss_match() {
         }
     }
     assert!(
-        covered.committed >= 10 && covered.crashes >= 10 && covered.losses >= 10,
-        "the walks reach commits, crashes and losses: {covered:?}"
+        covered.committed >= 10
+            && covered.crashes >= 10
+            && covered.losses >= 10
+            && covered.flushes >= 5,
+        "the walks reach commits, crashes, losses and timed flushes: {covered:?}"
     );
     let _ = std::fs::remove_dir_all(&how.dir);
 }

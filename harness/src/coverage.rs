@@ -17,6 +17,9 @@ pub struct Coverage {
     pub recoveries: usize,
     pub losses: usize,
     pub timeouts: usize,
+    /// `Flush` timers fired: a server saved and answered what it had staged without waiting
+    /// for its other sessions.
+    pub flushes: usize,
 }
 
 impl Coverage {
@@ -29,7 +32,10 @@ impl Coverage {
                 Step::Crash { .. } => self.crashes += 1,
                 Step::Recover { .. } => self.recoveries += 1,
                 Step::Drop { .. } => self.losses += 1,
-                Step::Timeout { .. } => self.timeouts += 1,
+                Step::Timeout { timer, .. } => {
+                    self.timeouts += 1;
+                    self.flushes += usize::from(*timer == paxchain::Timer::Flush);
+                }
                 Step::Deliver { .. } => {}
             }
         }

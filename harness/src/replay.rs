@@ -175,6 +175,7 @@ impl Session {
         let mut cluster = Cluster::local(cfg.servers, 0, cfg.initial_balance);
         cluster.round_timeout_ms = NEVER_MS;
         cluster.gather_timeout_ms = NEVER_MS;
+        cluster.flush_timeout_us = NEVER_MS * 1_000;
         cluster.variant = cfg.variant;
         cluster.max_round = Some(cfg.max_round);
         cluster.max_block = Some(cfg.max_block);
