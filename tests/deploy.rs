@@ -318,3 +318,50 @@ fn a_server_refuses_to_start_over_a_damaged_middle_record() {
         "every acknowledged transfer is back"
     );
 }
+
+/// Group commit on a real server: 32 sessions of A in flight at once through one client.
+/// Every transfer is answered `Executed`; the storage log holds far fewer saves than
+/// transfers (one save answered many); and after a SIGKILL and a restart, every transfer
+/// that was answered is in A's log, once.
+#[test]
+fn many_sessions_in_flight_share_saves_and_a_kill_loses_none_of_them() {
+    use paxchain_deploy::pipeline::Pipeline;
+    use paxchain_deploy::storage::{frame, FILE};
+    let mut demo = start("group-commit", 3, 1_000_000);
+    let (sessions, n) = (32, 3_000);
+    let mut p = Pipeline::connect(&demo.cluster, A, 1, sessions).expect("the server answers");
+    let mut answered = Vec::new();
+    let mut sent = 0;
+    for slot in 0..sessions {
+        p.submit(slot, B, 1).unwrap();
+        sent += 1;
+    }
+    while answered.len() < n {
+        let a = p.poll(Duration::from_secs(5)).unwrap().expect("an answer");
+        assert_eq!(a.outcome, Outcome::Executed, "{a:?}");
+        answered.push(a.id);
+        if sent < n {
+            p.submit(a.slot, B, 1).unwrap();
+            sent += 1;
+        }
+    }
+    let bytes = std::fs::read(demo.data_dir(0).join(FILE)).expect("A's storage log");
+    let saves = frame::scan(&bytes).expect("a whole log").records.len();
+    assert!(
+        saves * 4 < n,
+        "{saves} saves for {n} transfers: a save answered several sessions"
+    );
+    demo.crash(A);
+    demo.restart(0).expect("A restarts");
+    let (_, total) = client(&demo, B)
+        .log(A)
+        .expect("A answers after its restart");
+    assert_eq!(total, n, "every answered transfer survived the kill");
+    let stored = paxchain_deploy::storage::read(&demo.data_dir(0))
+        .expect("a readable log")
+        .expect("A saved");
+    let mut logged: Vec<paxchain::TxId> = stored.log.iter().map(|t| t.id).collect();
+    logged.sort();
+    answered.sort();
+    assert_eq!(logged, answered, "each answered transfer, once");
+}

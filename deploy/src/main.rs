@@ -53,6 +53,10 @@ enum Cmd {
         /// The account this client owns.
         #[arg(long, value_parser = parse_account)]
         account: Account,
+        /// Which of the account's client sessions this prompt is (0 to 255): several
+        /// processes may share an account, each with a session of its own.
+        #[arg(long, default_value_t = 0)]
+        session: u8,
         /// Transfers to submit first, one `(S, R, amt)` or `S R amt` a line.
         #[arg(long)]
         input: Option<PathBuf>,
@@ -196,11 +200,16 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         Cmd::Prompt {
             cluster,
             account,
+            session,
             input,
         } => {
             let cluster = Cluster::load(&cluster).map_err(|e| e.to_string())?;
-            let client = UdpClient::connect(&cluster, account).map_err(|e| e.to_string())?;
-            eprintln!("client {account}; `help` lists the commands");
+            let client = UdpClient::connect_session(&cluster, account, paxchain::Session(session))
+                .map_err(|e| e.to_string())?;
+            match session {
+                0 => eprintln!("client {account}; `help` lists the commands"),
+                s => eprintln!("client {account}, session {s}; `help` lists the commands"),
+            }
             let session = Session {
                 clients: BTreeMap::from([(account, client)]),
                 default: Some(account),
