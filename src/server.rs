@@ -40,12 +40,12 @@
 //! and "exactly once" are checked with every batching.
 
 use crate::chain::Block;
-use crate::ids::{Ballot, Height};
+use crate::ids::{Account, Ballot, Height};
 use crate::ledger::{Balances, LedgerError, Rejection, Transfer};
 use crate::msg::{AcceptedBlock, ApiMsg, Msg, Outcome, PeerMsg, Timer};
 use stateright::actor::{Actor, Id, Out};
 use std::borrow::Cow;
-use std::collections::BTreeSet;
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 mod client_api;
@@ -342,7 +342,9 @@ impl ServerActor {
             ..
         } = &mut round.phase
         {
-            all.extend(pending.iter().cloned());
+            if !pending.is_empty() {
+                all.insert(Account::of_server(from), pending);
+            }
             *partial |= more;
             let higher = if crate::bug!(self.cfg, FirstAcceptedNotHighest) {
                 highest.is_none()
@@ -494,16 +496,20 @@ impl Actor for ServerActor {
     }
 }
 
-/// A new election's phase: only the candidate has promised, bringing `pending` (`partial`
-/// if that is not all of its log) and `highest`.
+/// A new election's phase: only the candidate has promised, bringing `pending` (the oldest
+/// of its log, `partial` if that is not all of it) and `highest`.
 fn electing(
-    (pending, partial): (BTreeSet<Transfer>, bool),
+    (pending, partial): (Vec<Transfer>, bool),
     highest: Option<AcceptedBlock>,
     me: usize,
 ) -> Phase {
+    let mut all = BTreeMap::new();
+    if !pending.is_empty() {
+        all.insert(Account::of_server(me), Arc::new(pending));
+    }
     Phase::Electing {
         promised_by: Voters::only(me),
-        pending,
+        pending: all,
         partial,
         highest,
         gathered: false,

@@ -59,10 +59,9 @@ pub fn percentile(xs: &[Duration], p: usize) -> f64 {
     }
 }
 
-/// `n` transfers from A to B, each covered by A's balance, `in_flight` at a time (sessions
-/// from 1 on: session 0 is the course client's).
-pub fn fast(cluster: &Cluster, in_flight: usize, n: usize) -> Stats {
-    let (a, b) = (Account(0), Account(1));
+/// `n` transfers of one unit from `a` to `b`, each covered by `a`'s balance, `in_flight` at
+/// a time (sessions from 1 on: session 0 is the course client's).
+pub fn fast(cluster: &Cluster, (a, b): (Account, Account), in_flight: usize, n: usize) -> Stats {
     if in_flight == 1 {
         let mut c = UdpClient::connect(cluster, a).unwrap();
         let t = Instant::now();

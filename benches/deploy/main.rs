@@ -111,7 +111,7 @@ fn main() {
     if wanted("fast") {
         for (in_flight, n) in [(1, 2_000), (16, 20_000), (64, 50_000), (255, 50_000)] {
             let s = on_fresh(&format!("fast{in_flight}"), 1_000_000_000, |c| {
-                load::fast(c, in_flight, n)
+                load::fast(c, (A, B), in_flight, n)
             });
             row("fast path (executed locally)", in_flight, &s);
         }

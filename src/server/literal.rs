@@ -26,7 +26,7 @@ pub(super) struct Literal;
 impl Consensus for Literal {
     /// The course's election gathers nothing.
     fn electing(&self, a: &ServerActor, _st: &ServerState, _height: Height) -> Phase {
-        electing((BTreeSet::new(), false), None, a.cfg.index)
+        electing((Vec::new(), false), None, a.cfg.index)
     }
 
     fn on_peer(

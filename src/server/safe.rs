@@ -30,7 +30,7 @@
 
 use super::{electing, Consensus, Outbox, Phase, Round, ServerActor, ServerState, Voters};
 use crate::chain::{Block, Chain};
-use crate::ids::{Account, Ballot, Height, Session};
+use crate::ids::{Ballot, Height};
 use crate::ledger::Transfer;
 use crate::msg::{blocks_message, AcceptedBlock, PeerMsg, Timer};
 use std::borrow::Cow;
@@ -44,8 +44,11 @@ impl Consensus for Safe {
     /// it accepted for this height, if any.
     fn electing(&self, a: &ServerActor, st: &ServerState, height: Height) -> Phase {
         let own_accepted = (st.storage.accepted.clone()).filter(|acc| acc.block.height == height);
-        let (own, more) = st.storage.log.oldest(a.cfg.max_block);
-        electing((own.into_iter().collect(), more), own_accepted, a.cfg.index)
+        electing(
+            st.storage.log.oldest(a.cfg.max_block),
+            own_accepted,
+            a.cfg.index,
+        )
     }
 
     fn on_peer(
@@ -184,14 +187,16 @@ impl ServerActor {
             Some(acc) => (acc.block, false),
             None => {
                 let chain = &st.storage.chain;
-                let transfers: Vec<Transfer> = pending
-                    .into_iter()
-                    .filter(|t| !chain.contains(t.id) || crate::bug!(self.cfg, ReproposeCommitted))
+                let new = |t: &&Transfer| {
+                    !chain.contains(t.id) || crate::bug!(self.cfg, ReproposeCommitted)
+                };
+                let logs: Vec<Vec<Transfer>> = (pending.values())
+                    .map(|log| log.iter().filter(new).cloned().collect())
                     .collect();
                 // 2a. A block carries at most `max_block`; the rest wait for the next height,
                 //     and a block that left some out (or was built from a promise that left
                 //     some out) is not the final word on a balance.
-                let (transfers, all) = bounded(transfers, self.cfg.max_block);
+                let (transfers, all) = bounded(logs, self.cfg.max_block);
                 let whole = all && !partial;
                 if transfers.is_empty() {
                     // 3. Nobody has anything new: no block, and the answer is final.
@@ -372,24 +377,18 @@ struct Blocks {
     ballot: Ballot,
 }
 
-/// At most `max` of `transfers` (in id order), and whether that is all of them. Each client
-/// session's transfers are taken oldest first, one session's after another's in turn: a
-/// block takes a prefix of every session's requests and favours no account.
-fn bounded(transfers: Vec<Transfer>, max: usize) -> (Vec<Transfer>, bool) {
-    if transfers.len() <= max {
-        return (transfers, true);
-    }
-    let mut by_client: std::collections::BTreeMap<(Account, Session), Vec<Transfer>> =
-        Default::default();
-    for t in transfers {
-        by_client.entry(t.id.sender()).or_default().push(t);
-    }
-    let mut taken = Vec::with_capacity(max);
+/// The block's transfers, in id order, from each server's pending transfers in its log's
+/// order; and whether that is all of them. Past `max`, each log's oldest are taken, one log
+/// after another in turn: a block takes a prefix of every server's log, in the order it
+/// executed them (so the server drops them from the front of its log), and favours no account.
+fn bounded(logs: Vec<Vec<Transfer>>, max: usize) -> (Vec<Transfer>, bool) {
+    let total: usize = logs.iter().map(Vec::len).sum();
+    let mut taken = Vec::with_capacity(total.min(max));
     for turn in 0.. {
         let before = taken.len();
-        for ts in by_client.values() {
+        for log in &logs {
             if taken.len() < max {
-                taken.extend(ts.get(turn).cloned());
+                taken.extend(log.get(turn).cloned());
             }
         }
         if taken.len() == max || taken.len() == before {
@@ -397,7 +396,8 @@ fn bounded(transfers: Vec<Transfer>, max: usize) -> (Vec<Transfer>, bool) {
         }
     }
     taken.sort();
-    (taken, false)
+    let all = taken.len() == total;
+    (taken, all)
 }
 
 #[cfg(test)]
@@ -416,17 +416,31 @@ mod tests {
     }
 
     #[test]
-    fn a_bound_takes_each_clients_oldest_in_turn_and_says_it_left_some_out() {
+    fn a_bound_takes_each_logs_oldest_in_turn_and_says_it_left_some_out() {
+        let logs = || {
+            vec![
+                vec![t(0, 1), t(0, 2), t(0, 3)],
+                vec![t(1, 7)],
+                vec![t(2, 4), t(2, 5)],
+            ]
+        };
         let all = vec![t(0, 1), t(0, 2), t(0, 3), t(1, 7), t(2, 4), t(2, 5)];
-        assert_eq!(bounded(all.clone(), 6), (all.clone(), true));
-        assert_eq!(bounded(all.clone(), 9), (all.clone(), true));
-        assert_eq!(bounded(all.clone(), 1), (vec![t(0, 1)], false));
-        assert_eq!(
-            bounded(all.clone(), 3),
-            (vec![t(0, 1), t(1, 7), t(2, 4)], false)
-        );
-        // Oldest of each client first: A's third waits while B and C have had their turns.
+        assert_eq!(bounded(logs(), 6), (all.clone(), true));
+        assert_eq!(bounded(logs(), 9), (all.clone(), true));
+        assert_eq!(bounded(logs(), 1), (vec![t(0, 1)], false));
+        assert_eq!(bounded(logs(), 3), (vec![t(0, 1), t(1, 7), t(2, 4)], false));
+        // Oldest of each log first: A's third waits while B and C have had their turns.
         let five = vec![t(0, 1), t(0, 2), t(1, 7), t(2, 4), t(2, 5)];
-        assert_eq!(bounded(all, 5), (five, false));
+        assert_eq!(bounded(logs(), 5), (five, false));
+        // A log's order, not its ids', decides which are oldest: session 2 executed first.
+        let s = |session, seq| Transfer {
+            id: TxId {
+                session: crate::ids::Session(session),
+                ..t(0, seq).id
+            },
+            ..t(0, seq)
+        };
+        let interleaved = vec![vec![s(2, 1), s(1, 1), s(2, 2)]];
+        assert_eq!(bounded(interleaved, 2), (vec![s(1, 1), s(2, 1)], false));
     }
 }

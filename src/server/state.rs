@@ -1,7 +1,7 @@
 //! What a server holds: the durable [`Storage`] a crash must not forget, and the volatile rest.
 
 use crate::chain::{Block, Chain};
-use crate::ids::{Ballot, Height, Session};
+use crate::ids::{Account, Ballot, Height, Session};
 use crate::ledger::Transfer;
 use crate::log::{Log, Marks};
 use crate::msg::{AcceptedBlock, Outcome};
@@ -192,13 +192,14 @@ pub struct Round {
 /// The steps of a [`Round`].
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub enum Phase {
-    /// Collecting promises: who promised, the pending transfers they sent, whether some
-    /// promise carried only the oldest part of its log (`partial`), the accepted block with
-    /// the highest ballot among them, and whether the wait for promises beyond a quorum is
-    /// over. (`literal` promises carry nothing: its sets stay empty.)
+    /// Collecting promises: who promised, the pending transfers each sent (by the account
+    /// whose log they are, in that log's order: the oldest first), whether some promise
+    /// carried only the oldest part of its log (`partial`), the accepted block with the
+    /// highest ballot among them, and whether the wait for promises beyond a quorum is over.
+    /// (`literal` promises carry nothing: its map stays empty.)
     Electing {
         promised_by: Voters,
-        pending: BTreeSet<Transfer>,
+        pending: BTreeMap<Account, Arc<Vec<Transfer>>>,
         partial: bool,
         highest: Option<AcceptedBlock>,
         gathered: bool,

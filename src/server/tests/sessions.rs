@@ -250,3 +250,41 @@ fn st_of(a: &ServerActor) -> ServerState {
         .0
         .unwrap()
 }
+
+/// A bounded block takes the oldest of each server's log in the log's order, not in id
+/// order, so the server drops them from the front of its log: the storage then records a
+/// count, not the whole log rewritten.
+#[test]
+fn a_bounded_block_takes_a_prefix_of_a_log_of_interleaved_sessions() {
+    let mut a = rich_a();
+    Arc::make_mut(&mut a.cfg).max_block = 4;
+    // Sessions 3, 1, 2, 3, 1, 2 executed in that order: not id order.
+    let executed: Vec<Transfer> = [(3, 1), (1, 1), (2, 1), (3, 2), (1, 2), (2, 2)]
+        .into_iter()
+        .map(|(s, seq)| of(s, seq, 0))
+        .map(|t| Transfer { amount: 1, ..t })
+        .collect();
+    let mut st = start(&a);
+    st.storage.log = Arc::new(Log::from(executed.clone()));
+    st.storage.promised = Ballot::new(0, 0);
+    // A short transfer starts A's election; B and C promise with nothing pending.
+    let (st, _) = deliver(&a, &st, client(), submit(tx(A, 1, C, 3)));
+    let st = st.unwrap();
+    let (st, _) = deliver(&a, &st, Id::from(1), promise(&st, None, vec![]));
+    let st = st.unwrap();
+    let (st, _) = deliver(&a, &st, Id::from(2), promise(&st, None, vec![]));
+    let st = st.unwrap();
+    let block = st.storage.accepted.clone().expect("proposed").block;
+    let mut want = executed[..4].to_vec();
+    want.sort();
+    assert_eq!(block.transfers, want, "the log's four oldest");
+    let accepted = PeerMsg::Accepted {
+        ballot: st.storage.promised,
+        height: Height(1),
+    };
+    let (st, _) = deliver(&a, &st, Id::from(1), accepted.into());
+    let st = st.unwrap();
+    assert_eq!(st.storage.log.to_vec(), executed[4..].to_vec());
+    let marks = st.storage.log.marks();
+    assert_eq!((marks.trimmed, marks.rewritten), (4, 0), "{marks:?}");
+}
