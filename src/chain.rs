@@ -14,7 +14,6 @@ use crate::ids::{Account, Ballot, Height, Session, TxId};
 use crate::ledger::{Balances, Flows, LedgerError, Transfer};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
-use std::collections::BTreeMap;
 use std::fmt;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
@@ -184,9 +183,10 @@ pub struct Chain {
     /// Every transfer's effect, folded as blocks are appended, so that the balances at the
     /// tip cost no replay ([`Chain::balances`]). Derived from the blocks, like the digest.
     flows: Flows,
-    /// Per client session: the highest sequence number of its transfers here, so that
-    /// [`Chain::contains`] answers "no" for a newer id without a scan.
-    highest_seq: BTreeMap<(Account, Session), u32>,
+    /// Per client session, in order: the highest sequence number of its transfers here, so
+    /// that [`Chain::contains`] answers "no" for a newer id without a scan. (A sorted vector:
+    /// one allocation to copy, where the model checker copies a chain at every append.)
+    highest_seq: Vec<((Account, Session), u32)>,
 }
 
 impl Chain {
@@ -196,7 +196,7 @@ impl Chain {
             blocks: Vec::new(),
             digest: Digest::default(),
             flows: Flows::default(),
-            highest_seq: BTreeMap::new(),
+            highest_seq: Vec::new(),
         };
         chain.push(Arc::new(Block::genesis()));
         chain
@@ -241,8 +241,9 @@ impl Chain {
     /// here is answered at once; sessions number their requests upwards, so that is nearly
     /// every id a leader asks about. Any other is searched for.
     pub fn contains(&self, id: TxId) -> bool {
-        let highest = self.highest_seq.get(&id.sender());
-        if !matches!(highest, Some(&seq) if id.seq <= seq) {
+        let highest = (self.highest_seq.binary_search_by_key(&id.sender(), |e| e.0))
+            .map(|i| self.highest_seq[i].1);
+        if !matches!(highest, Ok(seq) if id.seq <= seq) {
             return false;
         }
         self.blocks.iter().any(|b| b.contains(id))
@@ -284,8 +285,10 @@ impl Chain {
         self.digest = Digest(h.finalize().into());
         for t in &block.transfers {
             self.flows.apply(t);
-            let highest = self.highest_seq.entry(t.id.sender()).or_default();
-            *highest = (*highest).max(t.id.seq);
+            match (self.highest_seq).binary_search_by_key(&t.id.sender(), |e| e.0) {
+                Ok(i) => self.highest_seq[i].1 = self.highest_seq[i].1.max(t.id.seq),
+                Err(i) => self.highest_seq.insert(i, (t.id.sender(), t.id.seq)),
+            }
         }
         self.blocks.push(block);
     }
@@ -372,7 +375,7 @@ impl<'de> Deserialize<'de> for Chain {
             blocks: Vec::with_capacity(blocks.len()),
             digest: Digest::default(),
             flows: Flows::default(),
-            highest_seq: BTreeMap::new(),
+            highest_seq: Vec::new(),
         };
         for b in blocks {
             chain.push(b);

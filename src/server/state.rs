@@ -40,7 +40,8 @@ pub struct Storage {
 /// reads the count.
 #[derive(Clone, Default)]
 pub struct Outcomes {
-    answered: BTreeMap<Session, Answered>,
+    /// Shared by the copies of a state the model checker makes, until one changes it.
+    answered: Arc<BTreeMap<Session, Answered>>,
     /// Changes since this value was built; not part of the value.
     version: u64,
 }
@@ -53,7 +54,7 @@ impl Outcomes {
 
     /// Records `answered` as `session`'s last outcome.
     pub fn insert(&mut self, session: Session, answered: Answered) {
-        self.answered.insert(session, answered);
+        Arc::make_mut(&mut self.answered).insert(session, answered);
         self.version += 1;
     }
 
@@ -84,7 +85,7 @@ impl Outcomes {
 impl FromIterator<(Session, Answered)> for Outcomes {
     fn from_iter<I: IntoIterator<Item = (Session, Answered)>>(iter: I) -> Outcomes {
         Outcomes {
-            answered: iter.into_iter().collect(),
+            answered: Arc::new(iter.into_iter().collect()),
             version: 0,
         }
     }
@@ -119,7 +120,7 @@ impl Serialize for Outcomes {
 impl<'de> Deserialize<'de> for Outcomes {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Outcomes, D::Error> {
         BTreeMap::deserialize(d).map(|answered| Outcomes {
-            answered,
+            answered: Arc::new(answered),
             version: 0,
         })
     }
