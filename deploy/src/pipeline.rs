@@ -9,8 +9,8 @@
 //! cluster's client timeout is resent under the same id, at most `client_retries` times.
 
 use crate::cluster::Cluster;
-use crate::udp_client::ClientError;
-use paxchain::{Account, ApiMsg, Msg, Outcome, Session, Transfer, TxId};
+use crate::udp_client::{next_transfer, ClientError};
+use paxchain::{Account, ApiMsg, Msg, Outcome, Session, TxId};
 use std::net::{SocketAddrV4, UdpSocket};
 use std::time::{Duration, Instant};
 
@@ -103,18 +103,8 @@ impl Pipeline {
     pub fn submit(&mut self, slot: usize, to: Account, amount: u64) -> Result<TxId, ClientError> {
         let s = &mut self.slots[slot];
         assert!(s.in_flight.is_none(), "one request at a time per session");
-        let id = TxId {
-            client: self.account,
-            session: s.session,
-            seq: s.next_seq,
-        };
-        s.next_seq += 1;
-        let transfer = Transfer {
-            id,
-            from: self.account,
-            to,
-            amount,
-        };
+        let transfer = next_transfer((self.account, s.session), &mut s.next_seq, to, amount);
+        let id = transfer.id;
         let bytes = crate::wire::encode_msg(&Msg::Api(ApiMsg::Submit { transfer }));
         self.socket.send(&bytes)?;
         let now = Instant::now();

@@ -8,6 +8,28 @@ use paxchain::{Account, ApiMsg, Block, Height, Msg, Outcome, Session, Transfer, 
 use std::net::{SocketAddrV4, UdpSocket};
 use std::time::{Duration, Instant};
 
+/// The next transfer of a session of `account`: `amount` units to `to`, under the session's
+/// next sequence number, which it takes.
+pub(crate) fn next_transfer(
+    (account, session): (Account, Session),
+    next_seq: &mut u32,
+    to: Account,
+    amount: u64,
+) -> Transfer {
+    let id = TxId {
+        client: account,
+        session,
+        seq: *next_seq,
+    };
+    *next_seq += 1;
+    Transfer {
+        id,
+        from: account,
+        to,
+        amount,
+    }
+}
+
 /// Why a request got no usable answer.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -116,18 +138,9 @@ impl UdpClient {
     /// Submits a transfer from the own account and waits for its outcome. Resends reuse the
     /// id, so the transfer is executed at most once whatever the network does.
     pub fn transfer(&mut self, to: Account, amount: u64) -> Result<(TxId, Outcome), ClientError> {
-        let id = TxId {
-            client: self.account,
-            session: self.session,
-            seq: self.next_seq,
-        };
-        self.next_seq += 1;
-        let transfer = Transfer {
-            id,
-            from: self.account,
-            to,
-            amount,
-        };
+        let sender = (self.account, self.session);
+        let transfer = next_transfer(sender, &mut self.next_seq, to, amount);
+        let id = transfer.id;
         let own = self.server(self.account)?;
         let answer = self.request(
             own,
