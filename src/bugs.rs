@@ -222,6 +222,23 @@ zoo! {
     /// server with two sessions ever holds a transfer staged past its step.
     AnsweredBeforeFlush = "answered-before-flush", caught_by: "acknowledged transfers are never lost";
 
+    /// **Signature checked on the fast path only.** A server verifies a transfer's signature
+    /// where it executes it at once, and not before it makes a short transfer wait for
+    /// consensus.
+    ///
+    /// Breaks protocol.md, *Submit* (1): "Refuse what is invalid or not signed by the
+    /// sender's owner". A forged transfer the balance does not cover waits, and executes
+    /// after the round that brings the credit.
+    SlowPathSkipsSignature = "slow-path-skips-signature", caught_by: "every executed transfer was signed by its sender's owner";
+
+    /// **Signature leaves out the amount.** The bytes a transfer's owner signs are its id,
+    /// sender and receiver, but not its amount.
+    ///
+    /// Breaks protocol.md, *Accounts, clients, servers*: "its signature covers every field of
+    /// the transfer". Anyone who sees a signed transfer can send it again with another amount
+    /// before the original arrives, and the server executes the altered one.
+    SignatureLeavesOutAmount = "signature-leaves-out-amount", caught_by: "validity";
+
     /// **Retry under a new id.** The client resends an unanswered transfer under a fresh id,
     /// so the server cannot recognise the retry.
     ///

@@ -12,6 +12,7 @@
 
 use crate::ids::{Account, Ballot, Height, Session, TxId};
 use crate::ledger::{Balances, Flows, LedgerError, Transfer};
+use crate::signature::Signature;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest as _, Sha256};
 use std::fmt;
@@ -107,7 +108,7 @@ impl Block {
         h.update([leader]);
         h.update(prev.0);
         h.update((transfers.len() as u64).to_be_bytes());
-        for &Transfer {
+        for Transfer {
             id:
                 TxId {
                     client,
@@ -117,12 +118,23 @@ impl Block {
             from,
             to,
             amount,
+            signature,
         } in transfers
         {
             h.update([client.0, session.0]);
             h.update(seq.to_be_bytes());
             h.update([from.0, to.0]);
             h.update(amount.to_be_bytes());
+            match signature {
+                Signature::Model { signer, digest } => {
+                    h.update([0, signer.0]);
+                    h.update(digest.to_be_bytes());
+                }
+                Signature::Ed25519(bytes) => {
+                    h.update([1]);
+                    h.update(&bytes.0[..]);
+                }
+            }
         }
         Digest(h.finalize().into())
     }
@@ -444,12 +456,12 @@ mod tests {
     use crate::ids::Account;
 
     fn tx(client: u8, seq: u32, to: u8, amount: u64) -> Transfer {
-        Transfer {
-            id: TxId::new(Account(client), seq),
-            from: Account(client),
-            to: Account(to),
+        Transfer::model_signed(
+            TxId::new(Account(client), seq),
+            Account(client),
+            Account(to),
             amount,
-        }
+        )
     }
 
     fn grow(chain: &mut Chain, transfers: Vec<Transfer>) {

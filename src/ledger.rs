@@ -11,11 +11,12 @@
 //! error is the replay's own. A quickcheck below holds the two to the same answer.
 
 use crate::ids::{Account, TxId, MAX_ACCOUNTS};
+use crate::signature::Signature;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
 /// A transfer `(S, R, amt)`: `amount` whole units from `from` to `to`, asked for by the
-/// client `id.client`.
+/// client `id.client`, and signed by the sender account's owner (crate::signature).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Transfer {
     /// Unique per transfer; retries reuse it.
@@ -26,6 +27,27 @@ pub struct Transfer {
     pub to: Account,
     /// Whole units, at least 1.
     pub amount: u64,
+    /// The sender account owner's signature over the four fields above.
+    pub signature: Signature,
+}
+
+impl Transfer {
+    /// The transfer with the model's signature by its sender's owner: what the model's
+    /// clients send, and what tests build.
+    pub fn model_signed(id: TxId, from: Account, to: Account, amount: u64) -> Transfer {
+        let mut t = Transfer {
+            id,
+            from,
+            to,
+            amount,
+            signature: Signature::Model {
+                signer: from,
+                digest: 0,
+            },
+        };
+        t.signature = crate::signature::model_signature(&t, false);
+        t
+    }
 }
 
 impl fmt::Display for Transfer {
@@ -57,6 +79,9 @@ pub enum Rejection {
     /// Another transfer already waits under this id; this one was not executed.
     #[error("id {id} already names a different transfer")]
     IdInUse { id: TxId },
+    /// The transfer does not carry its sender account's signature over its own content.
+    #[error("transfer {id} is not signed by the owner of account {from}")]
+    BadSignature { id: TxId, from: Account },
     /// No quorum answered within the server's election budget; nothing was executed.
     #[error("no quorum of servers answered; nothing was executed, try again later")]
     NoQuorum,
@@ -259,12 +284,12 @@ mod tests {
     use quickcheck::{quickcheck, TestResult};
 
     fn t(from: u8, to: u8, amount: u64) -> Transfer {
-        Transfer {
-            id: TxId::new(Account(from), 1),
-            from: Account(from),
-            to: Account(to),
+        Transfer::model_signed(
+            TxId::new(Account(from), 1),
+            Account(from),
+            Account(to),
             amount,
-        }
+        )
     }
 
     #[test]

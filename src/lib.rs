@@ -18,6 +18,7 @@ pub mod ledger;
 pub mod log;
 pub mod msg;
 pub mod server;
+pub mod signature;
 
 pub use chain::{Block, Chain};
 pub use ids::{Account, Ballot, Height, Session, TxId};
@@ -25,3 +26,4 @@ pub use ledger::{Rejection, Transfer};
 pub use log::Log;
 pub use msg::{ApiMsg, Msg, Outcome, PeerMsg, Timer};
 pub use server::{ServerActor, ServerConfig, ServerState, Storage, Variant};
+pub use signature::{AccountKeys, Signature};

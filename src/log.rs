@@ -235,16 +235,16 @@ mod tests {
     use crate::Block;
 
     fn t(session: u8, seq: u32, amount: u64) -> Transfer {
-        Transfer {
-            id: TxId {
+        Transfer::model_signed(
+            TxId {
                 client: Account(0),
                 session: Session(session),
                 seq,
             },
-            from: Account(0),
-            to: Account(1),
+            Account(0),
+            Account(1),
             amount,
-        }
+        )
     }
 
     fn block(transfers: Vec<Transfer>) -> Block {

@@ -91,9 +91,9 @@ pub enum ApiMsg {
 
 /// The most blocks one CATCH-UP or CHAIN message carries.
 pub const MAX_BLOCKS_PER_MESSAGE: usize = 16;
-/// The most transfers those blocks may hold together: a transfer is about 70 bytes of JSON,
-/// so a message stays well below 60 KB.
-pub const MAX_TRANSFERS_PER_MESSAGE: usize = 500;
+/// The most transfers those blocks may hold together: a signed transfer is at most about 260
+/// bytes of JSON, so a message stays below 60 KB.
+pub const MAX_TRANSFERS_PER_MESSAGE: usize = 200;
 
 /// How many of `blocks`, from the first, one message carries: at most
 /// [`MAX_BLOCKS_PER_MESSAGE`] holding at most [`MAX_TRANSFERS_PER_MESSAGE`] transfers, but
@@ -337,16 +337,16 @@ mod tests {
 
     fn transfer(g: &mut Gen) -> Transfer {
         let from = Account(u8::arbitrary(g) % 26);
-        Transfer {
-            id: TxId {
+        Transfer::model_signed(
+            TxId {
                 client: from,
                 session: Session(u8::arbitrary(g) % 3),
                 seq: u32::arbitrary(g),
             },
             from,
-            to: Account(u8::arbitrary(g) % 26),
-            amount: u64::arbitrary(g),
-        }
+            Account(u8::arbitrary(g) % 26),
+            u64::arbitrary(g),
+        )
     }
 
     fn ballot(g: &mut Gen) -> Ballot {
@@ -477,12 +477,19 @@ mod tests {
 
     #[test]
     fn messages_of_blocks_are_bounded_by_count_and_by_transfers() {
+        // The largest transfers a client sends: every number at its widest, and an Ed25519
+        // signature (128 hex digits in JSON).
+        let key = ed25519_zebra::SigningKey::from([3u8; 32]);
         let big = |n: usize| {
-            let t = |i: usize| crate::ledger::Transfer {
-                id: TxId::new(Account(0), i as u32),
-                from: Account(0),
-                to: Account(1),
-                amount: 1,
+            let t = |i: usize| {
+                let id = TxId {
+                    client: Account(25),
+                    session: crate::ids::Session(255),
+                    seq: u32::MAX - i as u32,
+                };
+                let t =
+                    crate::ledger::Transfer::model_signed(id, Account(25), Account(24), u64::MAX);
+                crate::signature::sign(t, &key)
             };
             Arc::new(Block::new(
                 Height(1),
@@ -495,14 +502,28 @@ mod tests {
             fits_in_one_message(&vec![big(0); 40]),
             MAX_BLOCKS_PER_MESSAGE
         );
-        assert_eq!(fits_in_one_message(&vec![big(200); 5]), 2);
+        assert_eq!(fits_in_one_message(&vec![big(100); 5]), 2);
         assert_eq!(
             fits_in_one_message(&vec![big(2_000); 3]),
             1,
             "a huge block goes alone"
         );
         assert_eq!(fits_in_one_message::<Arc<Block>>(&[]), 0);
-        let blocks = vec![big(200); 2];
+        // Both messages a person's client reads, at their fullest, fit a datagram as JSON.
+        let chain = ApiMsg::Chain {
+            from: Height(1),
+            blocks: vec![big(MAX_TRANSFERS_PER_MESSAGE)],
+            more: true,
+        };
+        let log = ApiMsg::Log {
+            transfers: big(MAX_TRANSFERS_PER_MESSAGE).transfers.clone(),
+            total: usize::MAX,
+        };
+        for m in [chain, log] {
+            let bytes = serde_json::to_vec(&Msg::Api(m)).unwrap().len();
+            assert!(bytes < 60_000, "{bytes} bytes");
+        }
+        let blocks = vec![big(100); 2];
         let one = PeerMsg::CatchUp {
             blocks,
             more: false,
@@ -513,9 +534,18 @@ mod tests {
 
     #[test]
     fn a_person_can_type_a_transfer() {
-        let text = r#"{"Api":{"Submit":{"transfer":
-            {"id":{"client":"A","seq":1},"from":"A","to":"B","amount":4}}}}"#;
-        let m: Msg = serde_json::from_str(text).unwrap();
+        // As `paxchain sign` prints one: the fields, and the owner's signature in hex.
+        let signature = "ab".repeat(64);
+        let text = format!(
+            r#"{{"Api":{{"Submit":{{"transfer":
+            {{"id":{{"client":"A","seq":1}},"from":"A","to":"B","amount":4,
+              "signature":{{"Ed25519":"{signature}"}}}}}}}}}}"#
+        );
+        let m: Msg = serde_json::from_str(&text).unwrap();
         assert!(matches!(m, Msg::Api(ApiMsg::Submit { transfer }) if transfer.amount == 4));
+        let unsigned = r#"{"Api":{"Submit":{"transfer":
+            {"id":{"client":"A","seq":1},"from":"A","to":"B","amount":4}}}}"#;
+        let e = serde_json::from_str::<Msg>(unsigned).unwrap_err();
+        assert!(e.to_string().contains("signature"), "{e}");
     }
 }

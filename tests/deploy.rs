@@ -27,7 +27,7 @@ fn start(name: &str, servers: usize, initial: u64) -> Demo {
 }
 
 fn client(demo: &Demo, account: Account) -> UdpClient {
-    UdpClient::connect(&demo.cluster, account).expect("the server answers")
+    demo.client(account).expect("the server answers")
 }
 
 /// Every server's chain, once they all agree (commits travel asynchronously); panics after
@@ -121,8 +121,8 @@ fn garbage_datagrams_do_not_stop_a_server() {
         br#"{"Peer":{"Prepare":{"ballot":{"round":1,"leader":9},"height":1}}}"#.to_vec(),
         vec![b'x'; 60_000], // oversized nonsense
         // Well-formed but refused: not A's account, and an account the cluster lacks.
-        br#"{"Api":{"Submit":{"transfer":{"id":{"client":"B","seq":7},"from":"B","to":"A","amount":5}}}}"#.to_vec(),
-        br#"{"Api":{"Submit":{"transfer":{"id":{"client":"A","seq":7},"from":"A","to":"Z","amount":5}}}}"#.to_vec(),
+        signed_json("B", "A"),
+        signed_json("A", "Z"),
     ];
     for g in &garbage {
         s.send_to(g, target).unwrap();
@@ -142,6 +142,15 @@ fn garbage_datagrams_do_not_stop_a_server() {
     let (_, outcome) = a.transfer(B, 1).unwrap();
     assert_eq!(outcome, Outcome::Executed);
     assert_eq!(a.log(A).unwrap().1, 1);
+}
+
+/// A well-formed transfer datagram from `from` to `to`, with a signature that is no one's.
+fn signed_json(from: &str, to: &str) -> Vec<u8> {
+    let sig = "00".repeat(64);
+    format!(
+        r#"{{"Api":{{"Submit":{{"transfer":{{"id":{{"client":"{from}","seq":7}},"from":"{from}","to":"{to}","amount":5,"signature":{{"Ed25519":"{sig}"}}}}}}}}}}"#
+    )
+    .into_bytes()
 }
 
 /// Every acknowledged id appears exactly once in the agreed chain or its owner's log.
@@ -329,7 +338,9 @@ fn many_sessions_in_flight_share_saves_and_a_kill_loses_none_of_them() {
     use paxchain_deploy::storage::{frame, FILE};
     let mut demo = start("group-commit", 3, 1_000_000);
     let (sessions, n) = (32, 3_000);
-    let mut p = Pipeline::connect(&demo.cluster, A, 1, sessions).expect("the server answers");
+    let key = demo.keys.get(A).expect("A's key");
+    let mut p =
+        Pipeline::connect(&demo.cluster, (A, key), 1, sessions).expect("the server answers");
     let mut answered = Vec::new();
     let mut sent = 0;
     for slot in 0..sessions {
@@ -364,4 +375,77 @@ fn many_sessions_in_flight_share_saves_and_a_kill_loses_none_of_them() {
     logged.sort();
     answered.sort();
     assert_eq!(logged, answered, "each answered transfer, once");
+}
+
+/// Well-formed forgeries are refused by a real server, and nothing moves: a transfer from A
+/// signed with B's key, a captured signed transfer of A's sent again with another amount,
+/// and one with no signature of A's at all.
+#[test]
+fn a_real_server_refuses_transfers_their_owner_did_not_sign() {
+    use paxchain::signature::{sign, Signature};
+    use paxchain::{ApiMsg, Rejection, Transfer, TxId};
+    let demo = start("forged", 3, 10);
+    let mut a = client(&demo, A);
+    let b_key = demo.keys.get(B).expect("B's key");
+    let a_key = demo.keys.get(A).expect("A's key");
+    let server = a.server(A).unwrap();
+    let seq = 100;
+    let plain = |amount| Transfer::model_signed(TxId::new(A, seq), A, B, amount);
+    let captured = sign(plain(1), a_key);
+    let forgeries = [
+        sign(plain(5), b_key),
+        Transfer {
+            amount: 9,
+            ..captured.clone()
+        },
+        Transfer {
+            signature: Signature::Model {
+                signer: A,
+                digest: 0,
+            },
+            ..plain(2)
+        },
+    ];
+    for forged in forgeries {
+        let answer = a
+            .request(server, ApiMsg::Submit { transfer: forged }, |m| {
+                matches!(m, ApiMsg::Outcome { .. })
+            })
+            .expect("an answer");
+        let bad = Rejection::BadSignature {
+            id: TxId::new(A, seq),
+            from: A,
+        };
+        assert_eq!(
+            answer,
+            ApiMsg::Outcome {
+                id: TxId::new(A, seq),
+                outcome: Outcome::Rejected { reason: bad }
+            }
+        );
+    }
+    assert_eq!(a.log(A).unwrap().1, 0, "nothing executed");
+    assert!(
+        matches!(
+            a.balance(A, A).unwrap(),
+            ApiMsg::Balance { balance: 10, .. }
+        ),
+        "A's money untouched"
+    );
+    // The captured transfer itself, unaltered, is A's and executes.
+    let answer = a
+        .request(server, ApiMsg::Submit { transfer: captured }, |m| {
+            matches!(m, ApiMsg::Outcome { .. })
+        })
+        .unwrap();
+    assert!(matches!(
+        answer,
+        ApiMsg::Outcome {
+            outcome: Outcome::Executed,
+            ..
+        }
+    ));
+    // A's client, which did not send it, learns where its session stands and goes on.
+    a.resume().unwrap();
+    assert_eq!(a.transfer(B, 1).unwrap().1, Outcome::Executed);
 }

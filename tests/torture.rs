@@ -62,7 +62,7 @@ fn a_short_torture_run_with_every_fault_passes_every_check() {
             "{fault} was injected:\n{summary}"
         );
     }
-    assert_eq!(summary.matches("  pass  ").count(), 7, "{summary}");
+    assert_eq!(summary.matches("  pass  ").count(), 8, "{summary}");
     assert!(summary.trim_end().ends_with("PASS"));
     let history = std::fs::read_to_string(out.join("history.jsonl")).expect("a history");
     let requests = history
@@ -75,6 +75,43 @@ fn a_short_torture_run_with_every_fault_passes_every_check() {
         "the final requests are recorded"
     );
     report_shows_its_plots_in_a_browser(&out);
+    the_runs_chain_audits_and_one_altered_amount_does_not(&out);
+}
+
+/// `paxchain audit` on the chain the run left: sound; then with one amount changed, not
+/// sound, naming the block.
+fn the_runs_chain_audits_and_one_altered_amount_does_not(out: &std::path::Path) {
+    let audit = |chain: &std::path::Path| {
+        Command::new(env!("CARGO_BIN_EXE_paxchain"))
+            .arg("audit")
+            .arg("--cluster")
+            .arg(out.join("cluster.toml"))
+            .arg("--chain")
+            .arg(chain)
+            .output()
+            .expect("paxchain runs")
+    };
+    let chain = out.join("chain.json");
+    let run = audit(&chain);
+    let said = String::from_utf8_lossy(&run.stdout);
+    assert!(run.status.success() && said.starts_with("sound:"), "{said}");
+    let mut blocks: Vec<serde_json::Value> =
+        serde_json::from_slice(&std::fs::read(&chain).unwrap()).unwrap();
+    let at = (blocks.iter())
+        .position(|b| b["transfers"].as_array().is_some_and(|t| !t.is_empty()))
+        .expect("a block with transfers");
+    let amount = blocks[at]["transfers"][0]["amount"].as_u64().unwrap();
+    blocks[at]["transfers"][0]["amount"] = (amount + 1).into();
+    let altered = out.join("altered.json");
+    std::fs::write(&altered, serde_json::to_vec(&blocks).unwrap()).unwrap();
+    let run = audit(&altered);
+    let said = String::from_utf8_lossy(&run.stdout);
+    assert_eq!(run.status.code(), Some(1), "{said}");
+    let height = blocks[at]["height"].as_u64().unwrap();
+    assert!(
+        said.contains(&format!("block #{height} does not match its hash")),
+        "{said}"
+    );
 }
 
 /// A headless browser, if this machine has one: `PAXCHAIN_CHROMIUM`, or `chromium` (or

@@ -25,12 +25,12 @@ fn seeded_storage(transfers: u32) -> Vec<Storage> {
             .map(|k| {
                 let from = (k % 2) as usize;
                 seq[from] += 1;
-                let t = Transfer {
-                    id: TxId::new(Account::of_server(from), seq[from]),
-                    from: Account::of_server(from),
-                    to: Account::of_server(1 - from),
-                    amount: 1,
-                };
+                let t = Transfer::model_signed(
+                    TxId::new(Account::of_server(from), seq[from]),
+                    Account::of_server(from),
+                    Account::of_server(1 - from),
+                    1,
+                );
                 last[from] = Some(t.clone());
                 t
             })
@@ -82,13 +82,13 @@ pub fn rows(transfers: u32) {
     let k = |n: u32| format!("{} k", n / 1000);
     // The consensus row first, while the logs are empty, as the course's client finds them;
     // then the fast path fills C's log (A gave C all it had).
-    let consensus = load::consensus(&demo.cluster, 1, 100);
+    let consensus = load::consensus(&demo, 1, 100);
     row(
         &format!("  consensus path, {} in chain", k(transfers)),
         1,
         &consensus,
     );
-    let fast = load::fast(&demo.cluster, (C, B), 64, 20_000);
+    let fast = load::fast(&demo, (C, B), 64, 20_000);
     row(
         &format!("  fast path, {} in chain", k(transfers)),
         64,

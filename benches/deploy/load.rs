@@ -3,9 +3,8 @@
 //! consensus path; and what a row reports of them.
 
 use paxchain::{Account, Outcome};
-use paxchain_deploy::cluster::Cluster;
+use paxchain_deploy::demo::Demo;
 use paxchain_deploy::pipeline::{Answer, Pipeline};
-use paxchain_deploy::UdpClient;
 use std::time::{Duration, Instant};
 
 /// What a load measured: answers per second and their latencies.
@@ -51,6 +50,12 @@ impl Stats {
     }
 }
 
+/// Sessions 1 to `n` of `account`, signing with its key.
+fn pipeline(demo: &Demo, account: Account, n: usize) -> Pipeline {
+    let key = demo.keys.get(account).expect("a key per account");
+    Pipeline::connect(&demo.cluster, (account, key), 1, n).unwrap()
+}
+
 /// The percentile `p` (0 to 100) of sorted `xs`, in milliseconds.
 pub fn percentile(xs: &[Duration], p: usize) -> f64 {
     match xs.len() {
@@ -61,9 +66,9 @@ pub fn percentile(xs: &[Duration], p: usize) -> f64 {
 
 /// `n` transfers of one unit from `a` to `b`, each covered by `a`'s balance, `in_flight` at
 /// a time (sessions from 1 on: session 0 is the course client's).
-pub fn fast(cluster: &Cluster, (a, b): (Account, Account), in_flight: usize, n: usize) -> Stats {
+pub fn fast(demo: &Demo, (a, b): (Account, Account), in_flight: usize, n: usize) -> Stats {
     if in_flight == 1 {
-        let mut c = UdpClient::connect(cluster, a).unwrap();
+        let mut c = demo.client(a).unwrap();
         let t = Instant::now();
         let latencies = (0..n)
             .map(|_| {
@@ -74,7 +79,7 @@ pub fn fast(cluster: &Cluster, (a, b): (Account, Account), in_flight: usize, n: 
             .collect();
         return Stats::new(t.elapsed(), latencies, 0, 0);
     }
-    let mut p = Pipeline::connect(cluster, a, 1, in_flight).unwrap();
+    let mut p = pipeline(demo, a, in_flight);
     let t = Instant::now();
     let mut sent = 0;
     for slot in 0..in_flight.min(n) {
@@ -102,9 +107,9 @@ pub fn fast(cluster: &Cluster, (a, b): (Account, Account), in_flight: usize, n: 
 /// is pending at B and only a round brings it to A. `in_flight` pairs at a time. With one,
 /// the rate is from A's transfers' own latencies, as the bench has always measured it; with
 /// more, from the wall time of the whole run.
-pub fn consensus(cluster: &Cluster, in_flight: usize, n: usize) -> Stats {
+pub fn consensus(demo: &Demo, in_flight: usize, n: usize) -> Stats {
     let (a, b, c) = (Account(0), Account(1), Account(2));
-    let mut own = UdpClient::connect(cluster, a).unwrap();
+    let mut own = demo.client(a).unwrap();
     let paxchain::ApiMsg::Balance { balance: all, .. } = own.balance(a, a).unwrap() else {
         panic!("A's balance");
     };
@@ -113,7 +118,7 @@ pub fn consensus(cluster: &Cluster, in_flight: usize, n: usize) -> Stats {
         "A gives away all it has"
     );
     if in_flight == 1 {
-        let mut credit = UdpClient::connect(cluster, b).unwrap();
+        let mut credit = demo.client(b).unwrap();
         let mut latencies = Vec::with_capacity(n);
         let mut after_round = 0;
         for _ in 0..n {
@@ -126,7 +131,7 @@ pub fn consensus(cluster: &Cluster, in_flight: usize, n: usize) -> Stats {
         let took = latencies.iter().sum();
         return Stats::new(took, latencies, after_round, 0);
     }
-    waves(cluster, in_flight, n)
+    waves(demo, in_flight, n)
 }
 
 /// [`consensus`] with many in flight, in waves: B's sessions each pay A one unit (B's fast
@@ -135,10 +140,10 @@ pub fn consensus(cluster: &Cluster, in_flight: usize, n: usize) -> Stats {
 /// every credit; A's server takes the whole wave in before the round's promises (its socket
 /// is first in, first out), so the wave waits for that round together. The rate counts A's
 /// transfers over the whole run, credits' time included.
-fn waves(cluster: &Cluster, in_flight: usize, n: usize) -> Stats {
+fn waves(demo: &Demo, in_flight: usize, n: usize) -> Stats {
     let (a, b, c) = (Account(0), Account(1), Account(2));
-    let mut pa = Pipeline::connect(cluster, a, 1, in_flight).unwrap();
-    let mut pb = Pipeline::connect(cluster, b, 1, in_flight).unwrap();
+    let mut pa = pipeline(demo, a, in_flight);
+    let mut pb = pipeline(demo, b, in_flight);
     let t = Instant::now();
     let mut latencies = Vec::with_capacity(n);
     let (mut after_round, mut refused) = (0, 0);

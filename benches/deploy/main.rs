@@ -53,7 +53,7 @@ fn cluster_of(name: &str, n: usize, initial: u64) -> (Demo, Vec<UdpClient>) {
     let _ = std::fs::remove_dir_all(&dir);
     let demo = Demo::start(exe(), &dir, n, initial).unwrap();
     let clients = (0..n)
-        .map(|i| UdpClient::connect(&demo.cluster, Account::of_server(i)).unwrap())
+        .map(|i| demo.client(Account::of_server(i)).unwrap())
         .collect();
     (demo, clients)
 }
@@ -82,13 +82,9 @@ fn row(what: &str, in_flight: usize, s: &Stats) {
 }
 
 /// A load on a fresh cluster of three servers holding `initial` units each.
-fn on_fresh(
-    name: &str,
-    initial: u64,
-    load: impl FnOnce(&paxchain_deploy::cluster::Cluster) -> Stats,
-) -> Stats {
+fn on_fresh(name: &str, initial: u64, load: impl FnOnce(&Demo) -> Stats) -> Stats {
     let (demo, _) = cluster(name, initial);
-    let stats = load(&demo.cluster);
+    let stats = load(&demo);
     drop(demo);
     stats
 }
@@ -175,12 +171,7 @@ fn wire() {
     use paxchain::{Height, Msg, PeerMsg};
     use paxchain_deploy::wire;
     let transfers: Vec<Transfer> = (0..10)
-        .map(|seq| Transfer {
-            id: TxId::new(A, seq),
-            from: A,
-            to: B,
-            amount: 7,
-        })
+        .map(|seq| Transfer::model_signed(TxId::new(A, seq), A, B, 7))
         .collect();
     let genesis = Block::genesis();
     let block = Arc::new(Block::new(

@@ -29,7 +29,7 @@ const PINNED_STEPS: &[(&str, usize)] = &[
     ("restart-resets-promise", 18),
     ("restart-drops-log", 5),
     ("retry-executed-again", 8),
-    ("answered-id-reused", 13),
+    ("answered-id-reused", 15),
     ("stale-request-executed", 13),
     ("catch-up-keeps-log", 10),
     ("fast-path-ignores-log", 3),
@@ -37,6 +37,8 @@ const PINNED_STEPS: &[(&str, usize)] = &[
     ("retry-new-id", 9),
     ("sessions-share-outcome", 4),
     ("answered-before-flush", 2),
+    ("slow-path-skips-signature", 7),
+    ("signature-leaves-out-amount", 7),
 ];
 
 const BUDGET: Duration = Duration::from_secs(10);

@@ -4,6 +4,7 @@
 use paxchain::chain::Digest;
 use paxchain::msg::AcceptedBlock;
 use paxchain::server::Answered;
+use paxchain::signature::{Ed25519Bytes, Signature};
 use paxchain::{
     Account, ApiMsg, Ballot, Block, Chain, Height, Log, Msg, Outcome, PeerMsg, Rejection, Session,
     Storage, Transfer, TxId,
@@ -41,6 +42,22 @@ pub fn transfer(g: &mut Gen) -> Transfer {
         from: account(g),
         to: account(g),
         amount: u64::arbitrary(g),
+        signature: signature(g),
+    }
+}
+
+/// Either kind of signature, with any bytes.
+pub fn signature(g: &mut Gen) -> Signature {
+    match bool::arbitrary(g) {
+        true => Signature::Model {
+            signer: account(g),
+            digest: u64::arbitrary(g),
+        },
+        false => {
+            let mut bytes = [0u8; 64];
+            bytes.iter_mut().for_each(|b| *b = u8::arbitrary(g));
+            Signature::Ed25519(Ed25519Bytes(Arc::new(bytes)))
+        }
     }
 }
 

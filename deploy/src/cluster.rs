@@ -10,19 +10,22 @@
 //! client_retries = 10       # resends before a client reports the server unreachable
 //! variant = "safe"          # or "literal": the course text, which the checker shows unsafe
 //! # max_round = 3           # highest ballot round a server starts (default: no limit)
-//! # max_block = 500         # most transfers in one block; the rest go to the next height
+//! # max_block = 200         # most transfers in one block; the rest go to the next height
 //!
 //! [[servers]]               # in account order: the first is A, then B, ...
 //! account = "A"
 //! addr = "127.0.0.1:7001"
+//! account_key = "3b6a...e8"  # account A's public key (`paxchain keygen` prints it)
 //! # bind = "127.0.0.1:7101" # listen here instead, when something relays `addr` to it
 //! ```
 //!
 //! `variant`, `max_round` and `max_block` exist so that a cluster can run exactly a configuration the
 //! checker explored (the conformance harness replays model traces on such clusters).
 
+use ed25519_zebra::VerificationKey;
 use paxchain::ledger::{check_bank, BankError};
-use paxchain::{Account, ServerConfig, Variant};
+use paxchain::signature::unhex;
+use paxchain::{Account, AccountKeys, ServerConfig, Variant};
 use serde::{Deserialize, Serialize};
 use stateright::actor::Id;
 use std::net::SocketAddrV4;
@@ -42,6 +45,10 @@ pub struct ServerEntry {
     /// sends this server's datagrams on from `addr`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bind: Option<SocketAddrV4>,
+    /// The account's Ed25519 public key, in hex: every server verifies the account's
+    /// transfers against it. A cluster without keys runs only in conformance mode.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub account_key: Option<String>,
 }
 
 impl ServerEntry {
@@ -143,6 +150,8 @@ pub enum ClusterError {
     },
     #[error("{field}: must be at least 1")]
     Zero { field: &'static str },
+    #[error("servers[{index}].account_key: {why}")]
+    BadKey { index: usize, why: &'static str },
 }
 
 impl Cluster {
@@ -163,6 +172,7 @@ impl Cluster {
                     account: Account::of_server(i),
                     addr: SocketAddrV4::new([127, 0, 0, 1].into(), first_port + i as u16),
                     bind: None,
+                    account_key: None,
                 })
                 .collect(),
         }
@@ -210,6 +220,7 @@ impl Cluster {
                 }
             }
         }
+        self.account_keys()?;
         for (field, value) in [
             ("round_timeout_ms", self.round_timeout_ms),
             ("flush_timeout_us", self.flush_timeout_us),
@@ -228,8 +239,36 @@ impl Cluster {
         self.servers.iter().map(|s| Id::from(s.addr)).collect()
     }
 
-    /// The configuration of server `index`: the file's variant and ballot bound.
+    /// Every account's public key, if the file gives them (all or none).
+    pub fn account_keys(&self) -> Result<Option<Vec<VerificationKey>>, ClusterError> {
+        let given = self
+            .servers
+            .iter()
+            .filter(|s| s.account_key.is_some())
+            .count();
+        if given == 0 {
+            return Ok(None);
+        }
+        let keys = self.servers.iter().enumerate().map(|(index, s)| {
+            let bad = |why| ClusterError::BadKey { index, why };
+            let text = s
+                .account_key
+                .as_deref()
+                .ok_or(bad("missing, where others are given"))?;
+            let bytes = unhex(text).and_then(|b| <[u8; 32]>::try_from(b).ok());
+            let bytes = bytes.ok_or(bad("not 64 hex digits"))?;
+            VerificationKey::try_from(bytes).map_err(|_| bad("not an Ed25519 public key"))
+        });
+        keys.collect::<Result<Vec<_>, _>>().map(Some)
+    }
+
+    /// The configuration of server `index`: the file's variant, ballot bound and keys (the
+    /// model's signature rule if it gives none: conformance mode only, `runtime` checks).
     pub fn server_config(&self, index: usize) -> ServerConfig {
+        let keys = match self.account_keys().expect("a validated cluster") {
+            Some(keys) => AccountKeys::Ed25519(keys),
+            None => AccountKeys::Model,
+        };
         let round = Duration::from_millis(self.round_timeout_ms);
         ServerConfig {
             index,
@@ -243,6 +282,7 @@ impl Cluster {
                 ..Duration::from_millis(self.gather_timeout_ms + 1),
             flush_timeout: Duration::from_micros(self.flush_timeout_us)
                 ..Duration::from_micros(self.flush_timeout_us + 1),
+            keys: std::sync::Arc::new(keys),
             // The deployment never runs a seeded bug (src/bugs.rs).
             bug: None,
         }

@@ -5,7 +5,9 @@
 //! [`Demo`] kills every child: no process is left behind.
 
 use crate::cluster::Cluster;
-use paxchain::Account;
+use crate::keys::Keyring;
+use crate::udp_client::{ClientError, UdpClient};
+use paxchain::{Account, Session};
 use std::fs::File;
 use std::net::UdpSocket;
 use std::path::{Path, PathBuf};
@@ -14,10 +16,13 @@ use std::sync::atomic::{AtomicU32, Ordering};
 
 /// The running cluster.
 pub struct Demo {
-    /// Holds the cluster file and one data directory per server.
+    /// Holds the cluster file, one data directory per server, and `keys/`.
     pub dir: PathBuf,
     pub cluster_file: PathBuf,
     pub cluster: Cluster,
+    /// Every account's secret key, made at launch (`dir/keys/A.key`, ...); none for a
+    /// cluster in conformance mode, whose servers run the model's signature rule.
+    pub keys: Keyring,
     exe: PathBuf,
     /// Added to every server's command line (e.g. `--conformance`).
     args: Vec<String>,
@@ -91,15 +96,24 @@ impl Demo {
 
     /// Writes `cluster` to `dir/cluster.toml` and starts each of its servers with `exe`,
     /// adding `args` to every command line. `logs`: each server's stderr goes to
-    /// `dir/server-X.log` (appended across restarts) instead of this process's.
+    /// `dir/server-X.log` (appended across restarts) instead of this process's. Unless the
+    /// servers run in conformance mode or the cluster has keys already, a key is made for
+    /// each account.
     pub fn launch(
         exe: &Path,
         dir: &Path,
-        cluster: Cluster,
+        mut cluster: Cluster,
         args: Vec<String>,
         logs: bool,
     ) -> std::io::Result<Demo> {
         std::fs::create_dir_all(dir)?;
+        let conformance = args.iter().any(|a| a == "--conformance");
+        let keyless = cluster.servers.iter().all(|s| s.account_key.is_none());
+        let keys = if conformance || !keyless {
+            Keyring::default()
+        } else {
+            Keyring::create(&dir.join("keys"), &mut cluster).map_err(std::io::Error::other)?
+        };
         let cluster_file = dir.join("cluster.toml");
         std::fs::write(&cluster_file, cluster.to_toml())?;
         let n = cluster.servers.len();
@@ -107,6 +121,7 @@ impl Demo {
             dir: dir.to_path_buf(),
             cluster_file,
             cluster,
+            keys,
             exe: exe.to_path_buf(),
             args,
             logs,
@@ -116,6 +131,17 @@ impl Demo {
             demo.spawn(i)?;
         }
         Ok(demo)
+    }
+
+    /// A client of `account`'s first session, signing with the account's key.
+    pub fn client(&self, account: Account) -> Result<UdpClient, ClientError> {
+        self.session(account, Session::FIRST)
+    }
+
+    /// A client of one of `account`'s sessions, signing with the account's key.
+    pub fn session(&self, account: Account, session: Session) -> Result<UdpClient, ClientError> {
+        let key = self.keys.get(account).ok_or(ClientError::NoKey(account))?;
+        Ok(UdpClient::connect_session(&self.cluster, account, session)?.with_key(key.clone()))
     }
 
     /// Server `index`'s data directory.

@@ -7,7 +7,8 @@
 //! - [`conformance`]: the hooks a server obeys only in conformance mode, for the harness
 //!   that replays model traces on real servers.
 //! - [`storage`]: the durable copy the runtime's own storage file cannot guarantee.
-//! - [`cluster`]: the cluster file.
+//! - [`cluster`]: the cluster file; [`keys`]: the accounts' key files.
+//! - [`audit`]: a chain checked without trusting a server (links, signatures, replay).
 //! - [`udp_client`]: a client of the bank over UDP (used by the prompt, the demo and the tests).
 //! - [`pipeline`]: a client with many requests in flight, one per session (the bench's).
 //! - [`input`]: transfers and amounts as people write them, in files and at the prompt.
@@ -20,10 +21,12 @@
 
 #[cfg(test)]
 mod arbitrary;
+pub mod audit;
 pub mod cluster;
 pub mod conformance;
 pub mod demo;
 pub mod input;
+pub mod keys;
 pub mod pipeline;
 pub mod prompt;
 pub mod runtime;

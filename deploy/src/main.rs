@@ -9,7 +9,7 @@ use paxchain_deploy::input::{parse_account, parse_file};
 use paxchain_deploy::prompt::{Session, HELP};
 use paxchain_deploy::runtime::run_server;
 use paxchain_deploy::torture::{self, faults::Fault, TortureConfig};
-use paxchain_deploy::UdpClient;
+use paxchain_deploy::{keys, UdpClient};
 use std::collections::BTreeMap;
 use std::io::{stdin, stdout};
 use std::path::PathBuf;
@@ -57,6 +57,10 @@ enum Cmd {
         /// processes may share an account, each with a session of its own.
         #[arg(long, default_value_t = 0)]
         session: u8,
+        /// The account's secret key (`paxchain keygen` writes one), to sign transfers.
+        /// Without it the prompt can only ask questions.
+        #[arg(long)]
+        key_file: Option<PathBuf>,
         /// Transfers to submit first, one `(S, R, amt)` or `S R amt` a line.
         #[arg(long)]
         input: Option<PathBuf>,
@@ -78,6 +82,30 @@ enum Cmd {
     /// Run a local cluster under load, break it on a seeded schedule (kills, pauses, loss,
     /// duplication, delay, reordering, partitions, garbage), heal it and check the whole
     /// history. Exit 0: every check passed; 1: a check failed; 2: the run could not start.
+    /// Make an account's key pair: a new key file readable by its owner only, and, printed,
+    /// the public key for the account's entry in the cluster file.
+    Keygen {
+        /// Where the secret key goes (never over an existing file).
+        #[arg(long)]
+        key_file: PathBuf,
+    },
+    /// Check a blockchain without trusting a server: genesis, every height, hash and link,
+    /// every transfer's signature against the cluster file's account keys, no transfer twice,
+    /// and a replay of the balances. Exit 0: sound; 1: the first fault, naming its block.
+    Audit {
+        #[arg(long)]
+        cluster: PathBuf,
+        /// A chain file (JSON, genesis first: what `--save` writes, and a torture report's
+        /// chain.json).
+        #[arg(long, conflicts_with = "server")]
+        chain: Option<PathBuf>,
+        /// Or: fetch the chain from this account's server.
+        #[arg(long, value_parser = parse_account)]
+        server: Option<Account>,
+        /// Write the chain audited to this file.
+        #[arg(long)]
+        save: Option<PathBuf>,
+    },
     Torture {
         #[arg(long, default_value_t = 3, value_parser = clap::value_parser!(u8).range(3..=5))]
         servers: u8,
@@ -148,6 +176,18 @@ fn submit_file(session: &mut Session, path: &PathBuf) -> Result<(), String> {
 
 fn run(cli: Cli) -> Result<ExitCode, String> {
     match cli.command {
+        Cmd::Keygen { key_file } => {
+            let key = keys::generate();
+            keys::write(&key_file, &key).map_err(|e| e.to_string())?;
+            eprintln!("secret key written to {} (owner-only)", key_file.display());
+            println!("account_key = \"{}\"", keys::public_hex(&key));
+        }
+        Cmd::Audit {
+            cluster,
+            chain,
+            server,
+            save,
+        } => return audit(&cluster, chain, server, save),
         Cmd::Torture {
             servers,
             sessions,
@@ -201,11 +241,21 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             cluster,
             account,
             session,
+            key_file,
             input,
         } => {
             let cluster = Cluster::load(&cluster).map_err(|e| e.to_string())?;
-            let client = UdpClient::connect_session(&cluster, account, paxchain::Session(session))
+            let key = (key_file.as_deref())
+                .map(|path| keys::read_for(path, &cluster, account))
+                .transpose()
                 .map_err(|e| e.to_string())?;
+            let mut client =
+                UdpClient::connect_session(&cluster, account, paxchain::Session(session))
+                    .map_err(|e| e.to_string())?;
+            match key {
+                Some(key) => client = client.with_key(key),
+                None => eprintln!("no --key-file: this prompt can ask, not transfer"),
+            }
             match session {
                 0 => eprintln!("client {account}; `help` lists the commands"),
                 s => eprintln!("client {account}, session {s}; `help` lists the commands"),
@@ -231,7 +281,8 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             let mut clients = BTreeMap::new();
             for i in 0..servers {
                 let a = Account::of_server(i);
-                let c = UdpClient::connect(&demo.cluster, a)
+                let c = demo
+                    .client(a)
                     .map_err(|e| format!("server {a} did not start: {e}"))?;
                 clients.insert(a, c);
             }
@@ -251,6 +302,47 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
 }
 
 /// Submits the input file's transfers, if any, then prompts until `quit` or end of input.
+/// `paxchain audit`: exit 0 if the chain is sound, 1 with the first fault.
+fn audit(
+    cluster: &PathBuf,
+    chain: Option<PathBuf>,
+    server: Option<Account>,
+    save: Option<PathBuf>,
+) -> Result<ExitCode, String> {
+    let cluster = Cluster::load(cluster).map_err(|e| e.to_string())?;
+    let blocks: Vec<paxchain::Block> = match (chain, server) {
+        (Some(path), _) => {
+            let text = std::fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+            serde_json::from_slice(&text)
+                .map_err(|e| format!("{}: not a chain of blocks ({e})", path.display()))?
+        }
+        (None, Some(s)) => {
+            let c = UdpClient::new(&cluster, s).map_err(|e| e.to_string())?;
+            c.chain(s).map_err(|e| e.to_string())?
+        }
+        (None, None) => return Err("give --chain FILE or --server ACCOUNT".into()),
+    };
+    if let Some(path) = save {
+        let text = serde_json::to_vec_pretty(&blocks).expect("blocks are plain data");
+        std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+    }
+    match paxchain_deploy::audit::audit(&cluster, blocks) {
+        Ok(done) => {
+            println!(
+                "sound: {} blocks, {} transfers, every link and signature verified; balances {:?}",
+                done.blocks,
+                done.transfers,
+                done.balances.as_slice()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            println!("not sound: {e}");
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
 fn interact(mut session: Session, input: Option<PathBuf>) -> Result<(), String> {
     if let Some(path) = input {
         submit_file(&mut session, &path)?;

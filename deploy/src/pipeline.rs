@@ -10,6 +10,7 @@
 
 use crate::cluster::Cluster;
 use crate::udp_client::{next_transfer, ClientError};
+use ed25519_zebra::SigningKey;
 use paxchain::{Account, ApiMsg, Msg, Outcome, Session, TxId};
 use std::net::{SocketAddrV4, UdpSocket};
 use std::time::{Duration, Instant};
@@ -40,7 +41,7 @@ struct Slot {
     in_flight: Option<InFlight>,
 }
 
-/// Sessions `first..first + n` of one account, sharing a socket.
+/// Sessions `first..first + n` of one account, sharing a socket, signing with its key.
 pub struct Pipeline {
     socket: UdpSocket,
     server: SocketAddrV4,
@@ -49,6 +50,8 @@ pub struct Pipeline {
     tries: u32,
     slots: Vec<Slot>,
     buf: Vec<u8>,
+    /// The account's secret key: every transfer is signed.
+    key: SigningKey,
 }
 
 impl Pipeline {
@@ -56,7 +59,7 @@ impl Pipeline {
     /// answered id. Two processes must not use one session at once.
     pub fn connect(
         cluster: &Cluster,
-        account: Account,
+        (account, key): (Account, &SigningKey),
         first: u8,
         n: usize,
     ) -> Result<Pipeline, ClientError> {
@@ -86,6 +89,7 @@ impl Pipeline {
             tries: cluster.client_retries + 1,
             slots,
             buf: vec![0; 65_535],
+            key: key.clone(),
         })
     }
 
@@ -103,7 +107,8 @@ impl Pipeline {
     pub fn submit(&mut self, slot: usize, to: Account, amount: u64) -> Result<TxId, ClientError> {
         let s = &mut self.slots[slot];
         assert!(s.in_flight.is_none(), "one request at a time per session");
-        let transfer = next_transfer((self.account, s.session), &mut s.next_seq, to, amount);
+        let sender = (self.account, s.session);
+        let transfer = next_transfer(sender, &mut s.next_seq, (to, amount), &self.key);
         let id = transfer.id;
         let bytes = crate::wire::encode_msg(&Msg::Api(ApiMsg::Submit { transfer }));
         self.socket.send(&bytes)?;

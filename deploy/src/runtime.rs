@@ -23,6 +23,8 @@ pub enum ServerError {
     Storage(#[from] StoreError),
     #[error("server {addr} stopped: {why} (is the address already in use?)")]
     Runtime { addr: String, why: String },
+    #[error("the cluster file gives no account keys, and a server without them would execute anyone's transfers: add each account's `account_key` (`paxchain keygen` makes them); only `--conformance`, for replaying model traces, runs without")]
+    NoKeys,
 }
 
 /// Runs server `index` of `cluster` until the process is killed. Its durable state is the
@@ -42,6 +44,9 @@ pub fn run_server(
             id: index,
             last: cluster.servers.len().saturating_sub(1),
         })?;
+    if mode == Mode::Normal && cluster.account_keys().ok().flatten().is_none() {
+        return Err(ServerError::NoKeys);
+    }
     let data_err = |source| ServerError::DataDir {
         dir: data_dir.display().to_string(),
         source,

@@ -20,6 +20,7 @@ pub mod summary;
 
 use crate::cluster::Cluster;
 use crate::demo::Demo;
+use crate::keys::Keyring;
 use crate::UdpClient;
 use faults::{Fault, Injected, Restart, Schedule};
 use load::{Kind, Record};
@@ -93,7 +94,9 @@ pub fn run(exe: &Path, cfg: &TortureConfig) -> std::io::Result<Outcome> {
     let mut cluster = Cluster::local(cfg.servers, 0, cfg.initial);
     cluster.variant = cfg.variant;
     let net = FaultNet::start(&mut cluster, cfg.seed)?;
-    let mut demo = Demo::launch(exe, &data, cluster.clone(), Vec::new(), true)?;
+    let mut demo = Demo::launch(exe, &data, cluster, Vec::new(), true)?;
+    let cluster = demo.cluster.clone();
+    let keys = demo.keys.clone();
     let t0 = Instant::now();
     let stop = Arc::new(AtomicBool::new(false));
     let sent = Arc::new(AtomicU64::new(0));
@@ -103,7 +106,12 @@ pub fn run(exe: &Path, cfg: &TortureConfig) -> std::io::Result<Outcome> {
             let (cluster, stop, sent, seed) =
                 (cluster.clone(), stop.clone(), sent.clone(), cfg.seed);
             let session = paxchain::Session(u8::try_from(s).expect("validated: 1 to 8"));
-            std::thread::spawn(move || load::client(&cluster, (i, session), seed, t0, &stop, &sent))
+            let key = keys
+                .get(Account::of_server(i))
+                .expect("a key per account")
+                .clone();
+            let me = (i, session, key);
+            std::thread::spawn(move || load::client(&cluster, me, seed, t0, &stop, &sent))
         })
         .collect();
     let sampler = {
@@ -119,9 +127,10 @@ pub fn run(exe: &Path, cfg: &TortureConfig) -> std::io::Result<Outcome> {
         .collect();
     let load_ms = t0.elapsed().as_millis() as u64;
     let samples = sampler.join().expect("the sampler does not panic");
-    records.extend(converge(&cluster, t0));
+    records.extend(converge(&cluster, &keys, t0));
     let views = settled_views(&cluster);
     let mut failures = check::check(&records, &views, cfg.initial);
+    failures.extend(audit_the_chain(&cfg.out, &demo, &views)?);
     for (i, _) in views.iter().enumerate().filter(|(_, v)| v.is_none()) {
         failures.push(check::Failure {
             check: check::CHECKS[6],
@@ -221,17 +230,41 @@ fn sample_balances(cluster: &Cluster, t0: Instant, stop: &AtomicBool) -> Vec<Sam
     samples
 }
 
+/// Writes the agreed chain to `out/chain.json` and the cluster file beside it (so that
+/// `paxchain audit --cluster out/cluster.toml --chain out/chain.json` runs on them), and
+/// audits it: a failure of check 8 if it is not sound.
+fn audit_the_chain(
+    out: &Path,
+    demo: &Demo,
+    views: &[Option<check::View>],
+) -> std::io::Result<Option<check::Failure>> {
+    let Some(chain) = views.iter().flatten().map(|v| v.chain.clone()).next() else {
+        return Ok(None);
+    };
+    let text = serde_json::to_vec_pretty(&chain).expect("blocks are plain data");
+    std::fs::write(out.join("chain.json"), text)?;
+    std::fs::copy(&demo.cluster_file, out.join("cluster.toml"))?;
+    Ok(crate::audit::audit(&demo.cluster, chain)
+        .err()
+        .map(|e| check::Failure {
+            check: check::CHECKS[7],
+            detail: e.to_string(),
+        }))
+}
+
 /// After the heal: each client, in turn, asks for more than the bank holds. Its server's
 /// round gathers every pending transfer into a block and then refuses, so once every
 /// server has led one, every executed transfer is in every chain.
-fn converge(cluster: &Cluster, t0: Instant) -> Vec<Record> {
+fn converge(cluster: &Cluster, keys: &Keyring, t0: Instant) -> Vec<Record> {
     let total = cluster.initial_balance * cluster.servers.len() as u64;
     let mut out = Vec::new();
     for round in 0..2 {
         for i in 0..cluster.servers.len() {
-            let Ok(mut c) = UdpClient::connect(cluster, Account::of_server(i)) else {
+            let a = Account::of_server(i);
+            let Ok(c) = UdpClient::connect(cluster, a) else {
                 continue;
             };
+            let mut c = c.with_key(keys.get(a).expect("a key per account").clone());
             let to = Account::of_server((i + 1) % cluster.servers.len());
             let r = load::submit(&mut c, to, total + 1 + round, Kind::Final, t0);
             out.push(r);

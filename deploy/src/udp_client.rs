@@ -4,17 +4,18 @@
 //! It speaks the same [`ApiMsg`] vocabulary as the model's scripted client, as JSON datagrams.
 
 use crate::cluster::Cluster;
+use ed25519_zebra::SigningKey;
 use paxchain::{Account, ApiMsg, Block, Height, Msg, Outcome, Session, Transfer, TxId};
 use std::net::{SocketAddrV4, UdpSocket};
 use std::time::{Duration, Instant};
 
 /// The next transfer of a session of `account`: `amount` units to `to`, under the session's
-/// next sequence number, which it takes.
+/// next sequence number, which it takes, signed with the account's `key`.
 pub(crate) fn next_transfer(
     (account, session): (Account, Session),
     next_seq: &mut u32,
-    to: Account,
-    amount: u64,
+    (to, amount): (Account, u64),
+    key: &SigningKey,
 ) -> Transfer {
     let id = TxId {
         client: account,
@@ -22,12 +23,7 @@ pub(crate) fn next_transfer(
         seq: *next_seq,
     };
     *next_seq += 1;
-    Transfer {
-        id,
-        from: account,
-        to,
-        amount,
-    }
+    paxchain::signature::sign(Transfer::model_signed(id, account, to, amount), key)
 }
 
 /// Why a request got no usable answer.
@@ -39,17 +35,24 @@ pub enum ClientError {
     NoServer(Account),
     #[error("an account has at most 256 sessions")]
     TooManySessions,
+    #[error(
+        "no key for account {0}: a transfer must be signed by the account's owner (--key-file)"
+    )]
+    NoKey(Account),
     #[error("network: {0}")]
     Io(#[from] std::io::Error),
 }
 
-/// A client bound to one session of one account (and so to one server).
+/// A client bound to one session of one account (and so to one server). It signs its
+/// transfers with the account's key, once it has one ([`UdpClient::with_key`]); without, it
+/// can only ask questions.
 pub struct UdpClient {
     socket: UdpSocket,
     cluster: Cluster,
     account: Account,
     session: Session,
     next_seq: u32,
+    key: Option<SigningKey>,
 }
 
 impl UdpClient {
@@ -76,7 +79,16 @@ impl UdpClient {
             account,
             session,
             next_seq: 1,
+            key: None,
         })
+    }
+
+    /// The client, signing its transfers with `key` (the account's secret key).
+    pub fn with_key(self, key: SigningKey) -> UdpClient {
+        UdpClient {
+            key: Some(key),
+            ..self
+        }
     }
 
     /// How many servers the cluster has.
@@ -139,7 +151,8 @@ impl UdpClient {
     /// id, so the transfer is executed at most once whatever the network does.
     pub fn transfer(&mut self, to: Account, amount: u64) -> Result<(TxId, Outcome), ClientError> {
         let sender = (self.account, self.session);
-        let transfer = next_transfer(sender, &mut self.next_seq, to, amount);
+        let key = self.key.as_ref().ok_or(ClientError::NoKey(self.account))?;
+        let transfer = next_transfer(sender, &mut self.next_seq, (to, amount), key);
         let id = transfer.id;
         let own = self.server(self.account)?;
         let answer = self.request(

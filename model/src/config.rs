@@ -231,7 +231,7 @@ impl ModelConfig {
         // The same checks a server makes before executing a transfer.
         for c in self.clients() {
             for (index, &step) in c.script.iter().enumerate() {
-                let t = script_transfer(c.account, c.session, index, step);
+                let t = script_transfer(c.account, c.session, index, step, None);
                 validate(&t, c.account, n)
                     .map_err(|reason| ConfigError::Workload { id: t.id, reason })?;
             }

@@ -69,12 +69,12 @@ mod tests {
                 round: promised,
                 ..Ballot::ZERO
             },
-            log: Arc::new(Log::from(vec![Transfer {
+            log: Arc::new(Log::from(vec![Transfer::model_signed(
                 id,
-                from: Account(0),
-                to: Account(1),
+                Account(0),
+                Account(1),
                 amount,
-            }])),
+            )])),
             ..Storage::default()
         }
     }

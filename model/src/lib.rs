@@ -53,7 +53,8 @@ pub use node::{Node, NodeState};
 pub use scripted_client::{ScriptedClient, ScriptedClientConfig, ScriptedClientState};
 
 use memo::StepMemo;
-use paxchain::{ServerActor, ServerConfig};
+use paxchain::{ServerActor, ServerConfig, Session};
+use scripted_client::script_transfer;
 use stateright::actor::{ActorModel, Id, LossyNetwork, Network};
 use std::ops::Range;
 use std::sync::Arc;
@@ -79,6 +80,7 @@ pub fn build(cfg: &ModelConfig) -> BankModel {
             round_timeout: MODEL_TIMER,
             gather_timeout: MODEL_TIMER,
             flush_timeout: MODEL_TIMER,
+            keys: Default::default(),
             bug: cfg.bug,
         };
         server
@@ -98,10 +100,13 @@ pub fn build(cfg: &ModelConfig) -> BankModel {
         })));
     }
     if let Some(account) = cfg.rogue {
+        let captured = (cfg.script(account.index()).first())
+            .map(|&step| script_transfer(account, Session::FIRST, 0, step, cfg.bug));
         model = model.actor(Node::Rogue(rogue_client::RogueClient {
             account,
             server: servers[account.index()],
             accounts: n,
+            captured,
         }));
     }
     let network = match cfg.network {

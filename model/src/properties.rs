@@ -12,6 +12,7 @@
 //! | exactly once                        | a retried transfer is answered; with two sessions at one server, one save answers two sessions |
 //! | acknowledged transfers are never lost | a short-balance transfer succeeds after consensus (and, with crashes, a crashed server recovers and catches up; with two clients going short too, a restarted server votes in a competing ballot) |
 //! | validity                            | a block is committed on two servers                |
+//! | every executed transfer was signed by its sender's owner | a short-balance transfer succeeds after consensus; with a rogue client, every bad request is answered |
 //! | bad requests are refused (with a rogue client) | every bad request is answered            |
 //!
 //! spec/bugs.md shows each `always` failing for a realistic seeded bug.
@@ -24,7 +25,7 @@ use crate::config::ModelConfig;
 use crate::history::Proposal;
 use crate::node::{Node, NodeState};
 use crate::scripted_client::{script_transfer, ScriptedClient, ScriptedClientState};
-use paxchain::{Chain, Outcome, ServerState, Storage, Transfer, TxId};
+use paxchain::{signature, Chain, Outcome, ServerState, Storage, Transfer, TxId};
 use stateright::{Expectation, Property};
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -156,7 +157,7 @@ fn scripted(m: &BankModel, id: TxId) -> Option<Transfer> {
     } = id;
     let index = (seq as usize).checked_sub(1)?;
     let step = *m.cfg.script_of(client, session).get(index)?;
-    Some(script_transfer(client, session, index, step))
+    Some(script_transfer(client, session, index, step, None))
 }
 
 /// **Exactly once.** No transfer id appears twice in a chain, nor both in a server's chain
@@ -198,12 +199,36 @@ pub fn acknowledged_never_lost(m: &BankModel, s: &BankState) -> bool {
 /// Why: servers relay other servers' transfers; none may invent or alter one, and a client
 /// may not turn one request into two.
 ///
-/// How: compare every chained and logged transfer with the clients' scripts.
+/// How: compare every chained and logged transfer with the clients' scripts, field by field
+/// (who signed it is "signed by its sender's owner"'s to judge).
 pub fn validity(m: &BankModel, s: &BankState) -> bool {
+    let asked = |t: &Transfer| {
+        scripted(m, t.id)
+            .is_some_and(|want| (want.from, want.to, want.amount) == (t.from, t.to, t.amount))
+    };
+    servers(m, s).all(|st| {
+        let storage = &st.storage;
+        (storage.chain.transfers().chain(storage.log.iter())).all(asked)
+    })
+}
+
+/// **Every executed transfer was signed by its sender's owner.** Every transfer in a chain
+/// or a log carries its sender account's signature, over every one of its fields.
+///
+/// Why: only an account's owner may move its money. Servers relay each other's transfers
+/// and a forger on the network sees every signed request, so a server must refuse what its
+/// owner did not sign whatever path it would take (at once, or after a round), and a
+/// signature must cover everything it vouches for.
+///
+/// How: the model's signatures are abstract (the signer, and a digest of the bytes signed);
+/// each logged and chained transfer's is compared with its owner's signature of exactly
+/// that transfer, in every state. The rogue client forges: it sends a captured transfer
+/// again with another amount and the captured signature.
+pub fn signed_by_owner(m: &BankModel, s: &BankState) -> bool {
     servers(m, s).all(|st| {
         let storage = &st.storage;
         (storage.chain.transfers().chain(storage.log.iter()))
-            .all(|t| scripted(m, t.id).as_ref() == Some(t))
+            .all(|t| t.signature == signature::model_signature(t, false))
     })
 }
 
@@ -329,6 +354,10 @@ pub fn properties(cfg: &ModelConfig) -> Vec<Property<BankModel>> {
             acknowledged_never_lost,
         ),
         Property::always("validity", validity),
+        Property::always(
+            "every executed transfer was signed by its sender's owner",
+            signed_by_owner,
+        ),
         Property::sometimes("a block is committed on two servers", block_committed),
         Property::sometimes(
             "a short-balance transfer succeeds after consensus",

@@ -14,7 +14,7 @@
 //! The deployed client speaks the same [`ApiMsg`] vocabulary.
 
 use paxchain::bugs::Bug;
-use paxchain::{Account, ApiMsg, Msg, Session, Storage, Timer, Transfer, TxId};
+use paxchain::{signature, Account, ApiMsg, Msg, Session, Storage, Timer, Transfer, TxId};
 use stateright::actor::{Actor, Id, Out};
 use std::borrow::Cow;
 use std::ops::Range;
@@ -45,23 +45,35 @@ pub struct ScriptedClientConfig {
 const RETRY_ID_STRIDE: u32 = 100;
 
 /// The transfer a session's script step `index` (from 0) becomes: from the client's own
-/// account, with sequence number `index + 1` in that session.
+/// account, with sequence number `index + 1` in that session, signed by the account's owner
+/// (over the bytes a seeded bug may cut short: `signature-leaves-out-amount`).
 pub fn script_transfer(
     client: Account,
     session: Session,
     index: usize,
     (to, amount): (Account, u64),
+    bug: Option<Bug>,
 ) -> Transfer {
-    Transfer {
-        id: TxId {
-            client,
-            session,
-            seq: u32::try_from(index + 1).expect("scripts are short"),
-        },
-        from: client,
-        to,
-        amount,
-    }
+    let id = TxId {
+        client,
+        session,
+        seq: u32::try_from(index + 1).expect("scripts are short"),
+    };
+    let mut t = Transfer::model_signed(id, client, to, amount);
+    t.signature = signature::model_signature(&t, leaves_out_amount(bug));
+    t
+}
+
+/// Whether `bug` is the one that leaves the amount out of what is signed.
+#[cfg(feature = "bug-zoo")]
+fn leaves_out_amount(bug: Option<Bug>) -> bool {
+    bug == Some(Bug::SignatureLeavesOutAmount)
+}
+
+/// Never, without the bug zoo.
+#[cfg(not(feature = "bug-zoo"))]
+fn leaves_out_amount(_: Option<Bug>) -> bool {
+    false
 }
 
 /// The scripted client actor.
@@ -94,6 +106,7 @@ impl ScriptedClient {
             self.cfg.session,
             index,
             self.cfg.script[index],
+            self.cfg.bug,
         )
     }
 
@@ -136,10 +149,13 @@ impl ScriptedClient {
 
     fn submit(&self, index: usize, retries: u32, o: &mut Out<Self>) {
         if index < self.cfg.script.len() {
-            let transfer = Transfer {
+            // The client holds its key: a transfer under another id is signed anew.
+            let mut transfer = Transfer {
                 id: self.attempt_id(index, retries),
                 ..self.transfer(index)
             };
+            transfer.signature =
+                signature::model_signature(&transfer, leaves_out_amount(self.cfg.bug));
             o.send(self.cfg.server, ApiMsg::Submit { transfer }.into());
             if self.cfg.max_retries > 0 {
                 o.set_timer(Timer::Retry, self.cfg.retry_timeout.clone());

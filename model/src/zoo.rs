@@ -45,6 +45,8 @@ pub fn catching_scenario(bug: Bug) -> &'static str {
         Bug::RetryNewId => "retry-crash",
         Bug::SessionsShareOutcome => "sessions",
         Bug::AnsweredBeforeFlush => "sessions",
+        Bug::SlowPathSkipsSignature => "rogue-client",
+        Bug::SignatureLeavesOutAmount => "rogue-client",
     }
 }
 

@@ -36,8 +36,9 @@ impl ServerActor {
         t: Transfer,
         fx: &mut Outbox,
     ) {
-        // 1. What can be refused without balances is refused at once (nothing to save).
-        if let Err(reason) = validate(&t, self.cfg.account(), self.n()) {
+        // 1. What can be refused without balances is refused at once (nothing to save): an
+        //    invalid transfer, and one its sender's owner did not sign.
+        if let Some(reason) = self.refusal(&t) {
             return reply(client, t.id, Outcome::Rejected { reason }, fx);
         }
         // 2. Exactly once: the session's last answered request gets its answer again, but a
@@ -88,6 +89,10 @@ impl ServerActor {
         // 4. Fast path: executed, staged, and flushed now or when the timer fires (armed by
         //    the first transfer staged).
         if self.available(st) >= w.transfer.amount {
+            if crate::bug!(self.cfg, SlowPathSkipsSignature) && !self.signed(&w.transfer) {
+                let reason = unsigned(&w.transfer);
+                return reply(client, w.transfer.id, Outcome::Rejected { reason }, fx);
+            }
             if crate::bug!(self.cfg, AnsweredBeforeFlush) {
                 reply(w.client, w.transfer.id, Outcome::Executed, fx);
             }
@@ -108,6 +113,25 @@ impl ServerActor {
         if !st.staged.is_empty() && self.all_in(st) {
             self.flush(st, true, fx);
         }
+    }
+
+    /// Why a transfer is refused before anything else is looked at: it is invalid, or its
+    /// sender's owner did not sign it. (`ignores_forever` asks the same.)
+    pub(super) fn refusal(&self, t: &Transfer) -> Option<Rejection> {
+        if let Err(reason) = validate(t, self.cfg.account(), self.n()) {
+            return Some(reason);
+        }
+        if !crate::bug!(self.cfg, SlowPathSkipsSignature) && !self.signed(t) {
+            return Some(unsigned(t));
+        }
+        None
+    }
+
+    /// Whether `t` carries its sender's owner's signature over its content (a seeded bug
+    /// leaves the amount out of what is signed).
+    fn signed(&self, t: &Transfer) -> bool {
+        let leave_out_amount = crate::bug!(self.cfg, SignatureLeavesOutAmount);
+        self.cfg.keys.verify(t, leave_out_amount)
     }
 
     /// Where a session's last outcome is kept: under its own session (a seeded bug keeps one
@@ -262,6 +286,15 @@ impl ServerState {
 
 fn reply(client: Id, id: TxId, outcome: Outcome, fx: &mut Outbox) {
     fx.send(client, ApiMsg::Outcome { id, outcome });
+}
+
+/// Why a transfer its sender's owner did not sign is refused (nothing else is done: an
+/// attacker learns no more than that).
+fn unsigned(t: &Transfer) -> Rejection {
+    Rejection::BadSignature {
+        id: t.id,
+        from: t.from,
+    }
 }
 
 /// One id never names two transfers: a second, different one under it is refused.

@@ -3,9 +3,11 @@
 use crate::bugs::Bug;
 use crate::ids::Account;
 use crate::ledger::{check_bank, BankError};
+use crate::signature::AccountKeys;
 use serde::{Deserialize, Serialize};
 use stateright::actor::Id;
 use std::ops::Range;
+use std::sync::Arc;
 use std::time::Duration;
 
 /// Which protocol the server runs.
@@ -61,13 +63,16 @@ pub struct ServerConfig {
     pub gather_timeout: Range<Duration>,
     /// The most transfers one fresh block carries; the rest of the pending transfers wait
     /// for the next height. Bounds a block to what one datagram carries (a block of 500
-    /// transfers is about 35 kB of JSON); the model checks the split with small bounds. A
+    /// transfers is about 50 kB of JSON); the model checks the split with small bounds. A
     /// PROMISE carries at most this many of the promiser's log, the oldest.
     pub max_block: usize,
     /// How long a server with fast-path transfers staged waits for its other sessions'
     /// requests before it saves and answers what it has (group commit; wall time). A server
     /// whose sessions are all in flushes at once, so a lone client never waits for it.
     pub flush_timeout: Range<Duration>,
+    /// How a transfer's signature is verified: the accounts' Ed25519 keys (deployed), or the
+    /// model's abstract rule (the model, and a server in conformance mode).
+    pub keys: Arc<AccountKeys>,
     /// A seeded bug to run with (the checker's bug zoo). Always `None` without the `bug-zoo`
     /// feature, where [`Bug`] has no values.
     pub bug: Option<Bug>,
@@ -75,7 +80,7 @@ pub struct ServerConfig {
 
 impl Default for ServerConfig {
     /// Server A of three (ids 0 to 2), 10 units each, `safe`, no ballot bound, blocks of at
-    /// most 500 transfers, and the deployment's timers: rounds retried after 400 to 800 ms,
+    /// most 200 transfers, and the deployment's timers: rounds retried after 400 to 800 ms,
     /// a 50 ms gather wait, a 1 ms flush wait.
     fn default() -> ServerConfig {
         ServerConfig {
@@ -88,6 +93,7 @@ impl Default for ServerConfig {
             gather_timeout: Duration::from_millis(50)..Duration::from_millis(51),
             max_block: ServerConfig::MAX_BLOCK,
             flush_timeout: ServerConfig::FLUSH_TIMEOUT,
+            keys: Arc::default(),
             bug: None,
         }
     }
@@ -106,6 +112,8 @@ pub enum ServerConfigError {
     EmptyTimeout,
     #[error("max_block must be at least 1 transfer")]
     NoBlockRoom,
+    #[error("keys: {keys} account keys for {servers} accounts")]
+    KeyCount { keys: usize, servers: usize },
 }
 
 impl ServerConfig {
@@ -131,11 +139,18 @@ impl ServerConfig {
         if self.max_block == 0 {
             return Err(ServerConfigError::NoBlockRoom);
         }
+        if let AccountKeys::Ed25519(keys) = &*self.keys {
+            if keys.len() != n {
+                let (keys, servers) = (keys.len(), n);
+                return Err(ServerConfigError::KeyCount { keys, servers });
+            }
+        }
         Ok(())
     }
 
-    /// The deployment's bound on a block: 500 transfers, which fit one datagram as JSON.
-    pub const MAX_BLOCK: usize = 500;
+    /// The deployment's bound on a block: 200 transfers, which fit one datagram as JSON with
+    /// their signatures (about 250 bytes each).
+    pub const MAX_BLOCK: usize = 200;
 
     /// The deployment's flush wait: 1 ms.
     pub const FLUSH_TIMEOUT: Range<Duration> =

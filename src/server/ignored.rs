@@ -10,7 +10,6 @@
 
 use super::{Phase, ServerActor, ServerState, Variant};
 use crate::ids::{Ballot, Height};
-use crate::ledger::validate;
 use crate::msg::{ApiMsg, Msg, PeerMsg};
 use stateright::actor::Id;
 
@@ -29,7 +28,7 @@ impl ServerActor {
             // A copy older than its session's last answer is dropped in silence (client_api
             // step 2).
             Msg::Api(ApiMsg::Submit { transfer }) => {
-                validate(transfer, self.cfg.account(), self.n()).is_ok()
+                self.refusal(transfer).is_none()
                     && (st.storage.last_outcomes.get(self.outcome_key(transfer.id)))
                         .is_some_and(|last| transfer.id.seq < last.transfer.id.seq)
             }

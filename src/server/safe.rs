@@ -407,12 +407,12 @@ mod tests {
     use crate::ledger::Transfer;
 
     fn t(client: u8, seq: u32) -> Transfer {
-        Transfer {
-            id: TxId::new(Account(client), seq),
-            from: Account(client),
-            to: Account((client + 1) % 3),
-            amount: 1,
-        }
+        Transfer::model_signed(
+            TxId::new(Account(client), seq),
+            Account(client),
+            Account((client + 1) % 3),
+            1,
+        )
     }
 
     #[test]

@@ -368,12 +368,7 @@ mod tests {
     #[test]
     fn outcomes_are_the_answers_not_how_often_they_changed() {
         let answered = |seq| Answered {
-            transfer: Transfer {
-                id: TxId::new(Account(0), seq),
-                from: Account(0),
-                to: Account(1),
-                amount: 1,
-            },
+            transfer: Transfer::model_signed(TxId::new(Account(0), seq), Account(0), Account(1), 1),
             outcome: Outcome::Executed,
         };
         let mut twice = Outcomes::default();

@@ -36,7 +36,7 @@ use std::path::{Path, PathBuf};
 /// The storage log, in the server's data directory.
 pub const FILE: &str = "paxchain.log";
 
-/// The whole-file JSON copy earlier versions kept; read once, then replaced by the log.
+/// The whole-file JSON copy earlier versions kept: refused (see `refuse_legacy`).
 pub const LEGACY_FILE: &str = "paxchain.storage";
 
 /// How a [`Store`] behaves.
@@ -108,10 +108,10 @@ impl Store {
         let path = dir.join(FILE);
         let found = match read_log(&path)? {
             Some(log) => Some(log),
-            None => match read_legacy(dir)? {
-                Some(s) => rewrite(&path, &s).map(|n| Some((s, n, n, false)))?,
-                None => None,
-            },
+            None => {
+                refuse_legacy(dir)?;
+                None
+            }
         };
         let mut store = Store {
             path,
@@ -225,35 +225,21 @@ fn read_log(path: &Path) -> Result<Option<(Storage, u64, u64, bool)>, StoreError
     Ok(Some((storage, scan.end, snapshot_len, scan.torn)))
 }
 
-/// The JSON copy an earlier version kept, if there is one. It kept one last outcome, that of
-/// the account's only client: the first session's.
-fn read_legacy(dir: &Path) -> Result<Option<Storage>, StoreError> {
-    #[derive(serde::Deserialize)]
-    struct Legacy {
-        promised: paxchain::Ballot,
-        accepted: Option<paxchain::msg::AcceptedBlock>,
-        chain: std::sync::Arc<paxchain::Chain>,
-        log: std::sync::Arc<paxchain::Log>,
-        last_outcome: Option<paxchain::server::Answered>,
-    }
+/// An earlier version's whole-file JSON copy, if one is there: refused, since its transfers
+/// carry no signatures (that version predates them, and the storage log) and a server must
+/// not start from storage it cannot vouch for.
+fn refuse_legacy(dir: &Path) -> Result<(), StoreError> {
     let path = dir.join(LEGACY_FILE);
-    let legacy: Legacy = match fs::read(&path) {
-        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| StoreError::Unreadable {
+    match fs::metadata(&path) {
+        Ok(_) => Err(StoreError::Unreadable {
             path,
-            why: format!("not a storage copy ({e})"),
-        })?,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(source) => return Err(StoreError::Io { path, source }),
-    };
-    Ok(Some(Storage {
-        promised: legacy.promised,
-        accepted: legacy.accepted,
-        chain: legacy.chain,
-        log: legacy.log,
-        last_outcomes: (legacy.last_outcome.into_iter())
-            .map(|answered| (paxchain::Session::FIRST, answered))
-            .collect(),
-    }))
+            why: "a storage copy of a version before signed transfers and the storage log; \
+                  this build cannot use it (start from an empty data directory)"
+                .into(),
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+        Err(source) => Err(StoreError::Io { path, source }),
+    }
 }
 
 fn encode(changes: &[change::Change]) -> Vec<u8> {

@@ -1,7 +1,7 @@
 //! The storage log against crashes, damage and growth.
 
 use super::*;
-use paxchain::{Account, Ballot, Block, Height, Outcome, Session, Transfer, TxId};
+use paxchain::{Account, Ballot, Block, Height, Transfer, TxId};
 use std::sync::Arc;
 
 /// A fresh directory for one test.
@@ -18,11 +18,13 @@ fn grown(s: &Storage, n: u32) -> Storage {
     let tip = chain.tip().clone();
     let round = tip.height.0 + 1;
     let transfers = (0..n)
-        .map(|i| Transfer {
-            id: TxId::new(Account(0), round * 1000 + i),
-            from: Account(0),
-            to: Account(1),
-            amount: 1,
+        .map(|i| {
+            Transfer::model_signed(
+                TxId::new(Account(0), round * 1000 + i),
+                Account(0),
+                Account(1),
+                1,
+            )
         })
         .collect();
     let block = Block::new(
@@ -206,10 +208,9 @@ fn compaction_bounds_the_log_and_keeps_the_last_save() {
 }
 
 #[test]
-fn an_earlier_versions_copy_is_taken_over() {
+fn an_earlier_versions_copy_is_refused_with_a_clear_error() {
     let d = dir("legacy");
-    // As the version before the storage log wrote it: one last outcome, ids without a
-    // session.
+    // As the version before the storage log wrote it: one last outcome, no signatures.
     let paid =
         serde_json::json!({"id": {"client": "B", "seq": 4}, "from": "B", "to": "A", "amount": 2});
     let text = serde_json::json!({
@@ -220,26 +221,11 @@ fn an_earlier_versions_copy_is_taken_over() {
         "last_outcome": {"transfer": paid, "outcome": "Executed"},
     });
     fs::write(d.join(LEGACY_FILE), serde_json::to_vec(&text).unwrap()).unwrap();
-    let (_, found) = Store::open(&d, StoreOptions::default()).unwrap();
-    let found = found.expect("taken over");
-    let paid: Transfer = serde_json::from_value(paid).unwrap();
-    assert_eq!(found.promised, Ballot::new(3, 1));
-    assert_eq!(found.log.to_vec(), vec![paid.clone()]);
-    let answered = found
-        .last_outcomes
-        .get(Session::FIRST)
-        .expect("the one outcome");
-    assert_eq!(
-        (&answered.transfer, &answered.outcome),
-        (&paid, &Outcome::Executed)
-    );
-    assert_eq!(read(&d).unwrap(), Some(found), "now in the log");
-    fs::write(d.join(LEGACY_FILE), b"garbage").unwrap();
-    fs::remove_file(d.join(FILE)).unwrap();
-    assert!(
-        Store::open(&d, StoreOptions::default()).is_err(),
-        "an unreadable copy is refused"
-    );
+    let e = Store::open(&d, StoreOptions::default())
+        .err()
+        .expect("refused");
+    assert!(e.to_string().contains("before signed transfers"), "{e}");
+    assert!(!d.join(FILE).exists(), "nothing written over it");
     fs::remove_dir_all(&d).unwrap();
 }
 
@@ -248,12 +234,8 @@ fn an_earlier_versions_copy_is_taken_over() {
 #[test]
 fn a_save_of_a_long_log_writes_what_changed_in_it() {
     let d = dir("long-log");
-    let t = |seq: u32| Transfer {
-        id: TxId::new(Account(0), seq),
-        from: Account(0),
-        to: Account(1),
-        amount: 1,
-    };
+    let t =
+        |seq: u32| Transfer::model_signed(TxId::new(Account(0), seq), Account(0), Account(1), 1);
     let mut s = Storage::default();
     let log = Arc::make_mut(&mut s.log);
     (1..=20_000).for_each(|seq| log.push(t(seq)));

@@ -27,7 +27,7 @@ pub struct Failure {
 }
 
 /// The checks' names, in order.
-pub const CHECKS: [&str; 7] = [
+pub const CHECKS: [&str; 8] = [
     "1 identical chains with valid links",
     "2 every executed transfer kept exactly once",
     "3 nothing refused or never submitted in a chain",
@@ -35,6 +35,7 @@ pub const CHECKS: [&str; 7] = [
     "5 money conserved",
     "6 reported balances equal chain plus log",
     "7 every request after the heal answered",
+    "8 the chain audits: every transfer signed by its owner",
 ];
 
 /// Runs every check; the failures, empty when the run passed.
@@ -231,12 +232,7 @@ mod tests {
     /// A one-block chain holding `r`'s transfer.
     fn chain_of(r: &Record) -> Vec<Block> {
         let g = Block::genesis();
-        let t = Transfer {
-            id: r.id,
-            from: r.from,
-            to: r.to,
-            amount: r.amount,
-        };
+        let t = Transfer::model_signed(r.id, r.from, r.to, r.amount);
         let b = Block::new(Height(1), Ballot::new(1, 0), g.hash, vec![t]);
         vec![g, b]
     }

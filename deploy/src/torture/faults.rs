@@ -34,8 +34,9 @@ pub enum Fault {
     Reorder,
     /// Cut the servers into a minority and a majority.
     Partition,
-    /// Send servers random bytes from their peers' addresses, and well-formed peer
-    /// messages from an address outside the cluster.
+    /// Send servers random bytes from their peers' addresses, and from an address outside
+    /// the cluster well-formed peer messages and well-formed transfers their owners did not
+    /// sign (an attacker's key, under the account's name).
     Garbage,
 }
 
@@ -316,13 +317,29 @@ fn leader(demo: &Demo) -> Option<usize> {
 /// A well-formed PREPARE with a high ballot, sent to server `to` from an address outside
 /// the cluster: a server must ignore it.
 fn forge_from_outside(demo: &Demo, to: usize, round: u32) {
-    let msg = paxchain::Msg::Peer(paxchain::PeerMsg::Prepare {
+    let prepare = paxchain::Msg::Peer(paxchain::PeerMsg::Prepare {
         ballot: paxchain::Ballot::new(round, 0),
         height: paxchain::Height(1),
     });
-    let bytes = crate::wire::encode_msg(&msg);
+    // A transfer of one unit from `to`'s account, under a session the load never uses,
+    // signed by an attacker: check 3 fails if it ever reaches a chain.
+    let (owner, n) = (paxchain::Account::of_server(to), demo.cluster.servers.len());
+    let id = paxchain::TxId {
+        client: owner,
+        session: paxchain::Session(250),
+        seq: round,
+    };
+    let receiver = paxchain::Account::of_server((to + 1) % n);
+    let transfer = paxchain::Transfer::model_signed(id, owner, receiver, 1);
+    let transfer = paxchain::signature::sign(transfer, &crate::keys::generate());
+    let submit = paxchain::Msg::Api(paxchain::ApiMsg::Submit { transfer });
     if let Ok(s) = std::net::UdpSocket::bind("127.0.0.1:0") {
-        let _ = s.send_to(&bytes, demo.cluster.servers[to].addr);
+        for msg in [prepare, submit] {
+            let _ = s.send_to(
+                &crate::wire::encode_msg(&msg),
+                demo.cluster.servers[to].addr,
+            );
+        }
     }
 }
 

@@ -5,6 +5,7 @@
 
 use crate::cluster::Cluster;
 use crate::UdpClient;
+use ed25519_zebra::SigningKey;
 use paxchain::{Account, Outcome, Rejection, Session, TxId};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -95,7 +96,7 @@ pub fn submit(c: &mut UdpClient, to: Account, amount: u64, kind: Kind, t0: Insta
 /// in `sent`; returns its records.
 pub fn client(
     cluster: &Cluster,
-    (me, session): (usize, Session),
+    (me, session, key): (usize, Session, SigningKey),
     seed: u64,
     t0: Instant,
     stop: &AtomicBool,
@@ -107,7 +108,7 @@ pub fn client(
     let mut records = Vec::new();
     let mut c = loop {
         match UdpClient::connect_session(cluster, Account::of_server(me), session) {
-            Ok(c) => break c,
+            Ok(c) => break c.with_key(key.clone()),
             Err(_) if !stop.load(Ordering::Relaxed) => {
                 std::thread::sleep(Duration::from_millis(50))
             }

@@ -29,17 +29,13 @@ fn server(index: usize, variant: Variant) -> ServerActor {
         round_timeout: Duration::ZERO..Duration::from_millis(1),
         gather_timeout: Duration::ZERO..Duration::from_millis(1),
         flush_timeout: Duration::ZERO..Duration::from_millis(1),
+        keys: Arc::default(),
         bug: None,
     })
 }
 
 fn tx(from: Account, seq: u32, to: Account, amount: u64) -> Transfer {
-    Transfer {
-        id: TxId::new(from, seq),
-        from,
-        to,
-        amount,
-    }
+    Transfer::model_signed(TxId::new(from, seq), from, to, amount)
 }
 
 /// Delivers `msg` from `src`; returns the new state (or `None` if unchanged) and the effects.

@@ -12,14 +12,12 @@ fn rich_a() -> ServerActor {
 
 /// Transfer `seq` of A's session `session` to B.
 fn of(session: u8, seq: u32, amount: u64) -> Transfer {
-    Transfer {
-        id: TxId {
-            client: A,
-            session: Session(session),
-            seq,
-        },
-        ..tx(A, seq, B, amount)
-    }
+    let id = TxId {
+        client: A,
+        session: Session(session),
+        seq,
+    };
+    Transfer::model_signed(id, A, B, amount)
 }
 
 /// The address of session `s`'s client.
@@ -129,10 +127,7 @@ fn a_staged_transfer_is_retried_moved_refused_or_replaced_as_a_waiting_one_is() 
     assert!(cmds.is_empty());
     assert_eq!(moved.unwrap().staged[0].client, Id::from(201));
     // A different transfer under its id is refused, and nothing changes.
-    let other = Transfer {
-        to: C,
-        ..of(1, 1, 1)
-    };
+    let other = Transfer::model_signed(of(1, 1, 1).id, A, C, 1);
     let (changed, cmds) = deliver(&a, &st, at(1), submit(other));
     assert!(changed.is_none());
     assert_eq!(
@@ -287,4 +282,45 @@ fn a_bounded_block_takes_a_prefix_of_a_log_of_interleaved_sessions() {
     assert_eq!(st.storage.log.to_vec(), executed[4..].to_vec());
     let marks = st.storage.log.marks();
     assert_eq!((marks.trimmed, marks.rewritten), (4, 0), "{marks:?}");
+}
+
+/// A transfer its sender's owner did not sign is refused at once, whatever path its amount
+/// would take, and nothing changes: not the balance, not the session's outcome.
+#[test]
+fn a_transfer_not_signed_by_its_owner_is_refused_and_changes_nothing() {
+    let a = rich_a();
+    let st = start(&a);
+    let signed = of(0, 1, 1);
+    let altered = Transfer {
+        amount: 2,
+        ..signed.clone()
+    };
+    let bad = |t: &Transfer| {
+        let reason = Rejection::BadSignature { id: t.id, from: A };
+        answer(at(0), t.id, Outcome::Rejected { reason })
+    };
+    for forged in [
+        altered,
+        Transfer {
+            amount: 50,
+            ..signed.clone()
+        },
+    ] {
+        let (changed, cmds) = deliver(&a, &st, at(0), submit(forged.clone()));
+        assert!(changed.is_none(), "nothing executed, staged or waiting");
+        assert_eq!(sent(&cmds), vec![bad(&forged)]);
+    }
+    // Deployed keys: the model's signature is no signature, and A's own key's is.
+    let key = ed25519_zebra::SigningKey::from([9u8; 32]);
+    let mut deployed = a.clone();
+    let others = [[1u8; 32], [2u8; 32]].map(|k| (&ed25519_zebra::SigningKey::from(k)).into());
+    let keys = crate::AccountKeys::Ed25519(vec![(&key).into(), others[0], others[1]]);
+    Arc::make_mut(&mut deployed.cfg).keys = Arc::new(keys);
+    let (changed, cmds) = deliver(&deployed, &st, at(0), submit(signed.clone()));
+    assert!(changed.is_none());
+    assert_eq!(sent(&cmds), vec![bad(&signed)]);
+    let real = crate::signature::sign(signed, &key);
+    let (changed, cmds) = deliver(&deployed, &st, at(0), submit(real.clone()));
+    assert!(changed.is_some());
+    assert_eq!(sent(&cmds), vec![answer(at(0), real.id, Outcome::Executed)]);
 }

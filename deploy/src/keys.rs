@@ -1,0 +1,214 @@
+//! Account keys for people: key files, their permissions, and the keys of a local cluster.
+//!
+//! Each account has an Ed25519 key pair. Its public half goes in the cluster file
+//! (`account_key` of its server's entry), where every server reads it to verify the
+//! account's transfers; its secret half is a key file only its owner can read, from which
+//! the owner's client signs (`paxchain keygen` writes one, `paxchain prompt --key-file`
+//! reads it). A key file is one line: the 32-byte secret seed in hex.
+//!
+//! A missing, unreadable or badly permissioned key file, or one whose public key is not the
+//! account's in the cluster file, is a clear error before anything is sent.
+
+use crate::cluster::Cluster;
+use ed25519_zebra::{SigningKey, VerificationKey};
+use paxchain::signature::{hex, unhex};
+use paxchain::Account;
+use rand::Rng;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// Why a key could not be made or used.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    #[error("key file {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("key file {path} can be read by others (mode {mode:o}); `chmod 600 {path}`")]
+    Permissions { path: PathBuf, mode: u32 },
+    #[error("key file {path} is not a key: one line of 64 hex digits expected")]
+    NotAKey { path: PathBuf },
+    #[error("key file {path} is not account {account}'s: its public key {found} is not the cluster file's {expected}")]
+    Mismatch {
+        path: PathBuf,
+        account: Account,
+        found: String,
+        expected: String,
+    },
+    #[error("the cluster file gives no key for account {0} (run `paxchain keygen` and add `account_key`)")]
+    NoClusterKey(Account),
+}
+
+/// A new secret key, from the operating system's randomness (through `rand`'s thread-local
+/// generator, a CSPRNG seeded by the OS).
+pub fn generate() -> SigningKey {
+    SigningKey::from(rand::rng().random::<[u8; 32]>())
+}
+
+/// The public key of a secret one, in the cluster file's form (hex).
+pub fn public_hex(key: &SigningKey) -> String {
+    hex(&<[u8; 32]>::from(VerificationKey::from(key)))
+}
+
+/// Writes `key` to a new file at `path`, readable and writable by its owner only. An existing
+/// file is never overwritten.
+pub fn write(path: &Path, key: &SigningKey) -> Result<(), KeyError> {
+    let io = |source| KeyError::Io {
+        path: path.into(),
+        source,
+    };
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut f = options.open(path).map_err(io)?;
+    let seed: [u8; 32] = key.as_ref().try_into().expect("a seed is 32 bytes");
+    writeln!(f, "{}", hex(&seed)).map_err(io)?;
+    f.sync_all().map_err(io)
+}
+
+/// Reads the key file at `path`, refusing one that others can read.
+pub fn read(path: &Path) -> Result<SigningKey, KeyError> {
+    let io = |source| KeyError::Io {
+        path: path.into(),
+        source,
+    };
+    let meta = std::fs::metadata(path).map_err(io)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = meta.permissions().mode() & 0o777;
+        if mode & 0o077 != 0 {
+            return Err(KeyError::Permissions {
+                path: path.into(),
+                mode,
+            });
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = meta;
+    let text = std::fs::read_to_string(path).map_err(io)?;
+    let seed = unhex(text.trim()).and_then(|b| <[u8; 32]>::try_from(b).ok());
+    seed.map(SigningKey::from)
+        .ok_or(KeyError::NotAKey { path: path.into() })
+}
+
+/// Reads `account`'s key file and checks it against the cluster file's public key.
+pub fn read_for(path: &Path, cluster: &Cluster, account: Account) -> Result<SigningKey, KeyError> {
+    let key = read(path)?;
+    let expected = (cluster.server_of(account))
+        .and_then(|s| s.account_key.clone())
+        .ok_or(KeyError::NoClusterKey(account))?;
+    let found = public_hex(&key);
+    if found != expected.to_ascii_lowercase() {
+        return Err(KeyError::Mismatch {
+            path: path.into(),
+            account,
+            found,
+            expected,
+        });
+    }
+    Ok(key)
+}
+
+/// The secret keys of a local cluster's accounts, by account index: what a demo, a torture
+/// run or a test holds for all its clients.
+#[derive(Clone, Default)]
+pub struct Keyring(Vec<SigningKey>);
+
+impl Keyring {
+    /// New keys for `n` accounts, written to `dir/A.key`, `dir/B.key`, ... (owner-only), and
+    /// their public halves put in `cluster`.
+    pub fn create(dir: &Path, cluster: &mut Cluster) -> Result<Keyring, KeyError> {
+        std::fs::create_dir_all(dir).map_err(|source| KeyError::Io {
+            path: dir.into(),
+            source,
+        })?;
+        let mut keys = Vec::new();
+        for (i, entry) in cluster.servers.iter_mut().enumerate() {
+            let key = generate();
+            let path = Keyring::file(dir, Account::of_server(i));
+            let _ = std::fs::remove_file(&path);
+            write(&path, &key)?;
+            entry.account_key = Some(public_hex(&key));
+            keys.push(key);
+        }
+        Ok(Keyring(keys))
+    }
+
+    /// The key file of `account` in a keyring's directory.
+    pub fn file(dir: &Path, account: Account) -> PathBuf {
+        dir.join(format!("{account}.key"))
+    }
+
+    /// `account`'s secret key, if the keyring holds it.
+    pub fn get(&self, account: Account) -> Option<&SigningKey> {
+        self.0.get(account.index())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn dir(name: &str) -> PathBuf {
+        let d = std::env::temp_dir().join(format!("paxchain-keys-{name}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&d);
+        std::fs::create_dir_all(&d).unwrap();
+        d
+    }
+
+    #[test]
+    fn a_key_file_is_owner_only_and_read_back_as_written() {
+        let d = dir("roundtrip");
+        let path = d.join("a.key");
+        let key = generate();
+        write(&path, &key).unwrap();
+        assert_eq!(public_hex(&read(&path).unwrap()), public_hex(&key));
+        assert!(write(&path, &generate()).is_err(), "never overwritten");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600);
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
+            let e = read(&path).unwrap_err();
+            assert!(e.to_string().contains("chmod 600"), "{e}");
+        }
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    #[test]
+    fn missing_garbled_and_foreign_keys_are_clear_errors() {
+        let d = dir("errors");
+        let e = read(&d.join("none.key")).unwrap_err();
+        assert!(matches!(e, KeyError::Io { .. }), "{e}");
+        let garbled = d.join("garbled.key");
+        write_raw(&garbled, b"not hex at all\n");
+        assert!(matches!(read(&garbled), Err(KeyError::NotAKey { .. })));
+        let mut cluster = Cluster::local(2, 7000, 10);
+        let ring = Keyring::create(&d, &mut cluster).unwrap();
+        let a = Keyring::file(&d, Account(0));
+        assert_eq!(
+            public_hex(&read_for(&a, &cluster, Account(0)).unwrap()),
+            public_hex(ring.get(Account(0)).unwrap())
+        );
+        let e = read_for(&a, &cluster, Account(1)).unwrap_err();
+        assert!(e.to_string().contains("not account B's"), "{e}");
+        cluster.servers[1].account_key = None;
+        assert!(matches!(
+            read_for(&a, &cluster, Account(1)),
+            Err(KeyError::NoClusterKey(_))
+        ));
+        std::fs::remove_dir_all(&d).unwrap();
+    }
+
+    fn write_raw(path: &Path, bytes: &[u8]) {
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        options.open(path).unwrap().write_all(bytes).unwrap();
+    }
+}
