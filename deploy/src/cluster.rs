@@ -185,8 +185,13 @@ impl Cluster {
             path: shown.clone(),
             source,
         })?;
-        let cluster: Cluster = toml::from_str(&text).map_err(|e| ClusterError::Parse {
-            path: shown,
+        Cluster::parse(&text, &shown)
+    }
+
+    /// A cluster file's text, validated; `shown` names it in errors.
+    pub fn parse(text: &str, shown: &str) -> Result<Cluster, ClusterError> {
+        let cluster: Cluster = toml::from_str(text).map_err(|e| ClusterError::Parse {
+            path: shown.to_string(),
             source: Box::new(e),
         })?;
         cluster.validate()?;

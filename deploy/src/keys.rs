@@ -88,10 +88,15 @@ pub fn read(path: &Path) -> Result<SigningKey, KeyError> {
     }
     #[cfg(not(unix))]
     let _ = meta;
-    let text = std::fs::read_to_string(path).map_err(io)?;
+    let text = std::fs::read(path).map_err(io)?;
+    parse(&text).ok_or(KeyError::NotAKey { path: path.into() })
+}
+
+/// A key file's bytes as a key, if they are one: 64 hex digits, and whitespace around them.
+pub fn parse(bytes: &[u8]) -> Option<SigningKey> {
+    let text = std::str::from_utf8(bytes).ok()?;
     let seed = unhex(text.trim()).and_then(|b| <[u8; 32]>::try_from(b).ok());
     seed.map(SigningKey::from)
-        .ok_or(KeyError::NotAKey { path: path.into() })
 }
 
 /// Reads `account`'s key file and checks it against the cluster file's public key.

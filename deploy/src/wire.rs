@@ -48,6 +48,8 @@ pub enum WireError {
     Json(#[from] serde_json::Error),
     #[error("a binary peer message that does not decode ({0})")]
     Binary(#[from] postcard::Error),
+    #[error("{0} bytes: longer than any message ({MAX_DATAGRAM}), refused unread")]
+    TooLong(usize),
 }
 
 /// The datagram's bytes.
@@ -59,8 +61,15 @@ pub fn encode(d: &Datagram) -> Result<Vec<u8>, WireError> {
     })
 }
 
+/// The longest datagram parsed: every message a server or client sends fits well below it
+/// (src/msg.rs tests the fullest), so a longer one is refused before any parsing.
+pub const MAX_DATAGRAM: usize = 60_000;
+
 /// Parses a datagram; for text, the error is the protocol parser's, the one a person needs.
 pub fn parse(b: &[u8]) -> Result<Datagram, WireError> {
+    if b.len() > MAX_DATAGRAM {
+        return Err(WireError::TooLong(b.len()));
+    }
     if let Some((&PEER_TAG, rest)) = b.split_first() {
         let m = postcard::from_bytes::<PeerMsg>(rest)?;
         return Ok(Datagram::Protocol(Msg::Peer(m)));
@@ -133,7 +142,9 @@ mod tests {
         let e = decode(&[PEER_TAG, 0xff, 0xff, 0xff]).unwrap_err();
         assert!(matches!(e, WireError::Binary(_)), "{e}");
         assert!(decode(&[PEER_TAG]).is_err(), "a tag alone");
-        assert!(malformed_datagrams() >= before + 4);
+        let long = vec![b' '; MAX_DATAGRAM + 1];
+        assert!(matches!(decode(&long), Err(WireError::TooLong(n)) if n == MAX_DATAGRAM + 1));
+        assert!(malformed_datagrams() >= before + 5);
     }
 
     /// Every kind of message, every field populated, comes out of the wire codec as it went

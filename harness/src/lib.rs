@@ -8,12 +8,15 @@
 //! - [`compare`]: what "the same" means for a server's state and for the network.
 //! - [`traces`]: what is replayed (the checker's JSON, or random walks) and the verdict.
 //! - [`coverage`]: what replayed random walks of the model covered.
+//! - [`fuzz`]: every decoder of outside bytes fed mutated inputs: a value or an error, never
+//!   a panic or a hang.
 //!
 //! The harness writes no protocol logic: the model decides what happens, the unchanged
 //! `paxchain` binary does it, and the harness moves opaque datagrams between them.
 
 pub mod compare;
 pub mod coverage;
+pub mod fuzz;
 pub mod relay;
 pub mod replay;
 pub mod traces;

@@ -204,25 +204,48 @@ fn read_log(path: &Path) -> Result<Option<(Storage, u64, u64, bool)>, StoreError
             })
         }
     };
-    let bad = |why: String| StoreError::Unreadable {
-        path: path.into(),
-        why,
-    };
-    let scan = frame::scan(&bytes).map_err(|e| bad(e.to_string()))?;
+    parse_log(&bytes)
+        .map(Some)
+        .map_err(|why| StoreError::Unreadable {
+            path: path.into(),
+            why,
+        })
+}
+
+/// A log's bytes replayed: the storage, the length of its whole records, its first record's
+/// length, and whether a torn record followed them; or why they are no log.
+fn parse_log(bytes: &[u8]) -> Result<(Storage, u64, u64, bool), String> {
+    let scan = frame::scan(bytes).map_err(|e| e.to_string())?;
     let mut storage = Storage::default();
     let mut snapshot_len = frame::MAGIC.len() as u64;
     for (i, (offset, payload)) in scan.records.iter().enumerate() {
-        let changes: Vec<change::Change> = postcard::from_bytes(payload).map_err(|e| {
-            bad(format!(
-                "the record at byte {offset} passes its checksum but does not decode ({e})"
-            ))
+        let changes = decode_record(payload).map_err(|e| {
+            format!("the record at byte {offset} passes its checksum but does not decode ({e})")
         })?;
         if i == 0 {
             snapshot_len += (frame::HEADER + payload.len()) as u64;
         }
         change::apply(&mut storage, changes);
     }
-    Ok(Some((storage, scan.end, snapshot_len, scan.torn)))
+    Ok((storage, scan.end, snapshot_len, scan.torn))
+}
+
+/// One record's bytes (before framing).
+pub fn encode_record(changes: &[change::Change]) -> Vec<u8> {
+    encode(changes)
+}
+
+/// One record's changes.
+pub fn decode_record(payload: &[u8]) -> Result<Vec<change::Change>, postcard::Error> {
+    postcard::from_bytes(payload)
+}
+
+/// What a log's bytes hold, checked as a server starting from them checks them (its chain
+/// must link); the error says why not. For tools and the fuzzer: nothing is read or written.
+pub fn decode(bytes: &[u8]) -> Result<Storage, String> {
+    let (storage, ..) = parse_log(bytes)?;
+    storage.chain.check_links().map_err(|e| e.to_string())?;
+    Ok(storage)
 }
 
 /// An earlier version's whole-file JSON copy, if one is there: refused, since its transfers
