@@ -449,3 +449,61 @@ fn a_real_server_refuses_transfers_their_owner_did_not_sign() {
     a.resume().unwrap();
     assert_eq!(a.transfer(B, 1).unwrap().1, Outcome::Executed);
 }
+
+/// Peer datagrams are sealed: a real server drops, counts and does not answer a peer message
+/// with no seal, one sealed with a key that is not its peer's, and an authentic one captured
+/// on its way to another server; the same authentic one sent to its own receiver is taken.
+#[test]
+fn a_real_server_drops_and_counts_forged_and_misdirected_peer_datagrams() {
+    use paxchain::{ApiMsg, Ballot, Height, Msg, PeerMsg};
+    use paxchain_deploy::peers::{public, secret, PeerKeys};
+    use paxchain_deploy::wire::{encode, encode_msg, Datagram};
+    let demo = start("peers", 3, 10);
+    let a = client(&demo, A);
+    let (_, before) = a.dropped(A).expect("A answers a monitor");
+    assert_eq!(before, 0);
+    let prepare = PeerMsg::Prepare {
+        ballot: Ballot::new(5, 1),
+        height: Height(1),
+    };
+    let payload = postcard::to_allocvec(&prepare).unwrap();
+    let publics: Vec<_> = (0..3)
+        .map(|i| public(&secret(demo.keys.server(i).unwrap())))
+        .collect();
+    let b_keys = PeerKeys::derive(1, &secret(demo.keys.server(1).unwrap()), &publics);
+    let outsider = PeerKeys::derive(1, &secret([42; 32]), &publics);
+    let forged = [
+        encode_msg(&Msg::Peer(prepare.clone())),
+        encode(&Datagram::Sealed(outsider.seal(0, payload.clone()))).unwrap(),
+        encode(&Datagram::Sealed(b_keys.seal(2, payload.clone()))).unwrap(),
+    ];
+    let socket = UdpSocket::bind("127.0.0.1:0").unwrap();
+    socket
+        .set_read_timeout(Some(Duration::from_millis(200)))
+        .unwrap();
+    let to_a = a.server(A).unwrap();
+    for bytes in &forged {
+        socket.send_to(bytes, to_a).unwrap();
+    }
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while a.dropped(A).unwrap().1 < 3 && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(a.dropped(A).unwrap().1, 3, "each forgery counted");
+    let mut buf = [0u8; 1024];
+    assert!(socket.recv_from(&mut buf).is_err(), "and none answered");
+    let promised = |c: &UdpClient| match c.status(A).unwrap() {
+        ApiMsg::Status { promised, .. } => promised,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(promised(&a), Ballot::ZERO, "nothing believed");
+    // B's authentic PREPARE to A, sent to A: A promises (and answers B, not us).
+    let authentic = encode(&Datagram::Sealed(b_keys.seal(0, payload))).unwrap();
+    socket.send_to(&authentic, to_a).unwrap();
+    let deadline = Instant::now() + Duration::from_secs(2);
+    while promised(&a) != Ballot::new(5, 1) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    assert_eq!(promised(&a), Ballot::new(5, 1));
+    assert_eq!(a.dropped(A).unwrap().1, 3);
+}

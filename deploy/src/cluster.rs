@@ -16,6 +16,7 @@
 //! account = "A"
 //! addr = "127.0.0.1:7001"
 //! account_key = "3b6a...e8"  # account A's public key (`paxchain keygen` prints it)
+//! server_key = "9f01...4c"   # server A's public key (`paxchain keygen --server`)
 //! # bind = "127.0.0.1:7101" # listen here instead, when something relays `addr` to it
 //! ```
 //!
@@ -49,6 +50,10 @@ pub struct ServerEntry {
     /// transfers against it. A cluster without keys runs only in conformance mode.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub account_key: Option<String>,
+    /// The server's X25519 public key, in hex: its peers derive their MAC keys with it
+    /// (crate::peers). A cluster without them runs only in conformance mode.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_key: Option<String>,
 }
 
 impl ServerEntry {
@@ -150,7 +155,7 @@ pub enum ClusterError {
     },
     #[error("{field}: must be at least 1")]
     Zero { field: &'static str },
-    #[error("servers[{index}].account_key: {why}")]
+    #[error("servers[{index}]: {why}")]
     BadKey { index: usize, why: &'static str },
 }
 
@@ -173,6 +178,7 @@ impl Cluster {
                     addr: SocketAddrV4::new([127, 0, 0, 1].into(), first_port + i as u16),
                     bind: None,
                     account_key: None,
+                    server_key: None,
                 })
                 .collect(),
         }
@@ -226,6 +232,7 @@ impl Cluster {
             }
         }
         self.account_keys()?;
+        self.server_keys()?;
         for (field, value) in [
             ("round_timeout_ms", self.round_timeout_ms),
             ("flush_timeout_us", self.flush_timeout_us),
@@ -263,6 +270,25 @@ impl Cluster {
             let bytes = unhex(text).and_then(|b| <[u8; 32]>::try_from(b).ok());
             let bytes = bytes.ok_or(bad("not 64 hex digits"))?;
             VerificationKey::try_from(bytes).map_err(|_| bad("not an Ed25519 public key"))
+        });
+        keys.collect::<Result<Vec<_>, _>>().map(Some)
+    }
+
+    /// Every server's public key, if the file gives them (all or none).
+    pub fn server_keys(&self) -> Result<Option<Vec<x25519_dalek::PublicKey>>, ClusterError> {
+        if self.servers.iter().all(|s| s.server_key.is_none()) {
+            return Ok(None);
+        }
+        let keys = self.servers.iter().enumerate().map(|(index, s)| {
+            let bad = |why| ClusterError::BadKey { index, why };
+            let text = s
+                .server_key
+                .as_deref()
+                .ok_or(bad("server_key missing, where others are given"))?;
+            let bytes = unhex(text).and_then(|b| <[u8; 32]>::try_from(b).ok());
+            Ok(x25519_dalek::PublicKey::from(
+                bytes.ok_or(bad("server_key is not 64 hex digits"))?,
+            ))
         });
         keys.collect::<Result<Vec<_>, _>>().map(Some)
     }

@@ -25,9 +25,10 @@
 //! the host's [`Store`] (the storage log, crate::storage) and not to the runtime, whose
 //! own file is rewritten whole and unsynced. Only the harness's datagrams are handled here.
 
+use crate::peers::{PeerKeys, Sealed};
 use crate::storage::Store;
 use crate::wire::Datagram;
-use paxchain::{ServerActor, ServerState, Storage, Timer};
+use paxchain::{Msg, PeerMsg, ServerActor, ServerState, Storage, Timer};
 use serde::{Deserialize, Serialize};
 use stateright::actor::{Actor, Command, Id, Out};
 use std::borrow::Cow;
@@ -83,6 +84,10 @@ pub struct Host {
     /// Where saves go, and what the server restarts from. Without one (unit tests), saves
     /// are handed to the runtime as commands.
     storage: Option<HostStorage>,
+    /// The keys this server shares with each peer: with them every peer datagram leaves
+    /// sealed and must arrive sealed (crate::peers). Without (conformance mode), peers are
+    /// known by their addresses alone, as the model knows them.
+    peers: Option<Arc<PeerKeys>>,
 }
 
 /// A host's durable storage: the log, and what it held when the server started.
@@ -92,12 +97,13 @@ struct HostStorage {
     restored: Option<Storage>,
 }
 
-/// Since the process started: the protocol datagrams and fired timers handled, and the
-/// protocol datagrams sent.
+/// Since the process started: the protocol datagrams and fired timers handled, the protocol
+/// datagrams sent, and the peer datagrams dropped as not authentic.
 #[derive(Default)]
 struct Counts {
     handled: AtomicU64,
     sent: AtomicU64,
+    unauthenticated: AtomicU64,
 }
 
 impl Host {
@@ -107,6 +113,15 @@ impl Host {
             mode,
             counts: Arc::default(),
             storage: None,
+            peers: None,
+        }
+    }
+
+    /// The host, sealing and opening peer datagrams with `keys`.
+    pub fn with_peers(self, keys: PeerKeys) -> Host {
+        Host {
+            peers: Some(Arc::new(keys)),
+            ..self
         }
     }
 
@@ -148,7 +163,7 @@ impl Host {
             match c {
                 Command::Send(dst, msg) => {
                     self.counts.sent.fetch_add(1, Ordering::Relaxed);
-                    o.send(dst, Datagram::Protocol(msg))
+                    o.send(dst, self.outgoing(dst, msg))
                 }
                 Command::SetTimer(timer, range) => o.set_timer(timer, range),
                 Command::CancelTimer(timer) => o.cancel_timer(timer),
@@ -185,17 +200,53 @@ impl Actor for Host {
         d: Datagram,
         o: &mut Out<Self>,
     ) {
-        let request = match d {
-            Datagram::Protocol(msg) => {
-                self.counts.handled.fetch_add(1, Ordering::Relaxed);
-                let mut out = Out::new();
-                self.server.on_msg(id, state, src, msg, &mut out);
-                return self.forward(out, o);
+        let (src, msg) = match d {
+            Datagram::Protocol(Msg::Peer(_)) if self.peers.is_some() => {
+                return self.drop_unauthentic("a peer message without a seal");
             }
-            Datagram::Harness(request) => request,
-            // A server asks the harness nothing; a reply to it is a stray datagram.
-            Datagram::HarnessReply(_) => return,
+            Datagram::Protocol(msg) => (src, msg),
+            Datagram::Sealed(sealed) => match self.open(&sealed) {
+                Ok(opened) => opened,
+                Err(why) => return self.drop_unauthentic(&why),
+            },
+            Datagram::Harness(request) => return self.on_harness(id, state, src, request, o),
+            Datagram::Monitor => {
+                let dropped = Datagram::Dropped {
+                    malformed: crate::wire::malformed_datagrams(),
+                    unauthenticated: self.counts.unauthenticated.load(Ordering::Relaxed),
+                };
+                return o.send(src, dropped);
+            }
+            // A server asks nothing of the harness or of monitors; their answers are strays.
+            Datagram::HarnessReply(_) | Datagram::Dropped { .. } => return,
         };
+        self.counts.handled.fetch_add(1, Ordering::Relaxed);
+        let mut out = Out::new();
+        self.server.on_msg(id, state, src, msg, &mut out);
+        self.forward(out, o)
+    }
+
+    fn on_timeout(&self, id: Id, state: &mut Cow<ServerState>, timer: &Timer, o: &mut Out<Self>) {
+        let mut out = Out::new();
+        self.server.on_timeout(id, state, timer, &mut out);
+        self.forward(out, o);
+    }
+
+    fn name(&self) -> String {
+        self.server.name()
+    }
+}
+
+impl Host {
+    /// A harness request: obeyed in conformance mode only.
+    fn on_harness(
+        &self,
+        id: Id,
+        state: &mut Cow<ServerState>,
+        src: Id,
+        request: HarnessRequest,
+        o: &mut Out<Host>,
+    ) {
         if self.mode != Mode::Conformance {
             eprintln!("paxchain server: refused a harness request: {REFUSED}");
             let reason = REFUSED.to_string();
@@ -223,14 +274,39 @@ impl Actor for Host {
         }
     }
 
-    fn on_timeout(&self, id: Id, state: &mut Cow<ServerState>, timer: &Timer, o: &mut Out<Self>) {
-        let mut out = Out::new();
-        self.server.on_timeout(id, state, timer, &mut out);
-        self.forward(out, o);
+    /// A message as it leaves: a peer message sealed for its receiver when there are keys.
+    fn outgoing(&self, dst: Id, msg: Msg) -> Datagram {
+        match (&self.peers, msg) {
+            (Some(keys), Msg::Peer(p)) => {
+                let to = (self.server.cfg.servers.iter())
+                    .position(|&s| s == dst)
+                    .expect("a peer message goes to a server");
+                let payload = postcard::to_allocvec(&p).expect("messages are plain data");
+                Datagram::Sealed(keys.seal(to, payload))
+            }
+            (_, msg) => Datagram::Protocol(msg),
+        }
     }
 
-    fn name(&self) -> String {
-        self.server.name()
+    /// The sender (as the protocol knows it: its address in the cluster) and the message of
+    /// an authentic sealed datagram; or why it is not one.
+    fn open(&self, sealed: &Sealed) -> Result<(Id, Msg), String> {
+        let Some(keys) = &self.peers else {
+            return Err("a sealed datagram where no keys are set".into());
+        };
+        let from = keys.open(sealed).map_err(|e| e.to_string())?;
+        let p = postcard::from_bytes::<PeerMsg>(&sealed.payload)
+            .map_err(|e| format!("an authentic seal over bytes that do not decode ({e})"))?;
+        Ok((self.server.cfg.servers[from], Msg::Peer(p)))
+    }
+
+    /// Counts a peer datagram dropped as not authentic, and says so on stderr for the 1st,
+    /// 2nd, 4th, 8th, ... (a flood cannot flood the terminal). Nothing is answered.
+    fn drop_unauthentic(&self, why: &str) {
+        let n = self.counts.unauthenticated.fetch_add(1, Ordering::Relaxed) + 1;
+        if n.is_power_of_two() {
+            eprintln!("paxchain server: dropped a peer datagram that is not authentic ({n} so far): {why}");
+        }
     }
 }
 

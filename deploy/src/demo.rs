@@ -172,6 +172,8 @@ impl Demo {
         } else {
             Stdio::inherit()
         };
+        let key_file = (self.keys.server(index).is_some())
+            .then(|| Keyring::server_file(&self.dir.join("keys"), Account::of_server(index)));
         let child = Command::new(&self.exe)
             .arg("server")
             .arg("--cluster")
@@ -180,6 +182,11 @@ impl Demo {
             .arg(index.to_string())
             .arg("--data-dir")
             .arg(self.data_dir(index))
+            .args(
+                key_file
+                    .iter()
+                    .flat_map(|f| [std::ffi::OsStr::new("--key-file"), f.as_os_str()]),
+            )
             .args(&self.args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())

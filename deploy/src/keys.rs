@@ -38,6 +38,8 @@ pub enum KeyError {
     },
     #[error("the cluster file gives no key for account {0} (run `paxchain keygen` and add `account_key`)")]
     NoClusterKey(Account),
+    #[error("the cluster file gives no key for server {0} (run `paxchain keygen --server` and add `server_key`)")]
+    NoServerKey(Account),
 }
 
 /// A new secret key, from the operating system's randomness (through `rand`'s thread-local
@@ -54,6 +56,21 @@ pub fn public_hex(key: &SigningKey) -> String {
 /// Writes `key` to a new file at `path`, readable and writable by its owner only. An existing
 /// file is never overwritten.
 pub fn write(path: &Path, key: &SigningKey) -> Result<(), KeyError> {
+    write_seed(path, key.as_ref().try_into().expect("a seed is 32 bytes"))
+}
+
+/// A new random seed: an account's or a server's secret key.
+pub fn generate_seed() -> [u8; 32] {
+    rand::rng().random::<[u8; 32]>()
+}
+
+/// The public half of a server's secret seed, in the cluster file's form (hex).
+pub fn server_public_hex(seed: [u8; 32]) -> String {
+    hex(crate::peers::public(&crate::peers::secret(seed)).as_bytes())
+}
+
+/// Writes a secret `seed` to a new owner-only file at `path` (never over an existing one).
+pub fn write_seed(path: &Path, seed: [u8; 32]) -> Result<(), KeyError> {
     let io = |source| KeyError::Io {
         path: path.into(),
         source,
@@ -63,13 +80,17 @@ pub fn write(path: &Path, key: &SigningKey) -> Result<(), KeyError> {
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
     let mut f = options.open(path).map_err(io)?;
-    let seed: [u8; 32] = key.as_ref().try_into().expect("a seed is 32 bytes");
     writeln!(f, "{}", hex(&seed)).map_err(io)?;
     f.sync_all().map_err(io)
 }
 
-/// Reads the key file at `path`, refusing one that others can read.
+/// Reads the account key file at `path`, refusing one that others can read.
 pub fn read(path: &Path) -> Result<SigningKey, KeyError> {
+    read_seed(path).map(SigningKey::from)
+}
+
+/// Reads the seed in the key file at `path`, refusing a file that others can read.
+pub fn read_seed(path: &Path) -> Result<[u8; 32], KeyError> {
     let io = |source| KeyError::Io {
         path: path.into(),
         source,
@@ -89,14 +110,42 @@ pub fn read(path: &Path) -> Result<SigningKey, KeyError> {
     #[cfg(not(unix))]
     let _ = meta;
     let text = std::fs::read(path).map_err(io)?;
-    parse(&text).ok_or(KeyError::NotAKey { path: path.into() })
+    seed(&text).ok_or(KeyError::NotAKey { path: path.into() })
 }
 
-/// A key file's bytes as a key, if they are one: 64 hex digits, and whitespace around them.
+/// A key file's bytes as an account's key, if they are one (see [`seed`]).
 pub fn parse(bytes: &[u8]) -> Option<SigningKey> {
+    seed(bytes).map(SigningKey::from)
+}
+
+/// A key file's 32-byte seed: 64 hex digits, and whitespace around them.
+pub fn seed(bytes: &[u8]) -> Option<[u8; 32]> {
     let text = std::str::from_utf8(bytes).ok()?;
-    let seed = unhex(text.trim()).and_then(|b| <[u8; 32]>::try_from(b).ok());
-    seed.map(SigningKey::from)
+    unhex(text.trim()).and_then(|b| <[u8; 32]>::try_from(b).ok())
+}
+
+/// Reads server `index`'s key file (its X25519 secret) and checks it against the cluster
+/// file's `server_key`.
+pub fn read_server(
+    path: &Path,
+    cluster: &Cluster,
+    index: usize,
+) -> Result<x25519_dalek::StaticSecret, KeyError> {
+    let secret = crate::peers::secret(read_seed(path)?);
+    let account = Account::of_server(index);
+    let expected = (cluster.servers.get(index))
+        .and_then(|s| s.server_key.clone())
+        .ok_or(KeyError::NoServerKey(account))?;
+    let found = hex(crate::peers::public(&secret).as_bytes());
+    if found != expected.to_ascii_lowercase() {
+        return Err(KeyError::Mismatch {
+            path: path.into(),
+            account,
+            found,
+            expected,
+        });
+    }
+    Ok(secret)
 }
 
 /// Reads `account`'s key file and checks it against the cluster file's public key.
@@ -117,29 +166,39 @@ pub fn read_for(path: &Path, cluster: &Cluster, account: Account) -> Result<Sign
     Ok(key)
 }
 
-/// The secret keys of a local cluster's accounts, by account index: what a demo, a torture
-/// run or a test holds for all its clients.
+/// The secret keys of a local cluster, by account index: each account's (what a demo, a
+/// torture run or a test holds for all its clients) and each server's (for the peers).
 #[derive(Clone, Default)]
-pub struct Keyring(Vec<SigningKey>);
+pub struct Keyring {
+    accounts: Vec<SigningKey>,
+    servers: Vec<[u8; 32]>,
+}
 
 impl Keyring {
-    /// New keys for `n` accounts, written to `dir/A.key`, `dir/B.key`, ... (owner-only), and
-    /// their public halves put in `cluster`.
+    /// New keys for every account and server of `cluster`, written to `dir/A.key`, ... and
+    /// `dir/server-A.key`, ... (owner-only), their public halves put in `cluster`.
     pub fn create(dir: &Path, cluster: &mut Cluster) -> Result<Keyring, KeyError> {
         std::fs::create_dir_all(dir).map_err(|source| KeyError::Io {
             path: dir.into(),
             source,
         })?;
-        let mut keys = Vec::new();
+        let mut ring = Keyring::default();
         for (i, entry) in cluster.servers.iter_mut().enumerate() {
+            let account = Account::of_server(i);
             let key = generate();
-            let path = Keyring::file(dir, Account::of_server(i));
+            let path = Keyring::file(dir, account);
             let _ = std::fs::remove_file(&path);
             write(&path, &key)?;
             entry.account_key = Some(public_hex(&key));
-            keys.push(key);
+            ring.accounts.push(key);
+            let seed = generate_seed();
+            let path = Keyring::server_file(dir, account);
+            let _ = std::fs::remove_file(&path);
+            write_seed(&path, seed)?;
+            entry.server_key = Some(server_public_hex(seed));
+            ring.servers.push(seed);
         }
-        Ok(Keyring(keys))
+        Ok(ring)
     }
 
     /// The key file of `account` in a keyring's directory.
@@ -147,9 +206,19 @@ impl Keyring {
         dir.join(format!("{account}.key"))
     }
 
+    /// The key file of `account`'s server in a keyring's directory.
+    pub fn server_file(dir: &Path, account: Account) -> PathBuf {
+        dir.join(format!("server-{account}.key"))
+    }
+
     /// `account`'s secret key, if the keyring holds it.
     pub fn get(&self, account: Account) -> Option<&SigningKey> {
-        self.0.get(account.index())
+        self.accounts.get(account.index())
+    }
+
+    /// Server `index`'s secret seed, if the keyring holds it.
+    pub fn server(&self, index: usize) -> Option<[u8; 32]> {
+        self.servers.get(index).copied()
     }
 }
 

@@ -7,7 +7,8 @@
 //! - [`conformance`]: the hooks a server obeys only in conformance mode, for the harness
 //!   that replays model traces on real servers.
 //! - [`storage`]: the durable copy the runtime's own storage file cannot guarantee.
-//! - [`cluster`]: the cluster file; [`keys`]: the accounts' key files.
+//! - [`cluster`]: the cluster file; [`keys`]: the accounts' and servers' key files;
+//!   [`peers`]: every peer datagram sealed with a MAC of its sender, receiver and bytes.
 //! - [`audit`]: a chain checked without trusting a server (links, signatures, replay).
 //! - [`udp_client`]: a client of the bank over UDP (used by the prompt, the demo and the tests).
 //! - [`pipeline`]: a client with many requests in flight, one per session (the bench's).
@@ -27,6 +28,7 @@ pub mod conformance;
 pub mod demo;
 pub mod input;
 pub mod keys;
+pub mod peers;
 pub mod pipeline;
 pub mod prompt;
 pub mod runtime;

@@ -40,6 +40,10 @@ enum Cmd {
         /// Where the server keeps its durable state.
         #[arg(long, default_value = ".")]
         data_dir: PathBuf,
+        /// The server's secret key (`paxchain keygen --server`), with which it seals and
+        /// opens its peer datagrams.
+        #[arg(long)]
+        key_file: Option<PathBuf>,
         /// Obey the conformance harness (fire timers on request, report the state): for
         /// replaying model traces only. Without it such requests are refused.
         #[arg(long)]
@@ -82,12 +86,15 @@ enum Cmd {
     /// Run a local cluster under load, break it on a seeded schedule (kills, pauses, loss,
     /// duplication, delay, reordering, partitions, garbage), heal it and check the whole
     /// history. Exit 0: every check passed; 1: a check failed; 2: the run could not start.
-    /// Make an account's key pair: a new key file readable by its owner only, and, printed,
-    /// the public key for the account's entry in the cluster file.
+    /// Make an account's key pair (or with --server, a server's): a new key file readable by
+    /// its owner only, and, printed, the public key for the cluster file.
     Keygen {
         /// Where the secret key goes (never over an existing file).
         #[arg(long)]
         key_file: PathBuf,
+        /// A server's key (for its peers) rather than an account's (for its transfers).
+        #[arg(long)]
+        server: bool,
     },
     /// Check a blockchain without trusting a server: genesis, every height, hash and link,
     /// every transfer's signature against the cluster file's account keys, no transfer twice,
@@ -176,11 +183,17 @@ fn submit_file(session: &mut Session, path: &PathBuf) -> Result<(), String> {
 
 fn run(cli: Cli) -> Result<ExitCode, String> {
     match cli.command {
-        Cmd::Keygen { key_file } => {
-            let key = keys::generate();
-            keys::write(&key_file, &key).map_err(|e| e.to_string())?;
+        Cmd::Keygen { key_file, server } => {
+            let seed = keys::generate_seed();
+            keys::write_seed(&key_file, seed).map_err(|e| e.to_string())?;
             eprintln!("secret key written to {} (owner-only)", key_file.display());
-            println!("account_key = \"{}\"", keys::public_hex(&key));
+            match server {
+                true => println!("server_key = \"{}\"", keys::server_public_hex(seed)),
+                false => {
+                    let key = ed25519_zebra::SigningKey::from(seed);
+                    println!("account_key = \"{}\"", keys::public_hex(&key))
+                }
+            }
         }
         Cmd::Audit {
             cluster,
@@ -227,6 +240,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             cluster,
             id,
             data_dir,
+            key_file,
             conformance,
         } => {
             let cluster = Cluster::load(&cluster).map_err(|e| e.to_string())?;
@@ -235,7 +249,8 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             } else {
                 Mode::Normal
             };
-            run_server(&cluster, id, &data_dir, mode).map_err(|e| e.to_string())?;
+            run_server(&cluster, id, &data_dir, key_file.as_deref(), mode)
+                .map_err(|e| e.to_string())?;
         }
         Cmd::Prompt {
             cluster,

@@ -7,6 +7,7 @@
 
 use crate::cluster::Cluster;
 use crate::conformance::{Host, Mode};
+use crate::peers::PeerKeys;
 use crate::storage::{Store, StoreError, StoreOptions};
 use crate::wire;
 use paxchain::ServerActor;
@@ -25,6 +26,14 @@ pub enum ServerError {
     Runtime { addr: String, why: String },
     #[error("the cluster file gives no account keys, and a server without them would execute anyone's transfers: add each account's `account_key` (`paxchain keygen` makes them); only `--conformance`, for replaying model traces, runs without")]
     NoKeys,
+    #[error("the cluster file gives no server keys, and a server without them would believe any datagram from a peer's address: add each server's `server_key` (`paxchain keygen --server`) and start each with `--key-file`; only `--conformance` runs without")]
+    NoServerKeys,
+    #[error(
+        "the cluster file gives server keys: start the server with `--key-file` (its secret key)"
+    )]
+    NoKeyFile,
+    #[error("{0}")]
+    Key(#[from] crate::keys::KeyError),
 }
 
 /// Runs server `index` of `cluster` until the process is killed. Its durable state is the
@@ -35,6 +44,7 @@ pub fn run_server(
     cluster: &Cluster,
     index: usize,
     data_dir: &Path,
+    key_file: Option<&Path>,
     mode: Mode,
 ) -> Result<(), ServerError> {
     let entry = cluster
@@ -47,6 +57,7 @@ pub fn run_server(
     if mode == Mode::Normal && cluster.account_keys().ok().flatten().is_none() {
         return Err(ServerError::NoKeys);
     }
+    let peers = peer_keys(cluster, index, key_file, mode)?;
     let data_err = |source| ServerError::DataDir {
         dir: data_dir.display().to_string(),
         source,
@@ -62,7 +73,10 @@ pub fn run_server(
         actor.cfg.bug.is_none(),
         "the deployment never runs a seeded bug (src/bugs.rs)"
     );
-    let host = Host::with_store(actor, mode, store, restored);
+    let mut host = Host::with_store(actor, mode, store, restored);
+    if let Some(keys) = peers {
+        host = host.with_peers(keys);
+    }
     stateright::actor::spawn(
         wire::encode,
         wire::decode,
@@ -78,6 +92,26 @@ pub fn run_server(
             .or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()))
             .unwrap_or_else(|| "the runtime panicked".into()),
     })
+}
+
+/// Server `index`'s keys with its peers, from its key file and the cluster file's server
+/// keys; none only in conformance mode, with a cluster file that gives none.
+fn peer_keys(
+    cluster: &Cluster,
+    index: usize,
+    key_file: Option<&Path>,
+    mode: Mode,
+) -> Result<Option<PeerKeys>, ServerError> {
+    let publics = cluster.server_keys().expect("a validated cluster");
+    match (publics, key_file) {
+        (None, _) if mode == Mode::Conformance => Ok(None),
+        (None, _) => Err(ServerError::NoServerKeys),
+        (Some(_), None) => Err(ServerError::NoKeyFile),
+        (Some(publics), Some(path)) => {
+            let secret = crate::keys::read_server(path, cluster, index)?;
+            Ok(Some(PeerKeys::derive(index, &secret, &publics)))
+        }
+    }
 }
 
 /// The runtime's storage encoder, never called: the host saves through its [`Store`] and

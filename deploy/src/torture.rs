@@ -76,6 +76,9 @@ pub struct Run<'a> {
     pub led: Vec<usize>,
     /// What the relay did: forwarded, lost, duplicated, cut.
     pub network: [u64; 4],
+    /// What the servers dropped since their last start, summed: malformed datagrams, and peer
+    /// datagrams that were not authentic.
+    pub dropped: [u64; 2],
     pub round_timeout_ms: u64,
     pub failures: Vec<check::Failure>,
 }
@@ -151,6 +154,7 @@ pub fn run(exe: &Path, cfg: &TortureConfig) -> std::io::Result<Outcome> {
         samples,
         load_ms,
         network: [&c.forwarded, &c.lost, &c.duplicated, &c.cut].map(|n| n.load(Ordering::Relaxed)),
+        dropped: dropped(&cluster),
         round_timeout_ms: cluster.round_timeout_ms,
         failures,
     };
@@ -250,6 +254,16 @@ fn audit_the_chain(
             check: check::CHECKS[7],
             detail: e.to_string(),
         }))
+}
+
+/// Each server's count of datagrams dropped since it last started, summed.
+fn dropped(cluster: &Cluster) -> [u64; 2] {
+    (0..cluster.servers.len())
+        .filter_map(|i| {
+            let me = Account::of_server(i);
+            UdpClient::new(cluster, me).ok()?.dropped(me).ok()
+        })
+        .fold([0, 0], |[m, u], (dm, du)| [m + dm, u + du])
 }
 
 /// After the heal: each client, in turn, asks for more than the bank holds. Its server's

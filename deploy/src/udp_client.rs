@@ -4,6 +4,7 @@
 //! It speaks the same [`ApiMsg`] vocabulary as the model's scripted client, as JSON datagrams.
 
 use crate::cluster::Cluster;
+use crate::wire::Datagram;
 use ed25519_zebra::SigningKey;
 use paxchain::{Account, ApiMsg, Block, Height, Msg, Outcome, Session, Transfer, TxId};
 use std::net::{SocketAddrV4, UdpSocket};
@@ -213,6 +214,29 @@ impl UdpClient {
                 return Ok(blocks);
             }
         }
+    }
+
+    /// How many datagrams `server` has dropped since it started: (malformed, not authentic).
+    pub fn dropped(&self, server: Account) -> Result<(u64, u64), ClientError> {
+        let addr = self.server(server)?;
+        let ask = crate::wire::encode(&Datagram::Monitor).expect("a plain datagram");
+        let timeout = Duration::from_millis(self.cluster.client_timeout_ms);
+        let mut buf = vec![0u8; 65_535];
+        for _ in 0..=self.cluster.client_retries {
+            self.socket.send_to(&ask, addr)?;
+            self.socket.set_read_timeout(Some(timeout))?;
+            while let Ok((n, _)) = self.socket.recv_from(&mut buf) {
+                if let Ok(Datagram::Dropped {
+                    malformed,
+                    unauthenticated,
+                }) = crate::wire::parse(&buf[..n])
+                {
+                    return Ok((malformed, unauthenticated));
+                }
+            }
+        }
+        let tries = self.cluster.client_retries + 1;
+        Err(ClientError::Unreachable { addr, tries })
     }
 
     /// A server's status.

@@ -15,6 +15,7 @@
 //! (`Harness`, `HarnessReply`) are not keys of [`Msg`], so no datagram means two things.
 
 use crate::conformance::{HarnessReply, HarnessRequest};
+use crate::peers::Sealed;
 use paxchain::{Msg, PeerMsg};
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -24,22 +25,42 @@ use std::sync::atomic::{AtomicU64, Ordering};
 pub enum Datagram {
     /// A message of the protocol (client API or peer protocol).
     Protocol(Msg),
+    /// A peer message sealed with its pair's MAC (crate::peers): what servers with keys send
+    /// each other. The payload is the peer message's postcard bytes.
+    Sealed(Sealed),
     /// A command of the conformance harness.
     Harness(HarnessRequest),
     /// A server's answer to the harness.
     HarnessReply(HarnessReply),
+    /// Anyone to a server: how many datagrams it has dropped, and why.
+    Monitor,
+    /// A server's answer: datagrams that did not parse, and peer datagrams that were not
+    /// authentic (no seal where keys are set, a seal that does not open), since it started.
+    Dropped {
+        malformed: u64,
+        unauthenticated: u64,
+    },
 }
 
-/// The harness's datagrams as they are encoded.
+/// The JSON-encoded datagrams that are not protocol messages.
 #[derive(Serialize, Deserialize)]
 enum HarnessDatagram {
     Harness(HarnessRequest),
     HarnessReply(HarnessReply),
+    Monitor,
+    Dropped {
+        malformed: u64,
+        unauthenticated: u64,
+    },
 }
 
 /// The first byte of a binary peer datagram. JSON text starts with whitespace or one of
 /// `{["tfn-0123456789`, never with this.
 pub const PEER_TAG: u8 = 0xB1;
+
+/// The first byte of a sealed peer datagram: then sender, receiver, 32 bytes of MAC, and
+/// the peer message's postcard bytes.
+pub const SEALED_TAG: u8 = 0xB2;
 
 /// Why a datagram could not be encoded or decoded.
 #[derive(Debug, thiserror::Error)]
@@ -50,14 +71,31 @@ pub enum WireError {
     Binary(#[from] postcard::Error),
     #[error("{0} bytes: longer than any message ({MAX_DATAGRAM}), refused unread")]
     TooLong(usize),
+    #[error("a sealed peer datagram of {0} bytes: shorter than its seal")]
+    Short(usize),
 }
 
 /// The datagram's bytes.
 pub fn encode(d: &Datagram) -> Result<Vec<u8>, WireError> {
     Ok(match d {
         Datagram::Protocol(m) => encode_msg(m),
+        Datagram::Sealed(s) => {
+            let mut b = Vec::with_capacity(35 + s.payload.len());
+            b.extend_from_slice(&[SEALED_TAG, s.from, s.to]);
+            b.extend_from_slice(&s.mac);
+            b.extend_from_slice(&s.payload);
+            b
+        }
         Datagram::Harness(r) => serde_json::to_vec(&HarnessDatagram::Harness(r.clone()))?,
         Datagram::HarnessReply(r) => serde_json::to_vec(&HarnessDatagram::HarnessReply(r.clone()))?,
+        Datagram::Monitor => serde_json::to_vec(&HarnessDatagram::Monitor)?,
+        &Datagram::Dropped {
+            malformed,
+            unauthenticated,
+        } => serde_json::to_vec(&HarnessDatagram::Dropped {
+            malformed,
+            unauthenticated,
+        })?,
     })
 }
 
@@ -74,11 +112,28 @@ pub fn parse(b: &[u8]) -> Result<Datagram, WireError> {
         let m = postcard::from_bytes::<PeerMsg>(rest)?;
         return Ok(Datagram::Protocol(Msg::Peer(m)));
     }
+    if let [SEALED_TAG, from, to, rest @ ..] = b {
+        let (mac, payload) = rest.split_at_checked(32).ok_or(WireError::Short(b.len()))?;
+        return Ok(Datagram::Sealed(Sealed {
+            from: *from,
+            to: *to,
+            mac: mac.try_into().expect("32 bytes"),
+            payload: payload.to_vec(),
+        }));
+    }
     match serde_json::from_slice::<Msg>(b) {
         Ok(m) => Ok(Datagram::Protocol(m)),
         Err(e) => match serde_json::from_slice::<HarnessDatagram>(b) {
             Ok(HarnessDatagram::Harness(r)) => Ok(Datagram::Harness(r)),
             Ok(HarnessDatagram::HarnessReply(r)) => Ok(Datagram::HarnessReply(r)),
+            Ok(HarnessDatagram::Monitor) => Ok(Datagram::Monitor),
+            Ok(HarnessDatagram::Dropped {
+                malformed,
+                unauthenticated,
+            }) => Ok(Datagram::Dropped {
+                malformed,
+                unauthenticated,
+            }),
             Err(_) => Err(e.into()),
         },
     }

@@ -34,9 +34,10 @@ pub enum Fault {
     Reorder,
     /// Cut the servers into a minority and a majority.
     Partition,
-    /// Send servers random bytes from their peers' addresses, and from an address outside
-    /// the cluster well-formed peer messages and well-formed transfers their owners did not
-    /// sign (an attacker's key, under the account's name).
+    /// Send servers random bytes from their peers' addresses, captured peer datagrams to
+    /// servers they were not for (from their senders' addresses), and from an address outside
+    /// the cluster unsealed peer messages and well-formed transfers their owners did not sign
+    /// (an attacker's key, under the account's name).
     Garbage,
 }
 
@@ -240,6 +241,7 @@ impl Schedule {
                     let bytes: Vec<u8> = (0..len).map(|_| self.rng.random()).collect();
                     net.forge(from, to, &bytes);
                     forge_from_outside(demo, to, self.rng.random());
+                    net.replay_elsewhere(self.rng.random_range(0..n));
                 }
                 return String::new();
             }

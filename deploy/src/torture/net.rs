@@ -53,6 +53,9 @@ pub struct Counters {
 pub struct FaultNet {
     pub policy: Arc<Mutex<Policy>>,
     pub counters: Arc<Counters>,
+    /// The last peer datagram the relay carried: its sender, receiver and bytes, for an
+    /// attacker to replay to another server.
+    captured: Arc<Mutex<Option<(usize, usize, Vec<u8>)>>>,
     /// Relay socket `i`, cloned: a datagram sent from it looks like one from server `i`.
     forgers: Vec<UdpSocket>,
     listen: Vec<SocketAddrV4>,
@@ -116,6 +119,7 @@ impl FaultNet {
             .collect::<Result<_, _>>()?;
         let policy = Arc::new(Mutex::new(Policy::default()));
         let counters = Arc::new(Counters::default());
+        let captured = Arc::new(Mutex::new(None));
         let stop = Arc::new(AtomicBool::new(false));
         let mut worker = Worker {
             relay,
@@ -127,12 +131,14 @@ impl FaultNet {
             rng: StdRng::seed_from_u64(seed),
             policy: policy.clone(),
             counters: counters.clone(),
+            captured: captured.clone(),
         };
         let flag = stop.clone();
         let thread = std::thread::spawn(move || worker.run(&flag));
         Ok(FaultNet {
             policy,
             counters,
+            captured,
             forgers,
             listen,
             stop,
@@ -143,6 +149,23 @@ impl FaultNet {
     /// Sends `bytes` to server `to` as if from server `from` (garbage, or a forged message).
     pub fn forge(&self, from: usize, to: usize, bytes: &[u8]) {
         let _ = self.forgers[from].send_to(bytes, self.listen[to]);
+    }
+
+    /// Sends the last peer datagram the relay carried, from its sender's address, to a
+    /// server it was not for (`pick` chooses among them). False if none was captured yet.
+    pub fn replay_elsewhere(&self, pick: usize) -> bool {
+        let captured = self.captured.lock().expect("never poisoned").clone();
+        let Some((from, to, bytes)) = captured else {
+            return false;
+        };
+        let others: Vec<usize> = (0..self.listen.len())
+            .filter(|&k| k != to && k != from)
+            .collect();
+        if others.is_empty() {
+            return false;
+        }
+        self.forge(from, others[pick % others.len()], &bytes);
+        true
     }
 }
 
@@ -167,6 +190,7 @@ struct Worker {
     rng: StdRng,
     policy: Arc<Mutex<Policy>>,
     counters: Arc<Counters>,
+    captured: Arc<Mutex<Option<(usize, usize, Vec<u8>)>>>,
 }
 
 impl Worker {
@@ -208,6 +232,7 @@ impl Worker {
     fn inbound(&mut self, j: usize, src: SocketAddr, bytes: Vec<u8>) {
         let to = SocketAddr::V4(self.listen[j]);
         if let Some(i) = self.server_at(src) {
+            *self.captured.lock().expect("never poisoned") = Some((i, j, bytes.clone()));
             self.admit(Ok(i), to, Some((i, j)), bytes);
             return;
         }

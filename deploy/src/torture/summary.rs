@@ -121,6 +121,12 @@ fn table(run: &Run) -> String {
         "network: {forwarded} datagrams forwarded, {lost} lost, {duplicated} duplicated, \
          {cut} cut by partitions"
     );
+    let [malformed, unauthentic] = run.dropped;
+    let _ = writeln!(
+        s,
+        "dropped by the servers since their last start: {malformed} malformed, \
+         {unauthentic} peer datagrams not authentic"
+    );
     latencies(&mut s, run);
     restarts(&mut s, run);
     let _ = writeln!(s, "\nchecks:");
@@ -294,6 +300,7 @@ mod tests {
             load_ms: 10_000,
             led: vec![3, 2, 1],
             network: [0; 4],
+            dropped: [0; 2],
             round_timeout_ms: 400,
             failures: Vec::new(),
         }
