@@ -4,6 +4,8 @@
 //!
 //! - [`runtime`]: runs one server through stateright's UDP runtime.
 //! - [`wire`]: the datagram codec.
+//! - [`host`]: the actor the runtime runs: the server, its storage, its seals, and the
+//!   harness's and monitors' requests.
 //! - [`conformance`]: the hooks a server obeys only in conformance mode, for the harness
 //!   that replays model traces on real servers.
 //! - [`storage`]: the durable copy the runtime's own storage file cannot guarantee.
@@ -26,6 +28,7 @@ pub mod audit;
 pub mod cluster;
 pub mod conformance;
 pub mod demo;
+pub mod host;
 pub mod input;
 pub mod keys;
 pub mod peers;

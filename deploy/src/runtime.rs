@@ -6,7 +6,8 @@
 //! the commands it returns, exactly as the model checker does.
 
 use crate::cluster::Cluster;
-use crate::conformance::{Host, Mode};
+use crate::conformance::Mode;
+use crate::host::Host;
 use crate::peers::PeerKeys;
 use crate::storage::{Store, StoreError, StoreOptions};
 use crate::wire;

@@ -18,7 +18,7 @@
 //!
 //! stateright's `spawn` has a storage file of its own, rewritten whole (no fsync) on every
 //! save; a kill between its truncate and its write left an empty file, and a server that
-//! restarted empty. The runtime's host ([`crate::conformance::Host`]) therefore hands every
+//! restarted empty. The runtime's host ([`crate::host::Host`]) therefore hands every
 //! save to a `Store` and none to the runtime, whose file is never written.
 //!
 //! Storage is a component with an interface (open, save), owned by the host of one server,
