@@ -155,8 +155,12 @@ pub enum ClusterError {
     },
     #[error("{field}: must be at least 1")]
     Zero { field: &'static str },
-    #[error("servers[{index}]: {why}")]
-    BadKey { index: usize, why: &'static str },
+    #[error("servers[{index}].{field}: {why}")]
+    BadKey {
+        index: usize,
+        field: &'static str,
+        why: &'static str,
+    },
 }
 
 impl Cluster {
@@ -253,42 +257,44 @@ impl Cluster {
 
     /// Every account's public key, if the file gives them (all or none).
     pub fn account_keys(&self) -> Result<Option<Vec<VerificationKey>>, ClusterError> {
-        let given = self
-            .servers
-            .iter()
-            .filter(|s| s.account_key.is_some())
-            .count();
-        if given == 0 {
+        let Some(keys) = self.hex_keys("account_key", |s| s.account_key.as_deref())? else {
             return Ok(None);
-        }
-        let keys = self.servers.iter().enumerate().map(|(index, s)| {
-            let bad = |why| ClusterError::BadKey { index, why };
-            let text = s
-                .account_key
-                .as_deref()
-                .ok_or(bad("missing, where others are given"))?;
-            let bytes = unhex(text).and_then(|b| <[u8; 32]>::try_from(b).ok());
-            let bytes = bytes.ok_or(bad("not 64 hex digits"))?;
-            VerificationKey::try_from(bytes).map_err(|_| bad("not an Ed25519 public key"))
+        };
+        let keys = keys.into_iter().enumerate().map(|(index, bytes)| {
+            VerificationKey::try_from(bytes).map_err(|_| ClusterError::BadKey {
+                index,
+                field: "account_key",
+                why: "not an Ed25519 public key",
+            })
         });
         keys.collect::<Result<Vec<_>, _>>().map(Some)
     }
 
     /// Every server's public key, if the file gives them (all or none).
     pub fn server_keys(&self) -> Result<Option<Vec<x25519_dalek::PublicKey>>, ClusterError> {
-        if self.servers.iter().all(|s| s.server_key.is_none()) {
+        let keys = self.hex_keys("server_key", |s| s.server_key.as_deref())?;
+        Ok(keys.map(|keys| {
+            keys.into_iter()
+                .map(x25519_dalek::PublicKey::from)
+                .collect()
+        }))
+    }
+
+    /// One kind of key of every server, as 32 bytes each: none if no server gives it, an
+    /// error if some give it and others do not, or one is not 64 hex digits.
+    fn hex_keys(
+        &self,
+        field: &'static str,
+        key: impl Fn(&ServerEntry) -> Option<&str>,
+    ) -> Result<Option<Vec<[u8; 32]>>, ClusterError> {
+        if self.servers.iter().all(|s| key(s).is_none()) {
             return Ok(None);
         }
         let keys = self.servers.iter().enumerate().map(|(index, s)| {
-            let bad = |why| ClusterError::BadKey { index, why };
-            let text = s
-                .server_key
-                .as_deref()
-                .ok_or(bad("server_key missing, where others are given"))?;
+            let bad = |why| ClusterError::BadKey { index, field, why };
+            let text = key(s).ok_or(bad("missing, where others are given"))?;
             let bytes = unhex(text).and_then(|b| <[u8; 32]>::try_from(b).ok());
-            Ok(x25519_dalek::PublicKey::from(
-                bytes.ok_or(bad("server_key is not 64 hex digits"))?,
-            ))
+            bytes.ok_or(bad("not 64 hex digits"))
         });
         keys.collect::<Result<Vec<_>, _>>().map(Some)
     }
@@ -377,6 +383,39 @@ mod tests {
             none.validate(),
             Err(ClusterError::Bank(BankError::AccountCount(0)))
         ));
+    }
+
+    #[test]
+    fn keys_are_all_or_none_and_bad_ones_are_named() {
+        let mut c = Cluster::local(2, 7301, 10);
+        assert!(c.account_keys().unwrap().is_none());
+        assert!(c.server_keys().unwrap().is_none());
+        // A real Ed25519 and X25519 public key: the basepoints' encodings.
+        let ed = "5866666666666666666666666666666666666666666666666666666666666666";
+        let x = format!("09{}", "00".repeat(31));
+        for s in &mut c.servers {
+            s.account_key = Some(ed.into());
+            s.server_key = Some(x.clone());
+        }
+        c.validate().unwrap();
+        assert_eq!(c.account_keys().unwrap().unwrap().len(), 2);
+        assert_eq!(c.server_keys().unwrap().unwrap().len(), 2);
+        let named = |c: &Cluster| c.validate().unwrap_err().to_string();
+        let mut missing = c.clone();
+        missing.servers[1].server_key = None;
+        assert_eq!(
+            named(&missing),
+            "servers[1].server_key: missing, where others are given"
+        );
+        let mut short = c.clone();
+        short.servers[0].account_key = Some("abcd".into());
+        assert_eq!(named(&short), "servers[0].account_key: not 64 hex digits");
+        let mut off_curve = c.clone();
+        off_curve.servers[1].account_key = Some(format!("02{}", "00".repeat(31)));
+        assert_eq!(
+            named(&off_curve),
+            "servers[1].account_key: not an Ed25519 public key"
+        );
     }
 
     #[test]

@@ -137,14 +137,7 @@ pub fn read_server(
         .and_then(|s| s.server_key.clone())
         .ok_or(KeyError::NoServerKey(account))?;
     let found = hex(crate::peers::public(&secret).as_bytes());
-    if found != expected.to_ascii_lowercase() {
-        return Err(KeyError::Mismatch {
-            path: path.into(),
-            account,
-            found,
-            expected,
-        });
-    }
+    matches(path, account, found, expected)?;
     Ok(secret)
 }
 
@@ -154,16 +147,21 @@ pub fn read_for(path: &Path, cluster: &Cluster, account: Account) -> Result<Sign
     let expected = (cluster.server_of(account))
         .and_then(|s| s.account_key.clone())
         .ok_or(KeyError::NoClusterKey(account))?;
-    let found = public_hex(&key);
-    if found != expected.to_ascii_lowercase() {
-        return Err(KeyError::Mismatch {
-            path: path.into(),
-            account,
-            found,
-            expected,
-        });
-    }
+    matches(path, account, public_hex(&key), expected)?;
     Ok(key)
+}
+
+/// Whether a key file's public key (`found`, lower-case hex) is the cluster file's.
+fn matches(path: &Path, account: Account, found: String, expected: String) -> Result<(), KeyError> {
+    if found == expected.to_ascii_lowercase() {
+        return Ok(());
+    }
+    Err(KeyError::Mismatch {
+        path: path.into(),
+        account,
+        found,
+        expected,
+    })
 }
 
 /// The secret keys of a local cluster, by account index: each account's (what a demo, a
