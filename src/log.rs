@@ -289,7 +289,7 @@ mod tests {
         assert_eq!(json, serde_json::to_string(&b.to_vec()).unwrap());
         assert_eq!(serde_json::from_str::<Log>(&json).unwrap(), a);
         assert_eq!(a.oldest(1), (vec![t(0, 1, 1)], true));
-        assert_eq!(a.oldest(2).1, false);
+        assert!(!a.oldest(2).1);
     }
 
     quickcheck::quickcheck! {

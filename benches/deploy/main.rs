@@ -60,8 +60,8 @@ fn cluster_of(name: &str, n: usize, initial: u64) -> (Demo, Vec<UdpClient>) {
 
 fn header() {
     println!(
-        "{:<38} {:>9} {:>7} {:>10} {:>8} {:>8}  {}",
-        "three servers on 127.0.0.1", "in flight", "n", "rate /s", "p50 ms", "p99 ms", "answers"
+        "{:<38} {:>9} {:>7} {:>10} {:>8} {:>8}  answers",
+        "three servers on 127.0.0.1", "in flight", "n", "rate /s", "p50 ms", "p99 ms"
     );
 }
 

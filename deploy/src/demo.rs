@@ -141,7 +141,7 @@ impl Demo {
     /// A client of one of `account`'s sessions, signing with the account's key.
     pub fn session(&self, account: Account, session: Session) -> Result<UdpClient, ClientError> {
         let key = self.keys.get(account).ok_or(ClientError::NoKey(account))?;
-        Ok(UdpClient::connect_session(&self.cluster, account, session)?.with_key(key.clone()))
+        Ok(UdpClient::connect_session(&self.cluster, account, session)?.with_key(*key))
     }
 
     /// Server `index`'s data directory.

@@ -12,7 +12,7 @@ use paxchain_deploy::torture::{self, faults::Fault, TortureConfig};
 use paxchain_deploy::{keys, UdpClient};
 use std::collections::BTreeMap;
 use std::io::{stdin, stdout};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
@@ -161,7 +161,7 @@ fn fault_or_none(name: &str) -> Result<Option<Fault>, String> {
 }
 
 /// Submits every transfer of an input file; bad lines are reported and skipped.
-fn submit_file(session: &mut Session, path: &PathBuf) -> Result<(), String> {
+fn submit_file(session: &mut Session, path: &Path) -> Result<(), String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let parsed = parse_file(&text);
     for (line, e) in parsed.errors {
@@ -316,10 +316,9 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
     Ok(ExitCode::SUCCESS)
 }
 
-/// Submits the input file's transfers, if any, then prompts until `quit` or end of input.
 /// `paxchain audit`: exit 0 if the chain is sound, 1 with the first fault.
 fn audit(
-    cluster: &PathBuf,
+    cluster: &Path,
     chain: Option<PathBuf>,
     server: Option<Account>,
     save: Option<PathBuf>,
@@ -358,6 +357,7 @@ fn audit(
     }
 }
 
+/// Submits the input file's transfers, if any, then prompts until `quit` or end of input.
 fn interact(mut session: Session, input: Option<PathBuf>) -> Result<(), String> {
     if let Some(path) = input {
         submit_file(&mut session, &path)?;

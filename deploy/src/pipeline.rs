@@ -89,7 +89,7 @@ impl Pipeline {
             tries: cluster.client_retries + 1,
             slots,
             buf: vec![0; 65_535],
-            key: key.clone(),
+            key: *key,
         })
     }
 

@@ -109,10 +109,7 @@ pub fn run(exe: &Path, cfg: &TortureConfig) -> std::io::Result<Outcome> {
             let (cluster, stop, sent, seed) =
                 (cluster.clone(), stop.clone(), sent.clone(), cfg.seed);
             let session = paxchain::Session(u8::try_from(s).expect("validated: 1 to 8"));
-            let key = keys
-                .get(Account::of_server(i))
-                .expect("a key per account")
-                .clone();
+            let key = *keys.get(Account::of_server(i)).expect("a key per account");
             let me = (i, session, key);
             std::thread::spawn(move || load::client(&cluster, me, seed, t0, &stop, &sent))
         })
@@ -278,7 +275,7 @@ fn converge(cluster: &Cluster, keys: &Keyring, t0: Instant) -> Vec<Record> {
             let Ok(c) = UdpClient::connect(cluster, a) else {
                 continue;
             };
-            let mut c = c.with_key(keys.get(a).expect("a key per account").clone());
+            let mut c = c.with_key(*keys.get(a).expect("a key per account"));
             let to = Account::of_server((i + 1) % cluster.servers.len());
             let r = load::submit(&mut c, to, total + 1 + round, Kind::Final, t0);
             out.push(r);

@@ -108,7 +108,7 @@ pub fn client(
     let mut records = Vec::new();
     let mut c = loop {
         match UdpClient::connect_session(cluster, Account::of_server(me), session) {
-            Ok(c) => break c.with_key(key.clone()),
+            Ok(c) => break c.with_key(key),
             Err(_) if !stop.load(Ordering::Relaxed) => {
                 std::thread::sleep(Duration::from_millis(50))
             }

@@ -20,6 +20,9 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
+/// A peer datagram the relay carried: its sender's and receiver's indices, and its bytes.
+type Captured = Option<(usize, usize, Vec<u8>)>;
+
 /// What the network does to datagrams now. The fault schedule changes it as it goes.
 #[derive(Clone, Debug, Default)]
 pub struct Policy {
@@ -55,7 +58,7 @@ pub struct FaultNet {
     pub counters: Arc<Counters>,
     /// The last peer datagram the relay carried: its sender, receiver and bytes, for an
     /// attacker to replay to another server.
-    captured: Arc<Mutex<Option<(usize, usize, Vec<u8>)>>>,
+    captured: Arc<Mutex<Captured>>,
     /// Relay socket `i`, cloned: a datagram sent from it looks like one from server `i`.
     forgers: Vec<UdpSocket>,
     listen: Vec<SocketAddrV4>,
@@ -190,7 +193,7 @@ struct Worker {
     rng: StdRng,
     policy: Arc<Mutex<Policy>>,
     counters: Arc<Counters>,
-    captured: Arc<Mutex<Option<(usize, usize, Vec<u8>)>>>,
+    captured: Arc<Mutex<Captured>>,
 }
 
 impl Worker {
