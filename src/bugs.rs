@@ -239,6 +239,16 @@ zoo! {
     /// before the original arrives, and the server executes the altered one.
     SignatureLeavesOutAmount = "signature-leaves-out-amount", caught_by: "validity";
 
+    /// **Peer check ignores the receiver.** A server reads a sealed peer message if the seal
+    /// names a peer as its sender, whoever it was sealed for.
+    ///
+    /// Breaks protocol.md, *Peers*: "a server reads a peer message only if it is sealed for
+    /// it, by a peer". A message an attacker captured on its way from A to B, replayed to C
+    /// (or back to A), is read as if A had sent it there. With pair keys the MAC would still
+    /// refuse it deployed (C does not hold A and B's key); the rule is checked as written,
+    /// not the accident that saves it.
+    PeerCheckIgnoresReceiver = "peer-check-ignores-receiver", caught_by: "a server acts only on peer messages sealed for it";
+
     /// **Retry under a new id.** The client resends an unanswered transfer under a fresh id,
     /// so the server cannot recognise the retry.
     ///

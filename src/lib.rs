@@ -24,6 +24,6 @@ pub use chain::{Block, Chain};
 pub use ids::{Account, Ballot, Height, Session, TxId};
 pub use ledger::{Rejection, Transfer};
 pub use log::Log;
-pub use msg::{ApiMsg, Msg, Outcome, PeerMsg, Timer};
+pub use msg::{ApiMsg, Msg, Outcome, PeerMsg, Seal, Timer};
 pub use server::{ServerActor, ServerConfig, ServerState, Storage, Variant};
 pub use signature::{AccountKeys, Signature};

@@ -32,6 +32,24 @@ pub enum Msg {
     Api(ApiMsg),
     /// Between servers.
     Peer(PeerMsg),
+    /// A peer message delivered by someone other than its sender: an attacker on the network
+    /// replaying what it saw to another server, or back to its sender. `seal` says who
+    /// sealed it for whom; the attacker can copy a seal but neither make nor change one
+    /// (deployed, a MAC under the pair's key binds both ends: deploy/src/peers.rs). A server
+    /// reads it only if the seal is for it, from a peer (`ServerActor::opens`). Only the
+    /// model's attacker sends it; a deployed server with keys drops it unread, like any peer
+    /// message without a MAC.
+    Relayed { seal: Seal, peer: PeerMsg },
+}
+
+/// Who sealed a peer message for whom, by server index: what a sealed datagram's MAC
+/// proves deployed, and what the model's attacker copies with the message it relays.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Seal {
+    /// The sender's index.
+    pub from: u8,
+    /// The receiver's index.
+    pub to: u8,
 }
 
 /// The client API: transfers and the course's PrintBalance, PrintLog and PrintBlockchain.
@@ -213,6 +231,16 @@ fn block(b: &Block) -> String {
 impl fmt::Display for Msg {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            Msg::Relayed { seal, peer } => {
+                let server = |i: u8| Account(i);
+                write!(
+                    f,
+                    "RELAYED (sealed by {} for {}) {}",
+                    server(seal.from),
+                    server(seal.to),
+                    Msg::Peer(peer.clone())
+                )
+            }
             Msg::Api(ApiMsg::Submit { transfer: t }) => write!(f, "SUBMIT {} {t}", t.id),
             Msg::Api(ApiMsg::Outcome { id, outcome }) => write!(f, "OUTCOME {id}: {outcome:?}"),
             Msg::Api(ApiMsg::GetBalance { account }) => write!(f, "GET-BALANCE {account}"),

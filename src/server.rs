@@ -42,7 +42,7 @@
 use crate::chain::Block;
 use crate::ids::{Account, Ballot, Height};
 use crate::ledger::{Balances, LedgerError, Rejection, Transfer};
-use crate::msg::{AcceptedBlock, ApiMsg, Msg, Outcome, PeerMsg, Timer};
+use crate::msg::{AcceptedBlock, ApiMsg, Msg, Outcome, PeerMsg, Seal, Timer};
 use stateright::actor::{Actor, Id, Out};
 use std::borrow::Cow;
 use std::collections::BTreeMap;
@@ -167,6 +167,14 @@ impl ServerActor {
     fn peer_index(&self, src: Id) -> Option<usize> {
         let i = self.cfg.servers.iter().position(|&s| s == src)?;
         (i != self.cfg.index).then_some(i)
+    }
+
+    /// The sender of a relayed peer message, if its seal is for this server from a peer
+    /// (protocol.md, *Peers*); `None` and it is not read.
+    pub(crate) fn opens(&self, seal: Seal) -> Option<usize> {
+        let (from, to) = (usize::from(seal.from), usize::from(seal.to));
+        let for_me = to == self.cfg.index || crate::bug!(self.cfg, PeerCheckIgnoresReceiver);
+        (for_me && from < self.n() && from != self.cfg.index).then_some(from)
     }
 
     /// Balances as this server knows them; `None` only if its chain overdraws.
@@ -471,6 +479,12 @@ impl Actor for ServerActor {
             Msg::Peer(m) => {
                 if let Some(from) = self.peer_index(src) {
                     self.on_peer(state, from, m, fx);
+                }
+            }
+            // A relayed one is read as its sealer's, if sealed for this server.
+            Msg::Relayed { seal, peer } => {
+                if let Some(from) = self.opens(seal) {
+                    self.on_peer(state, from, peer, fx);
                 }
             }
         });

@@ -275,9 +275,10 @@ pub fn print(cfg: &ModelConfig, model: &BankModel, o: &SearchResult, json: bool)
         if cfg.lossy { ", lossy" } else { "" },
         cfg.max_crashes
     );
-    println!("{:<52} {:<10} result", "property", "kind");
+    let width = (o.properties.iter().map(|p| p.name.len()).max()).unwrap_or(0);
+    println!("{:<width$} {:<10} result", "property", "kind");
     for (p, s) in o.properties.iter().zip(&statuses) {
-        println!("{:<52} {:<10} {s:?}", p.name, kind(&p.expectation));
+        println!("{:<width$} {:<10} {s:?}", p.name, kind(&p.expectation));
     }
     let ending = match &o.ending {
         Ending::Complete => "complete search".to_string(),

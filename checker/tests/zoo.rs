@@ -39,6 +39,7 @@ const PINNED_STEPS: &[(&str, usize)] = &[
     ("answered-before-flush", 2),
     ("slow-path-skips-signature", 7),
     ("signature-leaves-out-amount", 7),
+    ("peer-check-ignores-receiver", 4),
 ];
 
 const BUDGET: Duration = Duration::from_secs(10);

@@ -6,8 +6,8 @@ use paxchain::msg::AcceptedBlock;
 use paxchain::server::Answered;
 use paxchain::signature::{Ed25519Bytes, Signature};
 use paxchain::{
-    Account, ApiMsg, Ballot, Block, Chain, Height, Log, Msg, Outcome, PeerMsg, Rejection, Session,
-    Storage, Transfer, TxId,
+    Account, ApiMsg, Ballot, Block, Chain, Height, Log, Msg, Outcome, PeerMsg, Rejection, Seal,
+    Session, Storage, Transfer, TxId,
 };
 use quickcheck::{Arbitrary, Gen};
 use std::sync::Arc;
@@ -152,7 +152,7 @@ pub fn storage(g: &mut Gen) -> Storage {
 }
 
 /// How many kinds of message [`msg`] makes; [`kind`] numbers them.
-pub const MESSAGE_KINDS: usize = 22;
+pub const MESSAGE_KINDS: usize = 23;
 
 /// A message of kind `k` (see [`kind`]) with random, populated fields.
 pub fn msg(g: &mut Gen, k: usize) -> Msg {
@@ -241,9 +241,20 @@ pub fn msg(g: &mut Gen, k: usize) -> Msg {
             more: bool::arbitrary(g),
             promised: ballot(g),
         }),
-        _ => peer(PeerMsg::Outranked {
+        21 => peer(PeerMsg::Outranked {
             promised: ballot(g),
         }),
+        _ => {
+            let k = 12 + usize::arbitrary(g) % 10;
+            let Msg::Peer(peer) = msg(g, k) else {
+                unreachable!("kinds 12 to 21 are peer messages")
+            };
+            let seal = Seal {
+                from: u8::arbitrary(g) % 7,
+                to: u8::arbitrary(g) % 7,
+            };
+            Msg::Relayed { seal, peer }
+        }
     }
 }
 
@@ -277,5 +288,6 @@ pub fn kind(m: &Msg) -> usize {
             PeerMsg::CatchUp { .. } => 20,
             PeerMsg::Outranked { .. } => 21,
         },
+        Msg::Relayed { .. } => 22,
     }
 }

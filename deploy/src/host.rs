@@ -149,8 +149,8 @@ impl Actor for Host {
         o: &mut Out<Self>,
     ) {
         let (src, msg) = match d {
-            Datagram::Protocol(Msg::Peer(_)) if self.peers.is_some() => {
-                return self.drop_unauthentic("a peer message without a seal");
+            Datagram::Protocol(Msg::Peer(_) | Msg::Relayed { .. }) if self.peers.is_some() => {
+                return self.drop_unauthentic("a peer message without a MAC");
             }
             Datagram::Protocol(msg) => (src, msg),
             Datagram::Sealed(sealed) => match self.open(&sealed) {

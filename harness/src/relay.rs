@@ -12,13 +12,16 @@
 //! `0..n`, then the clients.
 //!
 //! The relay reads datagrams only to compare them with the model's messages: what it sends
-//! is always the bytes it received.
+//! is always the bytes it received. With the model's network attacker
+//! (model/src/attacker.rs), it is that attacker too: each peer datagram a server sends is
+//! also held relayed, under its seal, for every other server, as the model relays it.
 
 use crate::HarnessError;
 use paxchain::Msg;
 use paxchain_deploy::conformance::{HarnessReply, HarnessRequest};
 use paxchain_deploy::demo::free_ports;
 use paxchain_deploy::wire::{self, Datagram};
+use paxchain_model::attacker::relays_of;
 use std::io::ErrorKind;
 use std::net::{SocketAddr, SocketAddrV4, UdpSocket};
 use std::time::{Duration, Instant};
@@ -47,6 +50,9 @@ pub struct Relay {
     sent: Vec<u64>,
     /// Per server: the datagrams received from it since it last started.
     received: Vec<u64>,
+    /// The network's attacker of the model (`ModelConfig::attacker`): every peer datagram
+    /// a server sends is also held, relayed, for every other server.
+    pub attacker: bool,
 }
 
 fn loopback() -> std::io::Result<UdpSocket> {
@@ -80,6 +86,7 @@ impl Relay {
             held: Vec::new(),
             sent: vec![0; servers],
             received: vec![0; servers],
+            attacker: false,
         })
     }
 
@@ -126,6 +133,12 @@ impl Relay {
                         )))
                     }
                 };
+                if let (true, Msg::Peer(peer)) = (self.attacker, &msg) {
+                    let servers = self.listen.len();
+                    for (z, relayed) in relays_of(src, dst, peer, servers) {
+                        self.hold(src, z.into(), relayed);
+                    }
+                }
                 self.held.push(Held {
                     src,
                     dst,

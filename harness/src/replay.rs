@@ -171,7 +171,8 @@ impl Session {
 
     fn launch(model: &BankModel, how: &Replay, name: &str) -> Result<Session, HarnessError> {
         let cfg = &model.cfg;
-        let relay = Relay::new(model.actors.len(), cfg.servers)?;
+        let mut relay = Relay::new(model.actors.len(), cfg.servers)?;
+        relay.attacker = cfg.attacker;
         let mut cluster = Cluster::local(cfg.servers, 0, cfg.initial_balance);
         cluster.round_timeout_ms = NEVER_MS;
         cluster.gather_timeout_ms = NEVER_MS;

@@ -85,6 +85,10 @@ pub struct ModelConfig {
     /// A rogue client (`rogue_client`) talking to this account's server, beside its
     /// scripted client if it has one: every request it makes must be refused.
     pub rogue: Option<Account>,
+    /// The network's attacker (`attacker`): every peer message a server sends is also
+    /// relayed, with its seal, to every other server and back to its sender. No server may
+    /// read one. Turns symmetry off (a seal names servers).
+    pub attacker: bool,
 }
 
 impl Default for ModelConfig {
@@ -109,6 +113,7 @@ impl Default for ModelConfig {
             symmetry: true,
             bug: None,
             rogue: None,
+            attacker: false,
         }
     }
 }

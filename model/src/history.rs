@@ -1,8 +1,9 @@
 //! What the properties need to remember about the past: the auxiliary history.
 //!
 //! stateright only lets a model record messages, so the history is built from what servers
-//! *send*: outcomes to clients (what was acknowledged) and ACCEPT/COMMIT messages (who led
-//! which ballot with which block). Crashes cannot erase it: it lives outside the actors.
+//! *send*: outcomes to clients (what was acknowledged), ACCEPT/COMMIT messages (who led
+//! which ballot with which block) and the attacker's relays. Crashes cannot erase it: it
+//! lives outside the actors.
 
 use paxchain::chain::Digest;
 use paxchain::{ApiMsg, Ballot, Height, Msg, Outcome, PeerMsg, TxId};
@@ -21,6 +22,8 @@ pub struct History {
     /// Every block proposed (ACCEPT) or committed (COMMIT): its ballot, height, the server
     /// that sent it, and the block's hash.
     pub proposals: Arc<BTreeSet<Proposal>>,
+    /// Whether the network's attacker has relayed a peer message (model/src/attacker.rs).
+    pub relayed: bool,
 }
 
 /// One block sent under one ballot by one server.
@@ -62,6 +65,10 @@ pub fn record_msg_out(
             Arc::make_mut(&mut h.proposals).insert(p);
             Some(h)
         }
+        Msg::Relayed { .. } if !history.relayed => Some(History {
+            relayed: true,
+            ..history.clone()
+        }),
         _ => None,
     }
 }

@@ -25,6 +25,7 @@
 //!   configurations too large to exhaust.
 //! - `zoo` (feature `bug-zoo`): the preset that catches each seeded bug, and the hunt.
 
+pub mod attacker;
 pub mod bank_model;
 pub mod config;
 pub mod delta;
@@ -86,7 +87,10 @@ pub fn build(cfg: &ModelConfig) -> BankModel {
         server
             .validate()
             .expect("a validated model configuration gives valid server configurations");
-        model = model.actor(Node::Server(ServerActor::new(server)));
+        model = model.actor(Node::Server {
+            actor: ServerActor::new(server),
+            watched: cfg.attacker,
+        });
     }
     for client in cfg.clients() {
         model = model.actor(Node::Client(ScriptedClient::new(ScriptedClientConfig {

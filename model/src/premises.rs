@@ -410,7 +410,7 @@ pub fn crash_is_a_pause(
     storage: &Option<Storage>,
     timers_empty: bool,
 ) -> bool {
-    let (Node::Server(server), NodeState::Server(now)) = (actor, memory) else {
+    let (Node::Server { actor: server, .. }, NodeState::Server(now)) = (actor, memory) else {
         return false;
     };
     let mut out = Out::new();

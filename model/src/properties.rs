@@ -14,6 +14,7 @@
 //! | validity                            | a block is committed on two servers                |
 //! | every executed transfer was signed by its sender's owner | a short-balance transfer succeeds after consensus; with a rogue client, every bad request is answered |
 //! | bad requests are refused (with a rogue client) | every bad request is answered            |
+//! | a server acts only on peer messages sealed for it (with the attacker) | the attacker relays a peer message to a server it was not sealed for |
 //!
 //! spec/bugs.md shows each `always` failing for a realistic seeded bug.
 //!
@@ -250,6 +251,29 @@ pub fn bad_requests_refused(_: &BankModel, s: &BankState) -> bool {
         .all(|r| (r.answers.iter()).all(|o| matches!(o, Outcome::Rejected { .. })))
 }
 
+/// **A server acts only on peer messages sealed for it.** No server changes its state or
+/// sends anything on a relayed peer message whose seal names another receiver.
+///
+/// Why: an attacker on the network sees every peer datagram and can send it anywhere. A
+/// PROMISE, an ACCEPTED or a catch-up is about the pair it passed between; read by a third
+/// server as if addressed to it, it is a vote or a block that server was never given. The
+/// seal binds both ends (deployed, a MAC under the pair's key), and a server must check
+/// both.
+///
+/// How: with `attacker` (model/src/attacker.rs) every peer message is also relayed to every
+/// other server and back to its sender; the model notes, in the receiver's instrumentation,
+/// a delivery of a relay not sealed for it on which the handler acted. Checked in every
+/// state. Reduction 4 takes each relay the receiver ignores for good out of the network in
+/// the step that sends it, and only if the real handler does nothing with it.
+pub fn acts_only_on_sealed_for_it(m: &BankModel, s: &BankState) -> bool {
+    servers(m, s).all(|st| !st.instrumentation.acted_on_relay)
+}
+
+/// Sometimes: the attacker has relayed a peer message to a server it was not sealed for.
+pub fn relayed_elsewhere(_: &BankModel, s: &BankState) -> bool {
+    s.history.relayed
+}
+
 /// Sometimes: the rogue client has had every request answered, the reused id's included.
 pub fn every_bad_request_answered(_: &BankModel, s: &BankState) -> bool {
     (s.actor_states.iter())
@@ -409,6 +433,16 @@ pub fn properties(cfg: &ModelConfig) -> Vec<Property<BankModel>> {
         p.push(Property::sometimes(
             "every bad request is answered",
             every_bad_request_answered,
+        ));
+    }
+    if cfg.attacker {
+        p.push(Property::always(
+            "a server acts only on peer messages sealed for it",
+            acts_only_on_sealed_for_it,
+        ));
+        p.push(Property::sometimes(
+            "the attacker relays a peer message to a server it was not sealed for",
+            relayed_elsewhere,
         ));
     }
     // stateright judges `eventually` only at terminal states. On a duplicating network a

@@ -112,12 +112,13 @@ pub fn all() -> Vec<Scenario> {
         },
         Scenario {
             name: "rogue-client",
-            about: "tiny's workload, and a rogue client at A's server: invalid, foreign and id-reusing requests, all to be refused",
+            about: "tiny's workload, a rogue client at A's server (forged, invalid, foreign and id-reusing requests) and an attacker relaying every peer message to the servers it was not sealed for: all to be refused",
             config: ModelConfig {
                 workloads: vec![vec![(B, 1), (C, 1)], vec![(A, 1)]],
                 network: NetworkKind::Unordered,
                 max_round: 2,
                 rogue: Some(A),
+                attacker: true,
                 ..default.clone()
             },
         },

@@ -51,7 +51,7 @@ impl ModelConfig {
     /// (see the module comment) if the handlers treat them alike, which the model checks on
     /// every distinct step (`crate::premises`). Empty when symmetry or the reductions are off.
     pub fn interchangeable_servers(&self) -> u32 {
-        if !self.symmetry || !self.reduce {
+        if !self.symmetry || !self.reduce || self.attacker {
             return 0;
         }
         self.passive_servers()

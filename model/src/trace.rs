@@ -78,6 +78,12 @@ impl Step {
     pub fn describe(&self, model: &BankModel) -> String {
         let who = |i: usize| model.actors[i].name();
         match self {
+            // The network's attacker sends a relay, from its sender's address.
+            Step::Deliver {
+                dst,
+                msg: msg @ paxchain::Msg::Relayed { .. },
+                ..
+            } => format!("the attacker → {}: {msg}", who(*dst)),
             Step::Deliver { src, dst, msg } => format!("{} → {}: {msg}", who(*src), who(*dst)),
             Step::Drop { src, dst, msg } => {
                 format!("LOST {} → {}: {msg}", who(*src), who(*dst))
@@ -122,7 +128,7 @@ pub fn describe_state(model: &BankModel, state: &BankState) -> String {
     for (i, (actor, st)) in model.actors.iter().zip(&state.actor_states).enumerate() {
         let down = if state.crashed[i] { " (crashed)" } else { "" };
         match (actor, &**st) {
-            (Node::Server(_), NodeState::Server(s)) => {
+            (Node::Server { .. }, NodeState::Server(s)) => {
                 let log: Vec<String> = s.storage.log.iter().map(|t| t.to_string()).collect();
                 let _ = writeln!(
                     out,

@@ -47,6 +47,7 @@ pub fn catching_scenario(bug: Bug) -> &'static str {
         Bug::AnsweredBeforeFlush => "sessions",
         Bug::SlowPathSkipsSignature => "rogue-client",
         Bug::SignatureLeavesOutAmount => "rogue-client",
+        Bug::PeerCheckIgnoresReceiver => "rogue-client",
     }
 }
 

@@ -69,7 +69,9 @@ fn check_all_steps(cfg: &ModelConfig) -> usize {
                 _ => return false,
             };
             match &m.actors[dst] {
-                Node::Server(a) => !state.crashed[dst] && check_step(a, dst, state, action),
+                Node::Server { actor, .. } => {
+                    !state.crashed[dst] && check_step(actor, dst, state, action)
+                }
                 Node::Client(_) | Node::Rogue(_) => false,
             }
         };

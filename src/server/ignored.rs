@@ -22,8 +22,6 @@ impl ServerActor {
     /// Whether delivering `msg` from `src` changes nothing and sends nothing, now and in
     /// every state reachable from `st`.
     pub fn ignores_forever(&self, st: &ServerState, src: Id, msg: &Msg) -> bool {
-        let next = st.storage.chain.next_height();
-        let safe = self.cfg.variant == Variant::Safe;
         match msg {
             // A copy older than its session's last answer is dropped in silence (client_api
             // step 2).
@@ -33,32 +31,40 @@ impl ServerActor {
                         .is_some_and(|last| transfer.id.seq < last.transfer.id.seq)
             }
             Msg::Api(_) => false,
-            Msg::Peer(m) => {
-                let Some(from) = self.peer_index(src) else {
-                    return true;
-                };
-                match m {
-                    PeerMsg::Promise { ballot, height, .. } => {
-                        !self.may_count(st, from, *ballot, *height, electing, |_| false)
-                    }
-                    PeerMsg::Accepted { ballot, height } => {
-                        let proposing = |p: &Phase| matches!(p, Phase::Proposing { .. });
-                        !self.may_count(st, from, *ballot, *height, proposing, electing)
-                    }
-                    PeerMsg::LiteralAccepted { ballot, height, .. } => {
-                        let collecting = |p: &Phase| matches!(p, Phase::Collecting { .. });
-                        !self.may_count(st, from, *ballot, *height, collecting, electing)
-                    }
-                    // A promise only rises; `literal` never reads an OUTRANKED.
-                    PeerMsg::Outranked { promised } => !safe || *promised <= st.storage.promised,
-                    // `safe` appends only blocks from its tip on; `literal` appends any COMMIT.
-                    PeerMsg::Commit { block, .. } => safe && block.height < next,
-                    PeerMsg::CatchUp { blocks, .. } => {
-                        !safe || blocks.iter().all(|b| b.height < next)
-                    }
-                    _ => false,
-                }
+            Msg::Peer(m) => match self.peer_index(src) {
+                Some(from) => self.ignores_peer_forever(st, from, m),
+                None => true,
+            },
+            // Who may read it is the seal's to say, and a seal never changes.
+            Msg::Relayed { seal, peer } => match self.opens(*seal) {
+                Some(from) => self.ignores_peer_forever(st, from, peer),
+                None => true,
+            },
+        }
+    }
+
+    /// [`ServerActor::ignores_forever`] for a peer message from server `from`.
+    fn ignores_peer_forever(&self, st: &ServerState, from: usize, m: &PeerMsg) -> bool {
+        let next = st.storage.chain.next_height();
+        let safe = self.cfg.variant == Variant::Safe;
+        match m {
+            PeerMsg::Promise { ballot, height, .. } => {
+                !self.may_count(st, from, *ballot, *height, electing, |_| false)
             }
+            PeerMsg::Accepted { ballot, height } => {
+                let proposing = |p: &Phase| matches!(p, Phase::Proposing { .. });
+                !self.may_count(st, from, *ballot, *height, proposing, electing)
+            }
+            PeerMsg::LiteralAccepted { ballot, height, .. } => {
+                let collecting = |p: &Phase| matches!(p, Phase::Collecting { .. });
+                !self.may_count(st, from, *ballot, *height, collecting, electing)
+            }
+            // A promise only rises; `literal` never reads an OUTRANKED.
+            PeerMsg::Outranked { promised } => !safe || *promised <= st.storage.promised,
+            // `safe` appends only blocks from its tip on; `literal` appends any COMMIT.
+            PeerMsg::Commit { block, .. } => safe && block.height < next,
+            PeerMsg::CatchUp { blocks, .. } => !safe || blocks.iter().all(|b| b.height < next),
+            _ => false,
         }
     }
 

@@ -164,6 +164,10 @@ pub struct Instrumentation {
     /// Whether one flush of this incarnation has saved and answered two sessions' transfers
     /// together (group commit at work).
     pub batched: bool,
+    /// Whether this incarnation acted on a relayed peer message sealed for another server.
+    /// Set by the model, which knows what its attacker relayed (model/src/attacker.rs); the
+    /// server itself never sets it.
+    pub acted_on_relay: bool,
 }
 
 /// A transfer waiting for consensus, or staged for the next flush.
@@ -290,7 +294,7 @@ impl ServerState {
             idle: BTreeSet::new(),
             instrumentation: Instrumentation {
                 restarted_at,
-                batched: false,
+                ..Instrumentation::default()
             },
         }
     }
