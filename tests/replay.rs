@@ -69,7 +69,8 @@ fn literal_counterexamples_break_the_real_servers_the_same_way() {
     );
 }
 
-/// Random walks with crashes, loss and duplication match step for step.
+/// Random walks with crashes, loss, duplication and the network's attacker match step for
+/// step.
 #[test]
 fn random_walks_with_crashes_and_loss_match() {
     let how = how("walks");
@@ -85,6 +86,11 @@ fn random_walks_with_crashes_and_loss_match() {
         ),
         (scenario("crash-loss"), 20),
         (scenario("sessions"), 20),
+        // The network's attacker: the harness holds the same relays the model's network
+        // does, every one compared after every step. (None is delivered: stateright takes
+        // no step that changes nothing, and a correct server ignores every relay; the zoo's
+        // `peer-check-ignores-receiver` replays one, which the real server drops.)
+        (scenario("rogue-client"), 20),
     ] {
         let m = model(&cfg);
         for seed in 0..walks {

@@ -56,13 +56,19 @@ fn a_short_torture_run_with_every_fault_passes_every_check() {
         "reorder",
         "partition",
         "garbage",
+        "forge",
     ] {
         assert!(
             summary.lines().any(|l| l.trim_start().starts_with(fault)),
             "{fault} was injected:\n{summary}"
         );
     }
-    assert_eq!(summary.matches("  pass  ").count(), 8, "{summary}");
+    assert_eq!(summary.matches("  pass  ").count(), 9, "{summary}");
+    assert!(
+        summary.contains("pass  9 every forgery refused and counted")
+            && summary.lines().any(|l| l.starts_with("forged (")),
+        "the forgeries were sent, refused and counted:\n{summary}"
+    );
     assert!(summary.trim_end().ends_with("PASS"));
     let history = std::fs::read_to_string(out.join("history.jsonl")).expect("a history");
     let requests = history

@@ -97,8 +97,8 @@ impl Demo {
     /// Writes `cluster` to `dir/cluster.toml` and starts each of its servers with `exe`,
     /// adding `args` to every command line. `logs`: each server's stderr goes to
     /// `dir/server-X.log` (appended across restarts) instead of this process's. Unless the
-    /// servers run in conformance mode or the cluster has keys already, a key is made for
-    /// each account.
+    /// cluster has keys already, a key is made for each server and (but in conformance
+    /// mode, whose transfers carry the model's signatures) for each account.
     pub fn launch(
         exe: &Path,
         dir: &Path,
@@ -109,11 +109,12 @@ impl Demo {
         std::fs::create_dir_all(dir)?;
         let conformance = args.iter().any(|a| a == "--conformance");
         let keyless = cluster.servers.iter().all(|s| s.account_key.is_none());
-        let keys = if conformance || !keyless {
-            Keyring::default()
-        } else {
-            Keyring::create(&dir.join("keys"), &mut cluster).map_err(std::io::Error::other)?
+        let keys = match (conformance, keyless) {
+            (_, false) => Ok(Keyring::default()),
+            (true, true) => Keyring::create_for_servers(&dir.join("keys"), &mut cluster),
+            (false, true) => Keyring::create(&dir.join("keys"), &mut cluster),
         };
+        let keys = keys.map_err(std::io::Error::other)?;
         let cluster_file = dir.join("cluster.toml");
         std::fs::write(&cluster_file, cluster.to_toml())?;
         let n = cluster.servers.len();

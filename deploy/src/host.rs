@@ -15,7 +15,7 @@ use crate::conformance::{HarnessReply, HarnessRequest, Mode, REFUSED};
 use crate::peers::{PeerKeys, Sealed};
 use crate::storage::Store;
 use crate::wire::Datagram;
-use paxchain::{Msg, PeerMsg, ServerActor, ServerState, Storage, Timer};
+use paxchain::{Msg, ServerActor, ServerState, Storage, Timer};
 use stateright::actor::{Actor, Command, Id, Out};
 use std::borrow::Cow;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -243,7 +243,7 @@ impl Host {
             return Err("a sealed datagram where no keys are set".into());
         };
         let from = keys.open(sealed).map_err(|e| e.to_string())?;
-        let p = postcard::from_bytes::<PeerMsg>(&sealed.payload)
+        let p = (sealed.message())
             .map_err(|e| format!("an authentic seal over bytes that do not decode ({e})"))?;
         Ok((self.server.cfg.servers[from], Msg::Peer(p)))
     }

@@ -176,21 +176,30 @@ impl Keyring {
     /// New keys for every account and server of `cluster`, written to `dir/A.key`, ... and
     /// `dir/server-A.key`, ... (owner-only), their public halves put in `cluster`.
     pub fn create(dir: &Path, cluster: &mut Cluster) -> Result<Keyring, KeyError> {
+        let mut ring = Keyring::create_for_servers(dir, cluster)?;
+        for (i, entry) in cluster.servers.iter_mut().enumerate() {
+            let key = generate();
+            let path = Keyring::file(dir, Account::of_server(i));
+            let _ = std::fs::remove_file(&path);
+            write(&path, &key)?;
+            entry.account_key = Some(public_hex(&key));
+            ring.accounts.push(key);
+        }
+        Ok(ring)
+    }
+
+    /// New keys for every server of `cluster` only, as [`Keyring::create`] makes them: the
+    /// conformance harness's, whose servers seal their peer datagrams while the transfers
+    /// carry the model's abstract signatures.
+    pub fn create_for_servers(dir: &Path, cluster: &mut Cluster) -> Result<Keyring, KeyError> {
         std::fs::create_dir_all(dir).map_err(|source| KeyError::Io {
             path: dir.into(),
             source,
         })?;
         let mut ring = Keyring::default();
         for (i, entry) in cluster.servers.iter_mut().enumerate() {
-            let account = Account::of_server(i);
-            let key = generate();
-            let path = Keyring::file(dir, account);
-            let _ = std::fs::remove_file(&path);
-            write(&path, &key)?;
-            entry.account_key = Some(public_hex(&key));
-            ring.accounts.push(key);
             let seed = generate_seed();
-            let path = Keyring::server_file(dir, account);
+            let path = Keyring::server_file(dir, Account::of_server(i));
             let _ = std::fs::remove_file(&path);
             write_seed(&path, seed)?;
             entry.server_key = Some(server_public_hex(seed));

@@ -84,7 +84,7 @@ enum Cmd {
         dir: Option<PathBuf>,
     },
     /// Run a local cluster under load, break it on a seeded schedule (kills, pauses, loss,
-    /// duplication, delay, reordering, partitions, garbage), heal it and check the whole
+    /// duplication, delay, reordering, partitions, garbage, forgeries), heal it and check the whole
     /// history. Exit 0: every check passed; 1: a check failed; 2: the run could not start.
     /// Make an account's key pair (or with --server, a server's): a new key file readable by
     /// its owner only, and, printed, the public key for the cluster file.
@@ -130,7 +130,7 @@ enum Cmd {
             long,
             value_delimiter = ',',
             value_parser = fault_or_none,
-            default_value = "kill,pause,crash-all,loss,dup,delay,reorder,partition,garbage"
+            default_value = "kill,pause,crash-all,loss,dup,delay,reorder,partition,garbage,forge"
         )]
         faults: Vec<Option<Fault>>,
         /// Units every account starts with.

@@ -1,18 +1,21 @@
 //! `paxchain torture`: a Jepsen-style run of a local cluster. It loads the bank from one
 //! client per account, breaks the cluster on a seeded schedule (kills, pauses, a crash of
-//! every server, loss, duplication, delay, reordering, partitions, garbage datagrams),
+//! every server, loss, duplication, delay, reordering, partitions, garbage datagrams,
+//! forgeries),
 //! heals it, drives every server to converge, and checks the whole history
 //! (spec/torture.md).
 //!
 //! - [`net`]: the fault-injecting relay every datagram passes through;
 //! - [`load`]: the clients and the history they record;
 //! - [`faults`]: the schedule;
+//! - [`forge`]: the `forge` fault's forgeries, and what each server did with them;
 //! - [`check`]: the checks at the end;
 //! - [`summary`]: the table and the files the run leaves;
 //! - [`report`]: the page with the run's plots.
 
 pub mod check;
 pub mod faults;
+pub mod forge;
 pub mod load;
 pub mod net;
 pub mod report;
@@ -79,6 +82,8 @@ pub struct Run<'a> {
     /// What the servers dropped since their last start, summed: malformed datagrams, and peer
     /// datagrams that were not authentic.
     pub dropped: [u64; 2],
+    /// What each `forge` fault sent each server, and what the server did with it.
+    pub forgeries: Vec<forge::Forgery>,
     pub round_timeout_ms: u64,
     pub failures: Vec<check::Failure>,
 }
@@ -131,6 +136,7 @@ pub fn run(exe: &Path, cfg: &TortureConfig) -> std::io::Result<Outcome> {
     let views = settled_views(&cluster);
     let mut failures = check::check(&records, &views, cfg.initial);
     failures.extend(audit_the_chain(&cfg.out, &demo, &views)?);
+    failures.extend(check::forgeries(&schedule.forgeries));
     for (i, _) in views.iter().enumerate().filter(|(_, v)| v.is_none()) {
         failures.push(check::Failure {
             check: check::CHECKS[6],
@@ -152,6 +158,7 @@ pub fn run(exe: &Path, cfg: &TortureConfig) -> std::io::Result<Outcome> {
         load_ms,
         network: [&c.forwarded, &c.lost, &c.duplicated, &c.cut].map(|n| n.load(Ordering::Relaxed)),
         dropped: dropped(&cluster),
+        forgeries: schedule.forgeries,
         round_timeout_ms: cluster.round_timeout_ms,
         failures,
     };

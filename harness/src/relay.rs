@@ -12,9 +12,11 @@
 //! `0..n`, then the clients.
 //!
 //! The relay reads datagrams only to compare them with the model's messages: what it sends
-//! is always the bytes it received. With the model's network attacker
-//! (model/src/attacker.rs), it is that attacker too: each peer datagram a server sends is
-//! also held relayed, under its seal, for every other server, as the model relays it.
+//! is always the bytes it received. Servers seal their peer datagrams (conformance mode
+//! runs with server keys); the relay reads the message inside and leaves the MAC to the
+//! receiver. With the model's network attacker (model/src/attacker.rs), it is that
+//! attacker too: each peer datagram a server sends is also held, the same bytes, for every
+//! other server, as the model relays it, and the real receiver must drop it.
 
 use crate::HarnessError;
 use paxchain::Msg;
@@ -33,6 +35,9 @@ pub struct Held {
     pub dst: usize,
     pub msg: Msg,
     pub bytes: Vec<u8>,
+    /// Whether its receiver counts it among the datagrams it handled (all but the
+    /// attacker's relays, which a server drops as not sealed for it).
+    pub counted: bool,
 }
 
 /// The harness's sockets and the datagrams in flight.
@@ -125,39 +130,62 @@ impl Relay {
                     HarnessError::Stray(format!("a datagram from {from}, which is no server"))
                 })?;
                 self.received[src] += 1;
-                let msg = match wire::parse(&buf[..n]) {
-                    Ok(Datagram::Protocol(msg)) => msg,
-                    other => {
-                        return Err(HarnessError::Stray(format!(
-                            "server {src} sent {other:?} to actor {dst}"
-                        )))
-                    }
-                };
+                let bytes = buf[..n].to_vec();
+                let msg = self.read(src, dst, &bytes)?;
                 if let (true, Msg::Peer(peer)) = (self.attacker, &msg) {
+                    // The attacker sends the very bytes on, seal and all.
                     let servers = self.listen.len();
                     for (z, relayed) in relays_of(src, dst, peer, servers) {
-                        self.hold(src, z.into(), relayed);
+                        let (dst, msg, bytes) = (z.into(), relayed, bytes.clone());
+                        let counted = false; // its receiver drops it before handling it
+                        self.held.push(Held {
+                            src,
+                            dst,
+                            msg,
+                            bytes,
+                            counted,
+                        });
                     }
                 }
+                let counted = true;
                 self.held.push(Held {
                     src,
                     dst,
                     msg,
-                    bytes: buf[..n].to_vec(),
+                    bytes,
+                    counted,
                 });
             }
         }
         Ok(())
     }
 
+    /// The protocol message of a datagram server `src` sent to actor `dst`: a client API
+    /// message, or a peer message sealed for `dst` by `src` (its MAC is the receiver's to
+    /// check).
+    fn read(&self, src: usize, dst: usize, bytes: &[u8]) -> Result<Msg, HarnessError> {
+        let stray =
+            |what: String| HarnessError::Stray(format!("server {src} sent {what} to actor {dst}"));
+        match wire::parse(bytes) {
+            Ok(Datagram::Protocol(msg)) => Ok(msg),
+            Ok(Datagram::Sealed(s)) if (usize::from(s.from), usize::from(s.to)) == (src, dst) => {
+                let peer = s.message().map_err(|e| stray(format!("a seal over {e}")))?;
+                Ok(Msg::Peer(peer))
+            }
+            other => Err(stray(format!("{other:?}"))),
+        }
+    }
+
     /// Holds a datagram the harness itself sends (a client's request).
     pub fn hold(&mut self, src: usize, dst: usize, msg: Msg) {
         let bytes = wire::encode_msg(&msg);
+        let counted = true;
         self.held.push(Held {
             src,
             dst,
             msg,
             bytes,
+            counted,
         });
     }
 
@@ -179,7 +207,7 @@ impl Relay {
         };
         if let Some(to) = self.listen.get(h.dst) {
             self.sockets[h.src].send_to(&h.bytes, to)?;
-            self.sent[h.dst] += 1;
+            self.sent[h.dst] += u64::from(h.counted);
         }
         Ok(())
     }

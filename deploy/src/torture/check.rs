@@ -27,7 +27,7 @@ pub struct Failure {
 }
 
 /// The checks' names, in order.
-pub const CHECKS: [&str; 8] = [
+pub const CHECKS: [&str; 9] = [
     "1 identical chains with valid links",
     "2 every executed transfer kept exactly once",
     "3 nothing refused or never submitted in a chain",
@@ -36,7 +36,19 @@ pub const CHECKS: [&str; 8] = [
     "6 reported balances equal chain plus log",
     "7 every request after the heal answered",
     "8 the chain audits: every transfer signed by its owner",
+    "9 every forgery refused and counted",
 ];
+
+/// Check 9: each server the `forge` fault sent forgeries to refused each one and counted
+/// exactly the peer datagrams among them as not authentic.
+pub fn forgeries(forgeries: &[super::forge::Forgery]) -> Vec<Failure> {
+    (forgeries.iter().filter_map(super::forge::Forgery::fault))
+        .map(|detail| Failure {
+            check: CHECKS[8],
+            detail,
+        })
+        .collect()
+}
 
 /// Runs every check; the failures, empty when the run passed.
 pub fn check(records: &[Record], views: &[Option<View>], initial: u64) -> Vec<Failure> {

@@ -34,15 +34,17 @@ pub enum Fault {
     Reorder,
     /// Cut the servers into a minority and a majority.
     Partition,
-    /// Send servers random bytes from their peers' addresses, captured peer datagrams to
-    /// servers they were not for (from their senders' addresses), and from an address outside
-    /// the cluster unsealed peer messages and well-formed transfers their owners did not sign
-    /// (an attacker's key, under the account's name).
+    /// Send servers random bytes from their peers' addresses.
     Garbage,
+    /// Send each server, in turn, every well-formed forgery an attacker without keys can
+    /// make (unsealed and wrongly sealed peer messages, captured peer datagrams replayed to
+    /// it, transfers their owners did not sign), and record what it refused and counted
+    /// (`super::forge`).
+    Forge,
 }
 
 /// Every fault kind, as `--faults` names them.
-pub const ALL: [Fault; 9] = [
+pub const ALL: [Fault; 10] = [
     Fault::Kill,
     Fault::Pause,
     Fault::CrashAll,
@@ -52,6 +54,7 @@ pub const ALL: [Fault; 9] = [
     Fault::Reorder,
     Fault::Partition,
     Fault::Garbage,
+    Fault::Forge,
 ];
 
 impl Fault {
@@ -66,6 +69,7 @@ impl Fault {
             Fault::Reorder => "reorder",
             Fault::Partition => "partition",
             Fault::Garbage => "garbage",
+            Fault::Forge => "forge",
         }
     }
 }
@@ -120,6 +124,8 @@ pub struct Schedule {
     next_at: Instant,
     pub done: Vec<Injected>,
     pub restarts: Vec<Restart>,
+    /// What each `forge` fault sent each server, and what the server did with it.
+    pub forgeries: Vec<super::forge::Forgery>,
 }
 
 impl Schedule {
@@ -135,6 +141,7 @@ impl Schedule {
             down: Vec::new(),
             rounds_at_kill: Vec::new(),
             restarts: Vec::new(),
+            forgeries: Vec::new(),
             next_at: Instant::now() + Duration::from_millis(500),
             done: Vec::new(),
         }
@@ -240,8 +247,14 @@ impl Schedule {
                     let len = self.rng.random_range(0..200);
                     let bytes: Vec<u8> = (0..len).map(|_| self.rng.random()).collect();
                     net.forge(from, to, &bytes);
-                    forge_from_outside(demo, to, self.rng.random());
-                    net.replay_elsewhere(self.rng.random_range(0..n));
+                }
+                return String::new();
+            }
+            Fault::Forge => {
+                for to in 0..n {
+                    let round = u32::try_from(self.forgeries.len()).unwrap_or(u32::MAX);
+                    self.forgeries
+                        .push(super::forge::forge(demo, net, to, round));
                 }
                 return String::new();
             }
@@ -314,35 +327,6 @@ fn promised_round(demo: &Demo, i: usize) -> Option<u32> {
 fn leader(demo: &Demo) -> Option<usize> {
     let ballot = promised(demo, 0).filter(|b| *b != paxchain::Ballot::ZERO)?;
     Some(usize::from(ballot.leader))
-}
-
-/// A well-formed PREPARE with a high ballot, sent to server `to` from an address outside
-/// the cluster: a server must ignore it.
-fn forge_from_outside(demo: &Demo, to: usize, round: u32) {
-    let prepare = paxchain::Msg::Peer(paxchain::PeerMsg::Prepare {
-        ballot: paxchain::Ballot::new(round, 0),
-        height: paxchain::Height(1),
-    });
-    // A transfer of one unit from `to`'s account, under a session the load never uses,
-    // signed by an attacker: check 3 fails if it ever reaches a chain.
-    let (owner, n) = (paxchain::Account::of_server(to), demo.cluster.servers.len());
-    let id = paxchain::TxId {
-        client: owner,
-        session: paxchain::Session(250),
-        seq: round,
-    };
-    let receiver = paxchain::Account::of_server((to + 1) % n);
-    let transfer = paxchain::Transfer::model_signed(id, owner, receiver, 1);
-    let transfer = paxchain::signature::sign(transfer, &crate::keys::generate());
-    let submit = paxchain::Msg::Api(paxchain::ApiMsg::Submit { transfer });
-    if let Ok(s) = std::net::UdpSocket::bind("127.0.0.1:0") {
-        for msg in [prepare, submit] {
-            let _ = s.send_to(
-                &crate::wire::encode_msg(&msg),
-                demo.cluster.servers[to].addr,
-            );
-        }
-    }
 }
 
 fn letters(servers: &[usize]) -> String {

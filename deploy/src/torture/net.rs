@@ -13,15 +13,16 @@ use crate::cluster::Cluster;
 use crate::demo::free_ports;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
-use std::collections::{BTreeSet, BinaryHeap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, BinaryHeap, HashMap};
 use std::net::{SocketAddr, SocketAddrV4, UdpSocket};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 
-/// A peer datagram the relay carried: its sender's and receiver's indices, and its bytes.
-type Captured = Option<(usize, usize, Vec<u8>)>;
+/// The last peer datagram the relay carried between each pair of servers: its bytes, by
+/// its sender's and receiver's indices.
+type Captured = BTreeMap<(usize, usize), Vec<u8>>;
 
 /// What the network does to datagrams now. The fault schedule changes it as it goes.
 #[derive(Clone, Debug, Default)]
@@ -56,7 +57,7 @@ pub struct Counters {
 pub struct FaultNet {
     pub policy: Arc<Mutex<Policy>>,
     pub counters: Arc<Counters>,
-    /// The last peer datagram the relay carried: its sender, receiver and bytes, for an
+    /// The last peer datagram the relay carried between each pair of servers, for an
     /// attacker to replay to another server.
     captured: Arc<Mutex<Captured>>,
     /// Relay socket `i`, cloned: a datagram sent from it looks like one from server `i`.
@@ -122,7 +123,7 @@ impl FaultNet {
             .collect::<Result<_, _>>()?;
         let policy = Arc::new(Mutex::new(Policy::default()));
         let counters = Arc::new(Counters::default());
-        let captured = Arc::new(Mutex::new(None));
+        let captured = Arc::new(Mutex::new(BTreeMap::new()));
         let stop = Arc::new(AtomicBool::new(false));
         let mut worker = Worker {
             relay,
@@ -154,20 +155,16 @@ impl FaultNet {
         let _ = self.forgers[from].send_to(bytes, self.listen[to]);
     }
 
-    /// Sends the last peer datagram the relay carried, from its sender's address, to a
-    /// server it was not for (`pick` chooses among them). False if none was captured yet.
-    pub fn replay_elsewhere(&self, pick: usize) -> bool {
-        let captured = self.captured.lock().expect("never poisoned").clone();
-        let Some((from, to, bytes)) = captured else {
+    /// Sends server `to` a captured peer datagram, from its sender's address, that was
+    /// sealed for another server (`pick` chooses among them). False if none was captured.
+    pub fn replay_to(&self, to: usize, pick: usize) -> bool {
+        let captured = self.captured.lock().expect("never poisoned");
+        let others: Vec<(&(usize, usize), &Vec<u8>)> =
+            captured.iter().filter(|((_, j), _)| *j != to).collect();
+        let Some(&(&(from, _), bytes)) = others.get(pick % others.len().max(1)) else {
             return false;
         };
-        let others: Vec<usize> = (0..self.listen.len())
-            .filter(|&k| k != to && k != from)
-            .collect();
-        if others.is_empty() {
-            return false;
-        }
-        self.forge(from, others[pick % others.len()], &bytes);
+        self.forge(from, to, bytes);
         true
     }
 }
@@ -235,7 +232,7 @@ impl Worker {
     fn inbound(&mut self, j: usize, src: SocketAddr, bytes: Vec<u8>) {
         let to = SocketAddr::V4(self.listen[j]);
         if let Some(i) = self.server_at(src) {
-            *self.captured.lock().expect("never poisoned") = Some((i, j, bytes.clone()));
+            (self.captured.lock().expect("never poisoned")).insert((i, j), bytes.clone());
             self.admit(Ok(i), to, Some((i, j)), bytes);
             return;
         }

@@ -91,6 +91,7 @@ fn shade(fault: Fault) -> RGBColor {
         Fault::Reorder => RGBColor(200, 200, 200),
         Fault::Partition => RGBColor(150, 230, 230),
         Fault::Garbage => RGBColor(215, 190, 160),
+        Fault::Forge => RGBColor(190, 150, 200),
     }
 }
 

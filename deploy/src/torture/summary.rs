@@ -127,6 +127,7 @@ fn table(run: &Run) -> String {
         "dropped by the servers since their last start: {malformed} malformed, \
          {unauthentic} peer datagrams not authentic"
     );
+    forgeries(&mut s, run);
     latencies(&mut s, run);
     restarts(&mut s, run);
     let _ = writeln!(s, "\nchecks:");
@@ -249,6 +250,24 @@ fn restarts(s: &mut String, run: &Run) {
     }
 }
 
+/// The `forge` faults' tally: what was sent, what the servers refused and counted.
+fn forgeries(s: &mut String, run: &Run) {
+    if run.forgeries.is_empty() {
+        return;
+    }
+    let sum = |f: fn(&super::forge::Forgery) -> u64| run.forgeries.iter().map(f).sum::<u64>();
+    let _ = writeln!(
+        s,
+        "forged ({} servers' worth): {} of {} peer datagrams counted as not authentic, \
+         {} of {} unsigned transfers refused as BadSignature",
+        run.forgeries.len(),
+        sum(|f| f.peer_counted),
+        sum(|f| f.peer_sent),
+        sum(|f| f.transfers_refused),
+        sum(|f| f.transfers_sent),
+    );
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -301,6 +320,7 @@ mod tests {
             led: vec![3, 2, 1],
             network: [0; 4],
             dropped: [0; 2],
+            forgeries: Vec::new(),
             round_timeout_ms: 400,
             failures: Vec::new(),
         }
