@@ -42,9 +42,10 @@ enum CheckerCommand {
     /// search); 2: the search was cut short (timeout or depth bound) without a violation;
     /// 3: a defect of the checker (a discovery whose steps do not replay), or, with no
     /// violation found, handlers that broke a reduction's premise, so that "holds" cannot
-    /// be vouched for.
+    /// be vouched for; 64: a usage error or a model that cannot be built from the flags.
     Check(CheckArgs),
-    /// Serve stateright's web explorer for a scenario (blocks until interrupted).
+    /// Serve stateright's web explorer for a scenario (blocks until interrupted). Exit 64:
+    /// a usage error or a model that cannot be built from the flags.
     Explore {
         #[command(flatten)]
         model: ModelArgs,
@@ -60,15 +61,17 @@ enum CheckerCommand {
     /// List the bug zoo: each seeded bug, what it is, and the property that must catch it.
     Bugs,
     /// Hunt every bug of the zoo on the preset that catches it, and print a table. Exit 0:
-    /// every bug caught by its property; 1: some bug escaped.
+    /// every bug caught by its property; 1: some bug escaped; 64: a usage error.
     Zoo(zoo::ZooArgs),
     /// Measure the checker: every scenario with BFS and DFS on 1 and 2 threads, each as its
     /// own process (wall time, unique states per second, peak memory), beside stateright's
-    /// own Paxos example measured in the same run.
+    /// own Paxos example measured in the same run. Exit 64: a usage error.
     Bench(bench::BenchArgs),
     /// Play model traces on real `paxchain server` processes, through a network this
     /// command owns, and compare every server's state and every datagram in flight with the
-    /// model's after each step. Exit 0: all matched; 1: a difference; 2: could not run.
+    /// model's after each step. Exit 0: all matched; 1: a difference; 2: could not run (the
+    /// servers or the network failed); 64: a usage error, a model that cannot be built from
+    /// the flags, or a trace file that cannot be read.
     Replay(replay::ReplayArgs),
 }
 
@@ -166,8 +169,26 @@ impl ModelArgs {
         cfg.bug = self.bug.or(cfg.bug);
         cfg.reduce &= !self.no_reduce;
         cfg.symmetry &= !self.no_symmetry;
-        cfg.validate().map_err(|e| format!("invalid model: {e}"))?;
+        cfg.validate().map_err(|e| self.explain(e))?;
         Ok(cfg)
+    }
+
+    /// An invalid model, said in terms of the flags given: a scenario's own scripts that no
+    /// longer fit are the scenario's, not the user's.
+    fn explain(&self, e: paxchain_model::ConfigError) -> String {
+        match e {
+            paxchain_model::ConfigError::TooManyClients { clients, servers }
+                if self.workloads.is_none() =>
+            {
+                format!(
+                    "--servers {servers}: the `{}` scenario's workloads have {clients} scripts, \
+                     one per account, so it needs at least {clients} servers; pass \
+                     --workloads with at most {servers} scripts",
+                    self.scenario
+                )
+            }
+            e => format!("invalid model: {e}"),
+        }
     }
 }
 
@@ -229,8 +250,23 @@ fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
+/// The exit status of a usage error or a model that cannot be built from what was given
+/// (sysexits' EX_USAGE): apart from 2, a search cut short, so that a script can tell a typo
+/// from a timeout.
+pub const USAGE: u8 = 64;
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            // `--help` and `--version` come this way too, and are no error.
+            return match e.use_stderr() {
+                true => ExitCode::from(USAGE),
+                false => ExitCode::SUCCESS,
+            };
+        }
+    };
     let result = match cli.command {
         CheckerCommand::Scenarios => {
             for s in scenarios::all() {
@@ -256,7 +292,7 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             eprintln!("paxchain-check: {e}");
-            ExitCode::from(2)
+            ExitCode::from(USAGE)
         }
     }
 }

@@ -41,14 +41,18 @@ pub struct ReplayArgs {
 }
 
 /// Exit 0: every step of every trace matched; 1: a difference (or a counterexample the real
-/// servers do not break); 2: the harness could not run.
+/// servers do not break); 2: the harness could not run; 64 (`crate::USAGE`): what was
+/// given cannot be run (flags, model, trace file, server binary).
 pub fn replay(args: &ReplayArgs) -> ExitCode {
     match run(args) {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::from(1),
         Err(e) => {
             eprintln!("paxchain-check replay: {e}");
-            ExitCode::from(2)
+            match e {
+                HarnessError::Config(_) => ExitCode::from(crate::USAGE),
+                _ => ExitCode::from(2),
+            }
         }
     }
 }

@@ -58,6 +58,21 @@ enum Status {
     UnconfirmedDiscovery,
 }
 
+impl std::fmt::Display for Status {
+    /// The words the table prints: what a person needs to know, in capitals where it is bad.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Status::Holds => "holds",
+            Status::Violated => "VIOLATED",
+            Status::NoViolationFound => "no violation found (search incomplete)",
+            Status::ExampleFound => "reached",
+            Status::NeverReached => "NEVER REACHED",
+            Status::NotReachedYet => "not reached (search incomplete)",
+            Status::UnconfirmedDiscovery => "DEFECT: its discovery does not replay",
+        })
+    }
+}
+
 impl PropertyResult {
     fn status(&self, ending: &Ending) -> Status {
         let incomplete = *ending != Ending::Complete;
@@ -278,7 +293,7 @@ pub fn print(cfg: &ModelConfig, model: &BankModel, o: &SearchResult, json: bool)
     let width = (o.properties.iter().map(|p| p.name.len()).max()).unwrap_or(0);
     println!("{:<width$} {:<10} result", "property", "kind");
     for (p, s) in o.properties.iter().zip(&statuses) {
-        println!("{:<width$} {:<10} {s:?}", p.name, kind(&p.expectation));
+        println!("{:<width$} {:<10} {s}", p.name, kind(&p.expectation));
     }
     let ending = match &o.ending {
         Ending::Complete => "complete search".to_string(),

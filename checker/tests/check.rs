@@ -1,5 +1,6 @@
 //! `check` as a user runs it, and what its exit status means: 0 every property holds after
-//! a complete search; 1 a violation; 3 when the verdict cannot be vouched for: here, handlers
+//! a complete search; 1 a violation; 2 a search cut short; 64 a usage error or a model that
+//! cannot be built; 3 when the verdict cannot be vouched for: here, handlers
 //! that broke a reduction's premise with no violation found (a defect of the checker itself,
 //! a discovery that does not replay, cannot be provoked from outside; model/src/search's
 //! tests and model/tests/audit.rs cover it).
@@ -16,6 +17,61 @@ fn a_complete_search_of_correct_handlers_exits_0_with_nothing_to_doubt() {
     assert!(!out.contains("DEFECT"), "{out}");
     assert!(!out.contains("premise"), "{out}");
     assert!(!out.contains("kept"), "{out}");
+    let row = |name: &str| {
+        out.lines()
+            .find(|l| l.starts_with(name))
+            .unwrap_or_default()
+    };
+    assert!(row("no double spend").ends_with(" holds"), "{out}");
+    assert!(
+        row("a block is committed on two servers").ends_with(" reached"),
+        "{out}"
+    );
+}
+
+/// A search cut short says so in each row: nothing it did not search is called holding.
+#[test]
+fn a_search_cut_short_exits_2_and_no_row_says_holds() {
+    let (code, out) = check(&["--max-depth", "3"]);
+    assert_eq!(code, Some(2), "{out}");
+    assert!(
+        out.contains("no violation found (search incomplete)"),
+        "{out}"
+    );
+    assert!(out.contains("not reached (search incomplete)"), "{out}");
+    assert!(!out.contains(" holds"), "{out}");
+}
+
+/// What the user typed wrong exits 64, never 2 (a search cut short), and the message names
+/// what was given.
+#[test]
+fn a_usage_error_or_an_impossible_model_exits_64_naming_what_was_given() {
+    let run = |args: &[&str]| {
+        let out = std::process::Command::new(env!("CARGO_BIN_EXE_paxchain-check"))
+            .args(args)
+            .output()
+            .expect("paxchain-check runs");
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, err) = run(&["check", "--scenario", "nope"]);
+    assert_eq!(code, Some(64), "{err}");
+    assert!(err.contains("no scenario `nope`"), "{err}");
+    let (code, err) = run(&["check", "--bogus"]);
+    assert_eq!(code, Some(64), "{err}");
+    assert!(err.contains("--bogus"), "{err}");
+    let (code, err) = run(&["check", "--servers", "1"]);
+    assert_eq!(code, Some(64), "{err}");
+    assert!(
+        err.contains("--servers 1: the `default` scenario's workloads"),
+        "{err}"
+    );
+    let (code, err) = run(&["replay"]);
+    assert_eq!(code, Some(64), "{err}");
+    assert!(err.contains("--trace FILE or --random N"), "{err}");
+    assert_eq!(run(&["check", "--help"]).0, Some(0));
 }
 
 /// Counting a vote from another ballot breaks reduction 4's premise (the rule calls such a
@@ -50,6 +106,10 @@ fn a_violation_exits_1_and_says_what_the_reductions_stepped_aside_for() {
     let args = ["--scenario", "second-round", "--bug", "stale-votes-counted"];
     let (code, out) = check(&[&args[..], &["--strategy", "bfs", "--threads", "1"]].concat());
     assert_eq!(code, Some(1), "{out}");
+    let row = out
+        .lines()
+        .find(|l| l.starts_with("chain prefix agreement"));
+    assert!(row.is_some_and(|r| r.ends_with(" VIOLATED")), "{out}");
     assert!(
         out.contains("Counterexample for \"chain prefix agreement\""),
         "{out}"
