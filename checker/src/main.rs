@@ -4,6 +4,7 @@
 //! and builds the model with `paxchain_model::build`: there is one model constructor.
 
 mod bench;
+mod coverage;
 mod replay;
 mod report;
 mod run;
@@ -67,6 +68,15 @@ enum CheckerCommand {
     /// own process (wall time, unique states per second, peak memory), beside stateright's
     /// own Paxos example measured in the same run. Exit 64: a usage error.
     Bench(bench::BenchArgs),
+    /// Run every preset (and `default` under the `literal` variant) to completion and print,
+    /// for each rule of the protocol, in how many distinct steps it fired in each: which
+    /// branches each preset exercises. Exit 0: every rule fired somewhere; 1: some rule
+    /// never did; 64: a usage error.
+    Coverage {
+        /// Checker threads per search.
+        #[arg(long, default_value_t = cores())]
+        threads: usize,
+    },
     /// Play model traces on real `paxchain server` processes, through a network this
     /// command owns, and compare every server's state and every datagram in flight with the
     /// model's after each step. Exit 0: all matched; 1: a difference; 2: could not run (the
@@ -231,6 +241,10 @@ pub struct CheckArgs {
     /// Print the result as JSON on stdout (progress still goes to stderr).
     #[arg(long)]
     json: bool,
+    /// After the result, print which rules of the protocol the search exercised, in how many
+    /// distinct steps each, and which it never did (`--json` always includes them).
+    #[arg(long)]
+    coverage: bool,
     /// Keep searching after the first violation, to find a counterexample for every
     /// property that has one (by default the search stops at the first violation).
     #[arg(long)]
@@ -281,6 +295,7 @@ fn main() -> ExitCode {
         }
         CheckerCommand::Zoo(args) => return zoo::zoo(&args),
         CheckerCommand::Replay(args) => return replay::replay(&args),
+        CheckerCommand::Coverage { threads } => return coverage::matrix(threads),
         CheckerCommand::Check(args) => args.model.config().map(|cfg| run::check(&cfg, &args)),
         CheckerCommand::Explore {
             model,

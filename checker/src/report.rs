@@ -128,6 +128,8 @@ struct JsonReport<'a> {
     premise_failure_examples: Vec<String>,
     /// Messages reduction 4's rule called ignored that the handler acts on, kept in flight.
     kept_by_handler_check: u64,
+    /// Rule coverage: each rule of spec/protocol.md and the distinct steps that fired it.
+    rules: Vec<crate::coverage::JsonRule>,
     exit_code: u8,
 }
 
@@ -205,10 +207,22 @@ fn print_trust(model: &BankModel, o: &SearchResult, statuses: &[Status], failed:
     }
 }
 
-/// Prints a counterexample's numbered steps and the state they end in.
+/// Prints a counterexample's numbered steps and the state they end in. A message delivered
+/// again (the network duplicated it) is marked.
 pub fn print_trace(model: &BankModel, steps: &[Step]) {
+    let mut delivered = Vec::new();
     for (i, step) in steps.iter().enumerate() {
-        println!("  {:>3}. {}", i + 1, step.describe(model));
+        let again = match step {
+            Step::Deliver { src, dst, msg } => {
+                let key = (*src, *dst, msg);
+                let seen = delivered.contains(&key);
+                delivered.push(key);
+                seen
+            }
+            _ => false,
+        };
+        let mark = if again { "   (again: a duplicate)" } else { "" };
+        println!("  {:>3}. {}{mark}", i + 1, step.describe(model));
     }
     if let Some(last) = replay(model, steps) {
         println!("The state that breaks it:");
@@ -273,6 +287,7 @@ pub fn print(cfg: &ModelConfig, model: &BankModel, o: &SearchResult, json: bool)
                 .map(|f| f.to_string())
                 .collect(),
             kept_by_handler_check: model.premises.kept().0,
+            rules: crate::coverage::json(model),
             exit_code: code,
         };
         println!(
@@ -305,28 +320,76 @@ pub fn print(cfg: &ModelConfig, model: &BankModel, o: &SearchResult, json: bool)
         o.states, o.unique, o.max_depth, secs, rate
     );
     print_trust(model, o, &statuses, failed);
-    for (p, s) in o.properties.iter().zip(&statuses) {
+    print_counterexamples(model, o, &statuses);
+    code
+}
+
+/// Each violated property's counterexample, once per distinct trace: properties broken by
+/// the same steps share one printing, all of them named.
+fn print_counterexamples(model: &BankModel, o: &SearchResult, statuses: &[Status]) {
+    let mut traces: Vec<(&[Step], Vec<&str>, Option<&String>)> = Vec::new();
+    for (p, s) in o.properties.iter().zip(statuses) {
         if *s != Status::Violated {
             continue;
         }
         let steps = p.steps.as_deref().expect("a violation has a trace");
+        match traces.iter_mut().find(|(t, _, _)| *t == steps) {
+            Some((_, names, _)) => names.push(p.name),
+            None => traces.push((steps, vec![p.name], p.explorer_path.as_ref())),
+        }
+    }
+    let shortest = if o.breadth_first {
+        "the shortest"
+    } else {
+        "shrunk; `--strategy bfs` finds the shortest"
+    };
+    for (steps, names, path) in traces {
+        let quoted: Vec<String> = names.iter().map(|n| format!("\"{n}\"")).collect();
         println!();
-        let shortest = if o.breadth_first {
-            "the shortest"
-        } else {
-            "shrunk; `--strategy bfs` finds the shortest"
-        };
         println!(
-            "Counterexample for \"{}\" ({} steps, {shortest}):",
-            p.name,
+            "Counterexample for {} ({} steps, {shortest}):",
+            quoted.join(", "),
             steps.len()
         );
         print_trace(model, steps);
-        if let Some(path) = &p.explorer_path {
+        if let Some(path) = path {
             println!(
-                "In the explorer (`paxchain-check explore` with the same flags): #/steps/{path}"
+                "In the explorer: `{}`, then open http://127.0.0.1:3000/#/steps/{path}",
+                explore_command()
             );
         }
     }
-    code
+}
+
+/// The command that serves this check's model in the explorer: this command line, `explore`
+/// for `check`, without the flags only a check takes.
+fn explore_command() -> String {
+    const CHECK_ONLY: &[&str] = &[
+        "--strategy",
+        "--threads",
+        "--max-depth",
+        "--timeout",
+        "--seed",
+        "--audit",
+    ];
+    const CHECK_ONLY_SWITCHES: &[&str] = &["--json", "--all-violations", "--coverage"];
+    let mut out = vec!["paxchain-check".to_string(), "explore".to_string()];
+    let mut args = std::env::args().skip(2);
+    while let Some(a) = args.next() {
+        let flag = a.split('=').next().unwrap_or_default();
+        if CHECK_ONLY.contains(&flag) {
+            if !a.contains('=') {
+                args.next();
+            }
+            continue;
+        }
+        if CHECK_ONLY_SWITCHES.contains(&flag) {
+            continue;
+        }
+        match a.contains(' ') || a.is_empty() {
+            true => out.push(format!("\"{a}\"")),
+            false => out.push(a),
+        }
+    }
+    out.join(" ")
 }

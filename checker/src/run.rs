@@ -35,6 +35,9 @@ pub fn check(cfg: &ModelConfig, args: &CheckArgs) -> ExitCode {
         Strategy::Simulation => simulate(&model, timeout, args),
     };
     let code = report::print(cfg, &model, &outcome, args.json);
+    if args.coverage && !args.json {
+        crate::coverage::print(&model);
+    }
     if matches!(outcome.ending, Ending::Incomplete(_)) {
         // The search threads may still be running: end the process rather than wait.
         std::process::exit(i32::from(code));

@@ -48,6 +48,9 @@ pub fn check(cfg: &ModelConfig, args: &CheckArgs) -> u8 {
     let result = search_result(&model, &s, args.seed);
     let code = report::print(cfg, &model, &result, args.json);
     print_coverage(&model, &s, args.json);
+    if args.coverage && !args.json {
+        crate::coverage::print(&model);
+    }
     code
 }
 

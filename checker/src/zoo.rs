@@ -5,7 +5,9 @@ use crate::report::print_trace;
 use clap::Args;
 use paxchain::bugs::Bug;
 use paxchain_model::swarm::{swarm, Progress, SwarmConfig};
-use paxchain_model::zoo::{catching_config, catching_scenario, hunt, swarm_config, Escape, Hunt};
+use paxchain_model::zoo::{
+    catching_config, catching_scenario, hunt, rule_of, swarm_config, Escape, Hunt,
+};
 use paxchain_model::{build, scenarios, ModelConfig};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -85,16 +87,18 @@ pub fn zoo(args: &ZooArgs) -> ExitCode {
         return swarm_zoo(&bugs, args, timeout);
     }
     let mut hunts: Vec<(ModelConfig, Hunt)> = Vec::new();
+    let width = (bugs.iter().map(|b| b.caught_by().len()).max()).unwrap_or(0);
     println!(
-        "{:<28} {:<17} {:<7} {:<38} {:>5} {:>9} {:>7}",
+        "{:<28} {:<17} {:<7} {:<width$} {:>5} {:>9} {:>7}  rule (its branch)",
         "bug", "scenario", "caught", "property", "steps", "unique", "seconds"
     );
     for bug in bugs {
         let cfg = catching_config(bug);
         let h = hunt(bug, &cfg, args.hunt_threads(), timeout);
         let steps = h.trace.as_ref().map_or("-".into(), |t| t.len().to_string());
+        let rule = rule_of(bug).map_or("- (its correct form does nothing)", |r| r.name());
         println!(
-            "{:<28} {:<17} {:<7} {:<38} {:>5} {:>9} {:>7.1}",
+            "{:<28} {:<17} {:<7} {:<width$} {:>5} {:>9} {:>7.1}  {rule}",
             bug.name(),
             catching_scenario(bug),
             if h.caught() { "yes" } else { "NO" },

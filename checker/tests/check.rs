@@ -117,3 +117,71 @@ fn a_violation_exits_1_and_says_what_the_reductions_stepped_aside_for() {
     assert!(out.contains("Reduction 4 kept"), "{out}");
     assert!(!out.contains("DEFECT"), "{out}");
 }
+
+/// `--coverage` lists the rules that fired, by count, then those that never did, marked;
+/// `--json` carries every rule's count.
+#[test]
+fn coverage_lists_the_rules_that_fired_then_those_that_never_did() {
+    let (code, out) = check(&["--coverage"]);
+    assert_eq!(code, Some(0), "{out}");
+    let table: Vec<&str> = (out.lines())
+        .skip_while(|l| !l.starts_with("rule coverage"))
+        .skip(2)
+        .take_while(|l| !l.contains("rules fired"))
+        .collect();
+    let first_never = table.iter().position(|l| l.ends_with("NEVER"));
+    let first_never = first_never.expect("the default preset leaves some rules unfired");
+    assert!(first_never > 10, "{out}");
+    assert!(
+        table[first_never..].iter().all(|l| l.ends_with("NEVER")),
+        "{out}"
+    );
+    assert!(
+        table.iter().any(|l| l.starts_with("grant a promise")),
+        "{out}"
+    );
+    assert!(
+        (table.iter()).any(|l| l.starts_with("a server crashes") && l.ends_with("NEVER")),
+        "no crash in the default preset: {out}"
+    );
+    let (_, json) = check(&["--json"]);
+    let report: serde_json::Value = serde_json::from_str(&json).expect("JSON");
+    let rules = report["rules"].as_array().expect("rules");
+    let promise = (rules.iter()).find(|r| r["rule"] == "grant a promise");
+    assert!(
+        promise.is_some_and(|r| r["steps"].as_u64() > Some(0)),
+        "{json}"
+    );
+}
+
+/// One trace that breaks three properties is printed once, naming all three; the duplicate
+/// delivery in it is marked; and it ends with the whole command that opens it.
+#[test]
+fn a_trace_breaking_several_properties_is_printed_once_with_its_duplicate_marked() {
+    let (code, out) = check(&[
+        "--variant",
+        "literal",
+        "--strategy",
+        "bfs",
+        "--threads",
+        "1",
+    ]);
+    assert_eq!(code, Some(1), "{out}");
+    assert_eq!(out.matches("Counterexample for").count(), 1, "{out}");
+    assert!(
+        out.contains(
+            "Counterexample for \"no double spend\", \"money conserved\", \"exactly once\" (9 steps"
+        ),
+        "{out}"
+    );
+    let duplicate = out.lines().find(|l| l.ends_with("(again: a duplicate)"));
+    assert!(
+        duplicate.is_some_and(|l| l.contains("9. server A")),
+        "{out}"
+    );
+    assert_eq!(out.matches("(again: a duplicate)").count(), 1, "{out}");
+    assert!(
+        out.contains("In the explorer: `paxchain-check explore --variant literal`, then open http://127.0.0.1:3000/#/steps/"),
+        "{out}"
+    );
+}

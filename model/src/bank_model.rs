@@ -85,6 +85,8 @@ pub struct BankModel {
     pub steps: StepMemo,
     /// The checks of the reductions' premises about the handlers ([`crate::premises`]).
     pub premises: Premises,
+    /// How many distinct steps fired each rule of the protocol ([`crate::rules`]).
+    pub coverage: crate::rules::Coverage,
 }
 
 impl BankModel {
@@ -117,8 +119,14 @@ impl BankModel {
             if Arc::ptr_eq(before, after) {
                 continue;
             }
-            self.premises
-                .stepped(&self.actors, Id::from(i), before, after);
+            let new = (self.premises).stepped(&self.actors, Id::from(i), before, after);
+            if new {
+                let rule = match recovered == Some(i) {
+                    true => crate::rules::Rule::Restart,
+                    false => crate::rules::Rule::Crash,
+                };
+                self.coverage.count(&[rule]);
+            }
             if recovered == Some(i) && self.symmetric != 0 {
                 let storage = &last.actor_storages[i];
                 let mut out = stateright::actor::Out::new();

@@ -162,7 +162,8 @@ pub fn timeout(model: &BankModel, last: &BankState, id: Id, timer: &Timer) -> Op
 
 /// Shows a step the first time this thread's memo gives it to the checks of the reductions'
 /// premises ([`crate::premises`]): the step of the receiver, against every message taken
-/// out on its way to it, and its symmetry.
+/// out on its way to it, and its symmetry; and counts the rules it fired
+/// ([`crate::rules`]).
 fn show_premises(model: &BankModel, last: &BankState, i: usize, step: &Step, event: &Event) {
     if step.checked.swap(true, Ordering::Relaxed) {
         return;
@@ -172,6 +173,8 @@ fn show_premises(model: &BankModel, last: &BankState, i: usize, step: &Step, eve
     model
         .premises
         .stepped(&model.actors, Id::from(i), before, after);
+    let rules = crate::rules::fired(&model.actors[i], before, event, after, &step.out);
+    model.coverage.count(&rules);
     if model.symmetric != 0 {
         let (actors, mask) = (&model.actors, model.symmetric);
         let seen = Seen {

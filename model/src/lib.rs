@@ -38,6 +38,7 @@ pub mod premises;
 pub mod properties;
 pub mod reference;
 pub mod rogue_client;
+pub mod rules;
 pub mod scenarios;
 pub mod scripted_client;
 pub mod search;
@@ -146,5 +147,6 @@ pub fn build(cfg: &ModelConfig) -> BankModel {
         symmetric: cfg.symmetry().map_or(0, |_| cfg.interchangeable_servers()),
         steps: StepMemo::default(),
         premises: premises::Premises::new(actors),
+        coverage: rules::Coverage::new(),
     }
 }

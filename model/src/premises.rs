@@ -195,16 +195,16 @@ impl Premises {
     }
 
     /// Records a step `before → after` of `actors[id]`, and checks it against every message
-    /// taken out on its way to that actor so far (2. above).
+    /// taken out on its way to that actor so far (2. above). Whether the step was new.
     pub fn stepped(
         &self,
         actors: &[Node],
         id: Id,
         before: &Arc<NodeState>,
         after: &Arc<NodeState>,
-    ) {
+    ) -> bool {
         if before == after {
-            return;
+            return false;
         }
         let i = usize::from(id);
         let mut ledger = self.shared.ledgers[i].lock().expect("no check panics");
@@ -212,12 +212,13 @@ impl Premises {
             .seen_steps
             .insert((Arc::clone(before), Arc::clone(after)))
         {
-            return;
+            return false;
         }
         ledger.steps.push((Arc::clone(before), Arc::clone(after)));
         for (src, msg) in &ledger.removed {
             self.check_pair(&actors[i], id, before, after, *src, msg);
         }
+        true
     }
 
     fn check_pair(

@@ -9,6 +9,7 @@
 //! [`swarm_config`] is the large configuration the swarm search must catch every bug on.
 
 use crate::properties::is_example;
+use crate::rules::Rule;
 use crate::search::{Search, SearchOptions};
 use crate::trace::{self, Step};
 use crate::{build, scenarios, BankModel, BankState, ModelConfig};
@@ -49,6 +50,42 @@ pub fn catching_scenario(bug: Bug) -> &'static str {
         Bug::SignatureLeavesOutAmount => "rogue-client",
         Bug::PeerCheckIgnoresReceiver => "rogue-client",
     }
+}
+
+/// The rule (crate::rules) whose branch a bug's line is in: the branch its catching preset
+/// must exercise for the hunt to have a chance, which model/tests/coverage.rs checks.
+/// `None` for a bug in a branch whose correct form does nothing (drops a stale copy,
+/// ignores a relay): stateright takes no step that changes nothing, so there is no step to
+/// count, and only the bug's own step shows.
+pub fn rule_of(bug: Bug) -> Option<Rule> {
+    Some(match bug {
+        Bug::QuorumOfHalf => Rule::CountPromise,
+        Bug::StaleVotesCounted => Rule::CountAccepted,
+        Bug::BallotTieIgnoresLeader => Rule::StartElection,
+        Bug::PromiseNotRaised => Rule::GrantPromise,
+        Bug::AcceptIgnoresPromise => Rule::AcceptBlock,
+        Bug::IgnoreAcceptedInPromises => Rule::ProposeHighestAccepted,
+        Bug::FirstAcceptedNotHighest => Rule::ProposeHighestAccepted,
+        Bug::ReproposeCommitted => Rule::ProposeFresh,
+        Bug::PromiseNotSaved => Rule::GrantPromise,
+        Bug::AcceptedNotSaved => Rule::AcceptBlock,
+        Bug::LogNotSaved => Rule::FlushAtOnce,
+        Bug::OutcomeNotSaved => Rule::FlushAtOnce,
+        Bug::RestartResetsPromise => Rule::Restart,
+        Bug::RestartDropsLog => Rule::Restart,
+        Bug::RetryExecutedAgain => Rule::AnswerAgain,
+        Bug::AnsweredIdReused => Rule::RefuseReusedId,
+        Bug::StaleRequestExecuted => return None,
+        Bug::CatchUpKeepsLog => Rule::ApplyCatchUp,
+        Bug::FastPathIgnoresLog => Rule::FlushAtOnce,
+        Bug::CommitClearsLog => Rule::CommitChosen,
+        Bug::RetryNewId => Rule::ClientRetry,
+        Bug::SessionsShareOutcome => Rule::GroupCommit,
+        Bug::AnsweredBeforeFlush => Rule::Stage,
+        Bug::SlowPathSkipsSignature => Rule::RefuseInvalid,
+        Bug::SignatureLeavesOutAmount => Rule::RefuseInvalid,
+        Bug::PeerCheckIgnoresReceiver => return None,
+    })
 }
 
 /// The one large configuration every bug is swarmed on (`paxchain-check zoo --swarm`):
