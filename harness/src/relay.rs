@@ -136,25 +136,11 @@ impl Relay {
                     // The attacker sends the very bytes on, seal and all.
                     let servers = self.listen.len();
                     for (z, relayed) in relays_of(src, dst, peer, servers) {
-                        let (dst, msg, bytes) = (z.into(), relayed, bytes.clone());
-                        let counted = false; // its receiver drops it before handling it
-                        self.held.push(Held {
-                            src,
-                            dst,
-                            msg,
-                            bytes,
-                            counted,
-                        });
+                        // Not counted: its receiver drops it before handling it.
+                        self.keep(src, z.into(), relayed, bytes.clone(), false);
                     }
                 }
-                let counted = true;
-                self.held.push(Held {
-                    src,
-                    dst,
-                    msg,
-                    bytes,
-                    counted,
-                });
+                self.keep(src, dst, msg, bytes, true);
             }
         }
         Ok(())
@@ -179,7 +165,11 @@ impl Relay {
     /// Holds a datagram the harness itself sends (a client's request).
     pub fn hold(&mut self, src: usize, dst: usize, msg: Msg) {
         let bytes = wire::encode_msg(&msg);
-        let counted = true;
+        self.keep(src, dst, msg, bytes, true);
+    }
+
+    /// Holds `bytes`, which carry `msg` from `src` to `dst`; `counted`: see [`Held`].
+    fn keep(&mut self, src: usize, dst: usize, msg: Msg, bytes: Vec<u8>, counted: bool) {
         self.held.push(Held {
             src,
             dst,
