@@ -25,8 +25,9 @@ pub enum Timer {
     Retry,
 }
 
-/// Everything that crosses the network.
-#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+/// Everything that crosses the network. Its `Debug` is the derived one, but for `{:#?}`
+/// (stateright's explorer prints states so), which gives the one line a trace prints.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub enum Msg {
     /// Between a client and its server.
     Api(ApiMsg),
@@ -225,6 +226,22 @@ fn list<T: fmt::Display>(items: &[T]) -> String {
 
 fn block(b: &Block) -> String {
     format!("block {} [{}]", b.height, list(&b.transfers))
+}
+
+impl fmt::Debug for Msg {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if f.alternate() {
+            return write!(f, "{self}");
+        }
+        match self {
+            Msg::Api(m) => f.debug_tuple("Api").field(m).finish(),
+            Msg::Peer(m) => f.debug_tuple("Peer").field(m).finish(),
+            Msg::Relayed { seal, peer } => (f.debug_struct("Relayed"))
+                .field("seal", seal)
+                .field("peer", peer)
+                .finish(),
+        }
+    }
 }
 
 /// One line per message, in the course's words: what a counterexample trace prints.
@@ -501,6 +518,29 @@ mod tests {
             let text = serde_json::to_vec(&m.0).unwrap();
             serde_json::from_slice::<Msg>(&text).unwrap() == m.0
         }
+    }
+
+    /// `{:?}` stays the derived form every diagnostic relies on; `{:#?}` (the explorer's)
+    /// is the line a trace prints.
+    #[test]
+    fn a_message_debugs_whole_and_reads_as_a_trace_line_in_the_explorer() {
+        let m = Msg::Peer(PeerMsg::Prepare {
+            ballot: Ballot::new(1, 0),
+            height: Height(1),
+        });
+        assert_eq!(
+            format!("{m:?}"),
+            format!(
+                "Peer({:?})",
+                PeerMsg::Prepare {
+                    ballot: Ballot::new(1, 0),
+                    height: Height(1)
+                }
+            )
+        );
+        assert!(format!("{m:?}").starts_with("Peer(Prepare { ballot: Ballot {"));
+        assert_eq!(format!("{m:#?}"), "PREPARE ballot 1.A for #1");
+        assert_eq!(format!("{m:#?}"), m.to_string());
     }
 
     #[test]

@@ -387,19 +387,35 @@ impl Model for BankModel {
         Some(next)
     }
 
+    /// The step as a trace prints it: `client A → server A: SUBMIT A1 (A, B, 1)`.
     fn format_action(&self, action: &Action) -> String {
-        self.inner.format_action(action)
+        crate::trace::Step::from_action(action).describe(self)
     }
 
+    /// What the step changed, for the explorer ([`crate::readable::step`]).
     fn format_step(&self, last: &BankState, action: Action) -> Option<String> {
-        self.inner.format_step(last, action)
+        crate::readable::step(self, last, action)
     }
 
+    /// stateright's sequence diagram, its message labels as a trace prints them.
     fn as_svg(&self, path: Path<BankState, Action>) -> Option<String> {
         let actions = path.into_actions();
         let init = self.inner.init_states().into_iter().next()?;
-        self.inner
-            .as_svg(Path::from_actions(&self.inner, init, actions.iter())?)
+        let mut svg = self
+            .inner
+            .as_svg(Path::from_actions(&self.inner, init, actions.iter())?)?;
+        for a in &actions {
+            if let ActorModelAction::Deliver { msg, .. } = a {
+                let raw = format!(">{msg:?}</text>");
+                let text = msg.to_string();
+                let text = text
+                    .replace('&', "&amp;")
+                    .replace('<', "&lt;")
+                    .replace('>', "&gt;");
+                svg = svg.replace(&raw, &format!(">{text}</text>"));
+            }
+        }
+        Some(svg)
     }
 
     fn properties(&self) -> Vec<Property<BankModel>> {

@@ -15,7 +15,8 @@ use crate::config::ModelConfig;
 
 /// The auxiliary history kept beside the actors' states. Its maps sit behind `Arc`s: every
 /// successor state copies the history, and most steps leave it as it was.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash)]
+/// Its `Debug` for the explorer (`{:#?}`) is in `crate::readable`.
+#[derive(Clone, Default, PartialEq, Eq, Hash)]
 pub struct History {
     /// Transfers a server acknowledged as executed, and whether after consensus.
     pub acknowledged: Arc<BTreeMap<TxId, bool>>,

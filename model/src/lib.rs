@@ -36,6 +36,7 @@ pub mod memo;
 pub mod node;
 pub mod premises;
 pub mod properties;
+pub mod readable;
 pub mod reference;
 pub mod rogue_client;
 pub mod rules;

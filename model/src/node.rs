@@ -30,7 +30,8 @@ pub enum Node {
 // Not boxed: stateright already keeps each actor state behind an `Arc`, and a box would add
 // an allocation to every step of the search.
 #[allow(clippy::large_enum_variant)]
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+/// Its `Debug` is in `crate::readable`.
+#[derive(Clone, PartialEq, Eq, Hash)]
 pub enum NodeState {
     Server(Hashed<ServerState>),
     Client(Hashed<ScriptedClientState>),

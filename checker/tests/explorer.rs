@@ -1,0 +1,122 @@
+//! The explorer as a person sees it: `paxchain-check explore` serves the literal
+//! counterexample's states as one would draw them, its steps as a trace prints them, what a
+//! step changed marked, and a sequence diagram labelled in the paper's words; and (where
+//! this machine has Chromium) the page renders it.
+
+use std::io::{Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The literal counterexample (spec/deviations.md, 1), as explorer indices.
+const PATH: &str = "0/0/0/1/0/2/1/4/2";
+
+struct Explorer(Child, u16);
+
+impl Drop for Explorer {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start() -> Explorer {
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new(env!("CARGO_BIN_EXE_paxchain-check"))
+        .args(["explore", "--variant", "literal", "--addr"])
+        .arg(format!("127.0.0.1:{port}"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("paxchain-check runs");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(Instant::now() < deadline, "the explorer serves within 20 s");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Explorer(child, port)
+}
+
+/// The body of `GET path` (HTTP/1.0: no chunks).
+fn get(port: u16, path: &str) -> String {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).unwrap();
+    write!(s, "GET {path} HTTP/1.0\r\nHost: localhost\r\n\r\n").unwrap();
+    let mut text = String::new();
+    s.read_to_string(&mut text).unwrap();
+    let (head, body) = text.split_once("\r\n\r\n").expect("an HTTP answer");
+    assert!(head.starts_with("HTTP/1.0 200"), "{head}");
+    body.to_string()
+}
+
+#[test]
+fn the_explorer_shows_states_and_steps_as_people_draw_them() {
+    let e = start();
+    let body = get(e.1, &format!("/.states/{PATH}"));
+    let next: Vec<serde_json::Value> = serde_json::from_str(&body).expect("JSON");
+    let commit = (next.iter())
+        .find(|v| v["action"] == "server A → server B: COMMIT ballot 1.A block #1 [(A, B, 1)]")
+        .expect("the duplicate COMMIT is a next step, named as a trace names it");
+    let outcome = commit["outcome"].as_str().expect("its outcome");
+    assert!(outcome.contains("server B:"), "{outcome}");
+    let changed = outcome
+        .lines()
+        .find(|l| l.starts_with('*'))
+        .expect("a marked line");
+    assert!(
+        changed.contains("chain: #0"),
+        "the chain is what changed: {outcome}"
+    );
+    let state = commit["state"].as_str().expect("its state");
+    assert!(state.contains("server: promised 1.A"), "{state}");
+    assert!(
+        state.contains("blocks proposed or committed: [#1 1.A"),
+        "{state}"
+    );
+    assert!(!state.contains("Hashed"), "no internals: {state}");
+    let svg = commit["svg"].as_str().unwrap_or_default();
+    assert!(svg.contains(">PREPARE ballot 1.A for #1</text>"), "{svg}");
+    assert!(!svg.contains("Peer(Prepare"), "{svg}");
+    page_renders_in_a_browser(e.1);
+}
+
+/// Headless Chromium draws the page: the path of actions in the paper's words, and the
+/// marked change. Skips, saying why, without Chromium.
+fn page_renders_in_a_browser(port: u16) {
+    let chromium = ["chromium", "chromium-browser", "google-chrome"]
+        .into_iter()
+        .find(|c| {
+            Command::new(c)
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        });
+    let Some(chromium) = chromium else {
+        eprintln!("SKIPPED the explorer's browser check: no chromium on the PATH");
+        return;
+    };
+    let dir = std::env::temp_dir().join(format!("paxchain-explorer-{}", std::process::id()));
+    let page = format!("http://127.0.0.1:{port}/#/steps/{PATH}/2");
+    let dom = Command::new(chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+        ])
+        .args(["--virtual-time-budget=5000", "--dump-dom"])
+        .arg(format!("--user-data-dir={}", dir.display()))
+        .arg(&page)
+        .output()
+        .expect("chromium runs");
+    let dom = String::from_utf8_lossy(&dom.stdout);
+    assert!(
+        dom.contains("client A → server A: SUBMIT A1 (A, B, 1)"),
+        "{dom}"
+    );
+    assert!(dom.contains("server: promised 1.A"), "{dom}");
+    let _ = std::fs::remove_dir_all(&dir);
+}
