@@ -101,8 +101,15 @@ struct JsonProperty<'a> {
     name: &'a str,
     kind: &'static str,
     status: Status,
+    /// The steps, for `replay --trace` (actors by index, as the model numbers them).
     #[serde(skip_serializing_if = "Option::is_none")]
     trace: Option<&'a [Step]>,
+    /// The same steps as the text report prints them, actors and accounts by name.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    steps: Option<Vec<String>>,
+    /// The command that serves the model in the explorer, and the address of this trace.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    explorer: Option<String>,
 }
 
 #[derive(Serialize)]
@@ -279,6 +286,9 @@ pub fn print(cfg: &ModelConfig, model: &BankModel, o: &SearchResult, json: bool)
                     kind: kind(&p.expectation),
                     status,
                     trace: p.steps.as_deref(),
+                    steps: (p.steps.as_deref())
+                        .map(|st| st.iter().map(|s| s.describe(model)).collect()),
+                    explorer: p.explorer_path.as_ref().map(|path| explorer_line(path)),
                 })
                 .collect(),
             defects: o.defects.clone(),
@@ -353,12 +363,17 @@ fn print_counterexamples(model: &BankModel, o: &SearchResult, statuses: &[Status
         );
         print_trace(model, steps);
         if let Some(path) = path {
-            println!(
-                "In the explorer: `{}`, then open http://127.0.0.1:3000/#/steps/{path}",
-                explore_command()
-            );
+            println!("In the explorer: {}", explorer_line(path));
         }
     }
+}
+
+/// How to see the trace at explorer path `path`: the command, then the address.
+fn explorer_line(path: &str) -> String {
+    format!(
+        "`{}`, then open http://127.0.0.1:3000/#/steps/{path}",
+        explore_command()
+    )
 }
 
 /// The command that serves this check's model in the explorer: this command line, `explore`

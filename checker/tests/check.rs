@@ -185,3 +185,33 @@ fn a_trace_breaking_several_properties_is_printed_once_with_its_duplicate_marked
         "{out}"
     );
 }
+
+/// `--json` carries each trace twice: by actor index, for `replay --trace`, and as the text
+/// report words it, with the explorer's command and address.
+#[test]
+fn json_traces_carry_the_steps_words_and_the_explorer_address() {
+    let (code, json) = check(&[
+        "--variant",
+        "literal",
+        "--strategy",
+        "bfs",
+        "--threads",
+        "1",
+        "--json",
+    ]);
+    assert_eq!(code, Some(1), "{json}");
+    let report: serde_json::Value = serde_json::from_str(&json).expect("JSON");
+    let props = report["properties"].as_array().expect("properties");
+    let p = (props.iter())
+        .find(|p| p["name"] == "no double spend")
+        .expect("the property");
+    assert_eq!(p["status"], "violated");
+    let steps = p["steps"].as_array().expect("steps in words");
+    assert_eq!(steps.len(), p["trace"].as_array().expect("raw steps").len());
+    assert_eq!(steps[0], "client A → server A: SUBMIT A1 (A, B, 1)");
+    let explorer = p["explorer"].as_str().expect("an explorer line");
+    assert!(
+        explorer.starts_with("`paxchain-check explore --variant literal`, then open http://"),
+        "{explorer}"
+    );
+}
