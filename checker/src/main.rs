@@ -209,8 +209,9 @@ pub enum Strategy {
     /// to the steps that matter either way. Runs paxchain's own search (model/src/search),
     /// whose threads share work at every state.
     Dfs,
-    /// Breadth-first, by the same search: the shortest counterexamples (exactly so on one
-    /// thread), many times the memory.
+    /// Breadth-first, by the same search: the shortest counterexamples, many times the
+    /// memory. With several threads, a violation sends the search again on one thread to its
+    /// depth, so that the counterexample is the same on every run.
     Bfs,
     /// stateright's random walks until the timeout (default 60 s); never complete, so exit
     /// 2 at best, and it cannot rebuild some of the paths it finds.

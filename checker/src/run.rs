@@ -24,12 +24,43 @@ pub fn check(cfg: &ModelConfig, args: &CheckArgs) -> ExitCode {
         (None, Strategy::Simulation) => Some(Duration::from_secs(60)),
         (None, _) => None,
     };
+    let mut model = model;
     let outcome = match args.strategy {
         Strategy::Bfs | Strategy::Dfs => {
-            let search = Search::spawn(model.clone(), search_options(&model, args));
-            let found = |s: &Search<BankModel>| Some(s.discovered_actions());
-            let defects = |s: &Search<BankModel>| s.defects().iter().map(describe).collect();
-            drive(search, |s, d| _ = s.wait(d), found, defects, timeout, args)
+            let o = search(&model, search_options(&model, args), timeout, args);
+            match one_thread_bound(&o, args, false) {
+                Some(depth) => {
+                    // Several threads finish a level at different times, so which violation
+                    // they meet first varies: one thread, to that depth, meets the same one
+                    // every run.
+                    eprintln!(
+                        "a violation within {depth} steps: searching again breadth-first on one \
+                         thread to that depth, for the counterexample every run gives"
+                    );
+                    let again = build(cfg);
+                    let options = SearchOptions {
+                        threads: 1,
+                        // The initial state is at depth 1, and the deepest are not checked.
+                        max_depth: Some(depth + 2),
+                        ..search_options(&again, args)
+                    };
+                    let one = search(&again, options, timeout, args);
+                    // A bounded search that found nothing would read as "holds": never so.
+                    match one_thread_bound(&one, args, true) {
+                        Some(_) => {
+                            model = again;
+                            one
+                        }
+                        None => {
+                            eprintln!(
+                                "(one thread did not meet it: the first search's trace stands)"
+                            );
+                            o
+                        }
+                    }
+                }
+                None => o,
+            }
         }
         Strategy::Swarm => return ExitCode::from(crate::swarm::check(cfg, args)),
         Strategy::Simulation => simulate(&model, timeout, args),
@@ -99,6 +130,33 @@ fn search_options(model: &BankModel, args: &CheckArgs) -> SearchOptions<BankMode
         audit_every: args.audit,
         ..model.search_options()
     }
+}
+
+/// Runs paxchain's own search of `model` with `options` to its end (or `timeout`).
+fn search(
+    model: &BankModel,
+    options: SearchOptions<BankModel>,
+    timeout: Option<Duration>,
+    args: &CheckArgs,
+) -> SearchResult {
+    let search = Search::spawn(model.clone(), options);
+    let found = |s: &Search<BankModel>| Some(s.discovered_actions());
+    let defects = |s: &Search<BankModel>| s.defects().iter().map(describe).collect();
+    drive(search, |s, d| _ = s.wait(d), found, defects, timeout, args)
+}
+
+/// For a breadth-first search on several threads that found a violation: the length of its
+/// longest counterexample, within which one thread finds the same violation every run.
+/// `rerun`: the one-thread search itself, which only has to have found one.
+fn one_thread_bound(o: &SearchResult, args: &CheckArgs, rerun: bool) -> Option<usize> {
+    let several = args.strategy == Strategy::Bfs && args.threads > 1 && !args.all_violations;
+    if !several && !rerun {
+        return None;
+    }
+    (o.properties.iter())
+        .filter(|p| p.expectation == Expectation::Always && p.confirmed == Some(true))
+        .filter_map(|p| p.steps.as_ref().map(Vec::len))
+        .max()
 }
 
 /// A defect of the search, for people.

@@ -215,3 +215,22 @@ fn json_traces_carry_the_steps_words_and_the_explorer_address() {
         "{explorer}"
     );
 }
+
+/// A breadth-first counterexample is the same on every run, whatever the threads: with
+/// several, the search goes again on one thread to the violation's depth.
+#[test]
+fn a_breadth_first_counterexample_is_the_same_on_every_run_and_thread_count() {
+    let trace = |threads: &str| {
+        let args = ["--scenario", "second-round", "--bug", "stale-votes-counted"];
+        let (code, out) =
+            check(&[&args[..], &["--strategy", "bfs", "--threads", threads]].concat());
+        assert_eq!(code, Some(1), "{out}");
+        let from = out.find("Counterexample for").expect("a counterexample");
+        out[from..].to_string()
+    };
+    let one = trace("1");
+    assert!(one.contains("(18 steps, the shortest)"), "{one}");
+    for _ in 0..3 {
+        assert_eq!(trace("2"), one);
+    }
+}
