@@ -1,6 +1,7 @@
 //! The end-of-search report: a table of properties, totals, and each violation's trace,
 //! for people or as JSON.
 
+use paxchain_model::explain;
 use paxchain_model::trace::{describe_state, replay, Step};
 use paxchain_model::{BankModel, ModelConfig};
 use serde::Serialize;
@@ -362,6 +363,18 @@ fn print_counterexamples(model: &BankModel, o: &SearchResult, statuses: &[Status
             steps.len()
         );
         print_trace(model, steps);
+        if let Some(last) = replay(model, steps) {
+            let mut said = Vec::new();
+            for name in &names {
+                let Some(why) = explain::what_went_wrong(model, &last, name) else {
+                    continue;
+                };
+                if !said.contains(&why) {
+                    println!("What went wrong: {why}.");
+                    said.push(why);
+                }
+            }
+        }
         if let Some(path) = path {
             println!("In the explorer: {}", explorer_line(path));
         }

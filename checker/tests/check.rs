@@ -181,6 +181,10 @@ fn a_trace_breaking_several_properties_is_printed_once_with_its_duplicate_marked
     );
     assert_eq!(out.matches("(again: a duplicate)").count(), 1, "{out}");
     assert!(
+        out.contains("What went wrong: server B's chain holds transfer A1 twice (again at #1)."),
+        "one sentence says what: {out}"
+    );
+    assert!(
         out.contains("In the explorer: `paxchain-check explore --variant literal`, then open http://127.0.0.1:3000/#/steps/"),
         "{out}"
     );

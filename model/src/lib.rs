@@ -29,6 +29,7 @@ pub mod attacker;
 pub mod bank_model;
 pub mod config;
 pub mod delta;
+pub mod explain;
 pub mod fingerprint;
 pub mod hashed;
 pub mod history;

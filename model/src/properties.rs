@@ -36,7 +36,7 @@ fn servers<'a>(m: &BankModel, s: &'a BankState) -> impl Iterator<Item = &'a Serv
         .map(|a| a.server().expect("the first actors are the servers"))
 }
 
-fn longest_chain<'a>(m: &BankModel, s: &'a BankState) -> &'a Chain {
+pub(crate) fn longest_chain<'a>(m: &BankModel, s: &'a BankState) -> &'a Chain {
     servers(m, s)
         .map(|st| &*st.storage.chain)
         .max_by_key(|c| c.len())
@@ -139,7 +139,7 @@ pub fn money_conserved(m: &BankModel, s: &BankState) -> bool {
 }
 
 /// Credits minus debits of `transfers`, per account.
-fn net_flows<'a>(n: usize, transfers: impl Iterator<Item = &'a Transfer>) -> Vec<i128> {
+pub(crate) fn net_flows<'a>(n: usize, transfers: impl Iterator<Item = &'a Transfer>) -> Vec<i128> {
     let mut flows = vec![0i128; n];
     for t in transfers {
         let amount = i128::from(t.amount);
@@ -150,7 +150,7 @@ fn net_flows<'a>(n: usize, transfers: impl Iterator<Item = &'a Transfer>) -> Vec
 }
 
 /// The transfer a client's script gives id `id`, if any.
-fn scripted(m: &BankModel, id: TxId) -> Option<Transfer> {
+pub(crate) fn scripted(m: &BankModel, id: TxId) -> Option<Transfer> {
     let TxId {
         client,
         session,
