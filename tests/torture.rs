@@ -80,6 +80,28 @@ fn a_short_torture_run_with_every_fault_passes_every_check() {
         history.contains("\"kind\":\"final\""),
         "the final requests are recorded"
     );
+    let types = ["request", "fault", "restart", "balances", "forgery"];
+    for line in history.lines() {
+        let entry: serde_json::Value = serde_json::from_str(line).expect("one JSON object a line");
+        let kind = entry["type"].as_str().unwrap_or_default();
+        assert!(
+            types.contains(&kind),
+            "every entry has a known type: {line}"
+        );
+    }
+    assert!(
+        history.contains("\"type\":\"forgery\""),
+        "the forgeries are recorded"
+    );
+    let json: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("summary.json")).expect("summary.json"))
+            .expect("JSON");
+    assert_eq!(json["pass"], true, "{json}");
+    assert_eq!(json["checks"].as_array().map(Vec::len), Some(9), "{json}");
+    assert!(
+        json["by_outcome"]["executed (fast path)"].as_u64() > Some(0),
+        "{json}"
+    );
     report_shows_its_plots_in_a_browser(&out);
     the_runs_chain_audits_and_one_altered_amount_does_not(&out);
 }

@@ -136,7 +136,7 @@ enum Cmd {
         /// Units every account starts with.
         #[arg(long, default_value_t = 10)]
         initial: u64,
-        /// Where summary.txt and history.jsonl go.
+        /// Where summary.txt, summary.json, history.jsonl and report.html go.
         #[arg(long, default_value = "torture-report")]
         out: PathBuf,
         /// Faults started per minute.
@@ -149,6 +149,9 @@ enum Cmd {
         /// catch.
         #[arg(long, default_value = "safe")]
         variant: Variant,
+        /// Print the summary as JSON (what `summary.json` holds) instead of the table.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -212,6 +215,7 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             rate,
             max_down,
             variant,
+            json,
         } => {
             let exe = std::env::current_exe().map_err(|e| e.to_string())?;
             let servers = usize::from(servers);
@@ -228,7 +232,10 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 initial,
             };
             let outcome = torture::run(&exe, &cfg).map_err(|e| e.to_string())?;
-            println!("{}", outcome.summary);
+            match json {
+                true => println!("{:#}", outcome.json),
+                false => println!("{}", outcome.summary),
+            }
             eprintln!("report: {}", cfg.out.display());
             return Ok(if outcome.failures.is_empty() {
                 ExitCode::SUCCESS

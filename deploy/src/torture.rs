@@ -10,12 +10,13 @@
 //! - [`faults`]: the schedule;
 //! - [`forge`]: the `forge` fault's forgeries, and what each server did with them;
 //! - [`check`]: the checks at the end;
-//! - [`summary`]: the table and the files the run leaves;
+//! - [`summary`]: the table; [`history`]: `history.jsonl` and `summary.json`;
 //! - [`report`]: the page with the run's plots.
 
 pub mod check;
 pub mod faults;
 pub mod forge;
+pub mod history;
 pub mod load;
 pub mod net;
 pub mod report;
@@ -92,6 +93,8 @@ pub struct Run<'a> {
 pub struct Outcome {
     pub failures: Vec<check::Failure>,
     pub summary: String,
+    /// The summary as data (`summary.json`).
+    pub json: serde_json::Value,
 }
 
 /// Runs a torture of the `paxchain` binary `exe`.
@@ -163,11 +166,13 @@ pub fn run(exe: &Path, cfg: &TortureConfig) -> std::io::Result<Outcome> {
         failures,
     };
     let summary = summary::write(&cfg.out, &run)?;
+    let json = history::write(&cfg.out, &run)?;
     report::write(&cfg.out, &run, &summary)?;
     drop(demo);
     Ok(Outcome {
         failures: run.failures,
         summary,
+        json,
     })
 }
 

@@ -30,7 +30,15 @@ pub const TITLES: [&str; 4] = [
     "Balances over time",
     "Latency after a round, per server",
 ];
-const SIZE: (u32, u32) = (1000, 320);
+const SIZE: (u32, u32) = (1100, 340);
+/// The strip right of each plot where its legend goes, clear of the data.
+const LEGEND_WIDTH: u32 = 230;
+/// Tick labels and axis descriptions: legible at the page's size.
+const TICKS: (&str, u32) = ("sans-serif", 14);
+const AXIS: (&str, u32) = ("sans-serif", 15);
+
+/// What a plot's legend lists: each series' name and colour.
+type Entries = Vec<(String, RGBColor)>;
 
 type Area<'a> = DrawingArea<SVGBackend<'a>, Shift>;
 type Result<T> = std::result::Result<T, Box<dyn std::error::Error + 'static>>;
@@ -52,7 +60,9 @@ pub fn write(dir: &Path, run: &Run, summary: &str) -> std::io::Result<()> {
         {
             let area = SVGBackend::with_string(&mut svg, SIZE).into_drawing_area();
             area.fill(&WHITE).map_err(std::io::Error::other)?;
-            plot(&area, run).map_err(|e| std::io::Error::other(e.to_string()))?;
+            let (chart, side) = area.split_horizontally(SIZE.0 - LEGEND_WIDTH);
+            let entries = plot(&chart, run).map_err(|e| std::io::Error::other(e.to_string()))?;
+            side_legend(&side, &entries).map_err(|e| std::io::Error::other(e.to_string()))?;
             area.present().map_err(std::io::Error::other)?;
         }
         let _ = write!(html, "<h2>{title}</h2>\n<div class=\"plot\">{svg}</div>\n");
@@ -133,6 +143,17 @@ fn shade_faults<Y: Ranged<ValueType = f64>>(
         let (a, b) = (f.start_ms as f64 / 1000.0, f.end_ms as f64 / 1000.0);
         Rectangle::new([(a, y.0), (b.max(a + 0.05), y.1)], shade(f.fault).filled())
     }))?;
+    // Each band says what it was and whom it hit, written down its left edge.
+    let style = TextStyle::from(("sans-serif", 11).into_font())
+        .transform(FontTransform::Rotate90)
+        .color(&RGBColor(90, 90, 90));
+    chart.draw_series(run.faults.iter().map(|f| {
+        let label = match f.target.as_str() {
+            "" => f.fault.name().to_string(),
+            t => format!("{} {t}", f.fault.name()),
+        };
+        Text::new(label, (f.start_ms as f64 / 1000.0, y.1), style.clone())
+    }))?;
     Ok(())
 }
 
@@ -145,35 +166,43 @@ fn builder<'a, 'b>(area: &'a Area<'b>) -> ChartBuilder<'a, 'b, SVGBackend<'b>> {
 
 type Chart<'a, 'b, X, Y> = ChartContext<'a, SVGBackend<'b>, Cartesian2d<X, Y>>;
 
-/// One labelled line of `colour` through `points`.
+/// One line of `colour` through `points`, listed in `entries` as `label`.
 fn line<'a, 'b: 'a, X: Ranged<ValueType = f64>, Y: Ranged<ValueType = f64>>(
     chart: &mut Chart<'a, 'b, X, Y>,
     points: impl Iterator<Item = (f64, f64)>,
     colour: RGBColor,
     label: impl Into<String>,
+    entries: &mut Entries,
 ) -> Result<()> {
-    chart
-        .draw_series(LineSeries::new(points, colour.stroke_width(2)))?
-        .label(label)
-        .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], colour));
+    chart.draw_series(LineSeries::new(points, colour.stroke_width(2)))?;
+    entries.push((label.into(), colour));
     Ok(())
 }
 
-/// The chart's legend, at `position`.
-fn legend<'a, 'b: 'a, X: Ranged, Y: Ranged>(
-    chart: &mut Chart<'a, 'b, X, Y>,
-    position: SeriesLabelPosition,
-) -> Result<()> {
-    chart
-        .configure_series_labels()
-        .position(position)
-        .background_style(WHITE.mix(0.8))
-        .border_style(BLACK)
-        .draw()?;
+/// The legend in the strip right of the plot: a swatch and a name per series.
+fn side_legend(side: &Area, entries: &Entries) -> Result<()> {
+    for (k, (label, colour)) in entries.iter().enumerate() {
+        let y = 30 + 24 * k as i32;
+        side.draw(&PathElement::new(
+            vec![(8, y), (30, y)],
+            colour.stroke_width(3),
+        ))?;
+        side.draw(&Text::new(label.clone(), (38, y - 8), TICKS.into_font()))?;
+    }
     Ok(())
 }
 
-fn latency(area: &Area, run: &Run) -> Result<()> {
+/// A tick's label: whole numbers as such (`1000`, not `1000.0`), fractions with one digit.
+fn tick(v: &f64) -> String {
+    if *v == 0.0 || v.abs() >= 1.0 {
+        format!("{v:.0}")
+    } else {
+        format!("{v:.1}")
+    }
+}
+
+fn latency(area: &Area, run: &Run) -> Result<Entries> {
+    let mut entries = Entries::new();
     let max = run
         .records
         .iter()
@@ -185,6 +214,10 @@ fn latency(area: &Area, run: &Run) -> Result<()> {
         builder(area).build_cartesian_2d(0f64..seconds(run), (0.5f64..top).log_scale())?;
     chart
         .configure_mesh()
+        .label_style(TICKS)
+        .axis_desc_style(AXIS)
+        .x_label_formatter(&tick)
+        .y_label_formatter(&tick)
         .x_desc("seconds since the start (when the request was sent)")
         .y_desc("latency, ms")
         .draw()?;
@@ -194,13 +227,11 @@ fn latency(area: &Area, run: &Run) -> Result<()> {
         let me = Account::of_server(i);
         let colour = server_colour(i);
         let mine = (run.records.iter().step_by(step)).filter(|r| r.from == me);
-        chart
-            .draw_series(mine.clone().filter(|r| r.outcome.is_some()).map(|r| {
-                let at = (r.sent_ms as f64 / 1000.0, (r.latency_ms() as f64).max(0.6));
-                Circle::new(at, 2, colour.filled())
-            }))?
-            .label(format!("server {me}"))
-            .legend(move |(x, y)| Circle::new((x + 10, y), 4, colour.filled()));
+        chart.draw_series(mine.clone().filter(|r| r.outcome.is_some()).map(|r| {
+            let at = (r.sent_ms as f64 / 1000.0, (r.latency_ms() as f64).max(0.6));
+            Circle::new(at, 2, colour.filled())
+        }))?;
+        entries.push((format!("server {me}"), colour));
         chart.draw_series(mine.filter(|r| r.outcome.is_none()).map(|r| {
             Cross::new(
                 (r.sent_ms as f64 / 1000.0, top / 1.5),
@@ -209,10 +240,11 @@ fn latency(area: &Area, run: &Run) -> Result<()> {
             )
         }))?;
     }
-    legend(&mut chart, SeriesLabelPosition::UpperRight)
+    Ok(entries)
 }
 
-fn throughput(area: &Area, run: &Run) -> Result<()> {
+fn throughput(area: &Area, run: &Run) -> Result<Entries> {
+    let mut entries = Entries::new();
     let secs = seconds(run).ceil() as usize;
     let classes = [
         ("executed (fast path)", RGBColor(46, 160, 44)),
@@ -230,6 +262,10 @@ fn throughput(area: &Area, run: &Run) -> Result<()> {
     let mut chart = builder(area).build_cartesian_2d(0f64..seconds(run), 0f64..top)?;
     chart
         .configure_mesh()
+        .label_style(TICKS)
+        .axis_desc_style(AXIS)
+        .x_label_formatter(&tick)
+        .y_label_formatter(&tick)
         .x_desc("seconds since the start")
         .y_desc("answers per second")
         .draw()?;
@@ -239,17 +275,22 @@ fn throughput(area: &Area, run: &Run) -> Result<()> {
             .iter()
             .enumerate()
             .map(|(s, n)| (s as f64 + 0.5, *n as f64));
-        line(&mut chart, points, colour, name)?;
+        line(&mut chart, points, colour, name, &mut entries)?;
     }
-    legend(&mut chart, SeriesLabelPosition::UpperRight)
+    Ok(entries)
 }
 
-fn balances(area: &Area, run: &Run) -> Result<()> {
+fn balances(area: &Area, run: &Run) -> Result<Entries> {
+    let mut entries = Entries::new();
     let all = run.samples.iter().flat_map(|s| s.balances.iter().flatten());
     let top = all.copied().max().unwrap_or(1) as f64 * 1.15 + 1.0;
     let mut chart = builder(area).build_cartesian_2d(0f64..seconds(run), 0f64..top)?;
     chart
         .configure_mesh()
+        .label_style(TICKS)
+        .axis_desc_style(AXIS)
+        .x_label_formatter(&tick)
+        .y_label_formatter(&tick)
         .x_desc("seconds since the start")
         .y_desc("own balance, units")
         .draw()?;
@@ -271,12 +312,14 @@ fn balances(area: &Area, run: &Run) -> Result<()> {
                 Account::of_server(i),
                 Account::of_server(i)
             ),
+            &mut entries,
         )?;
     }
-    legend(&mut chart, SeriesLabelPosition::UpperRight)
+    Ok(entries)
 }
 
-fn distribution(area: &Area, run: &Run) -> Result<()> {
+fn distribution(area: &Area, run: &Run) -> Result<Entries> {
+    let mut entries = Entries::new();
     let per: Vec<Vec<u64>> = (0..run.cfg.servers)
         .map(|i| round_latencies(&run.records, i))
         .collect();
@@ -287,6 +330,10 @@ fn distribution(area: &Area, run: &Run) -> Result<()> {
     )?;
     chart
         .configure_mesh()
+        .label_style(TICKS)
+        .axis_desc_style(AXIS)
+        .x_label_formatter(&tick)
+        .y_label_formatter(&tick)
         .x_desc("latency of answers after a consensus round, ms")
         .y_desc("fraction answered within")
         .draw()?;
@@ -300,7 +347,8 @@ fn distribution(area: &Area, run: &Run) -> Result<()> {
             points,
             colour,
             format!("server {} ({} answers)", Account::of_server(i), ms.len()),
+            &mut entries,
         )?;
     }
-    legend(&mut chart, SeriesLabelPosition::LowerRight)
+    Ok(entries)
 }

@@ -1,6 +1,5 @@
-//! What a torture run leaves in its directory: `summary.txt` (the table the terminal
-//! shows) and `history.jsonl` (every request, then every fault, every restart and every
-//! balance sample, one JSON object a line).
+//! `summary.txt`, the table the terminal shows at the end of a torture run (its data, and
+//! the whole history, are in `super::history`).
 
 use super::check::CHECKS;
 use super::faults::ALL;
@@ -11,28 +10,10 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
-/// Writes both files; returns the summary.
+/// Writes `summary.txt`; returns the table.
 pub fn write(dir: &Path, run: &Run) -> std::io::Result<String> {
     let text = table(run);
     std::fs::write(dir.join("summary.txt"), &text)?;
-    let mut lines = String::new();
-    let mut line = |json: serde_json::Result<String>| {
-        lines.push_str(&json.expect("history entries serialize"));
-        lines.push('\n');
-    };
-    run.records
-        .iter()
-        .for_each(|r| line(serde_json::to_string(r)));
-    run.faults
-        .iter()
-        .for_each(|f| line(serde_json::to_string(f)));
-    run.restarts
-        .iter()
-        .for_each(|r| line(serde_json::to_string(r)));
-    run.samples
-        .iter()
-        .for_each(|s| line(serde_json::to_string(s)));
-    std::fs::write(dir.join("history.jsonl"), lines)?;
     Ok(text)
 }
 
