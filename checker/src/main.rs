@@ -5,6 +5,7 @@
 
 mod bench;
 mod coverage;
+mod html;
 mod replay;
 mod report;
 mod run;
@@ -246,6 +247,11 @@ pub struct CheckArgs {
     /// distinct steps each, and which it never did (`--json` always includes them).
     #[arg(long)]
     coverage: bool,
+    /// Write each counterexample as a self-contained HTML page to FILE (`FILE-2`, ... for
+    /// more than one): steps, states, what each step changed, the sequence diagram, and the
+    /// commands that reproduce it; arrow keys step through it.
+    #[arg(long, value_name = "FILE")]
+    html: Option<std::path::PathBuf>,
     /// Keep searching after the first violation, to find a counterexample for every
     /// property that has one (by default the search stops at the first violation).
     #[arg(long)]

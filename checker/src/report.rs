@@ -331,16 +331,19 @@ pub fn print(cfg: &ModelConfig, model: &BankModel, o: &SearchResult, json: bool)
         o.states, o.unique, o.max_depth, secs, rate
     );
     print_trust(model, o, &statuses, failed);
-    print_counterexamples(model, o, &statuses);
+    print_counterexamples(model, o);
     code
 }
 
-/// Each violated property's counterexample, once per distinct trace: properties broken by
-/// the same steps share one printing, all of them named.
-fn print_counterexamples(model: &BankModel, o: &SearchResult, statuses: &[Status]) {
-    let mut traces: Vec<(&[Step], Vec<&str>, Option<&String>)> = Vec::new();
-    for (p, s) in o.properties.iter().zip(statuses) {
-        if *s != Status::Violated {
+/// Each violated property's counterexample, once per distinct trace: its steps, every
+/// property those steps break, and its explorer path.
+pub type Counterexample<'a> = (&'a [Step], Vec<&'static str>, Option<&'a String>);
+
+/// The counterexamples of `o`, properties broken by the same steps sharing one.
+pub fn counterexamples(o: &SearchResult) -> Vec<Counterexample<'_>> {
+    let mut traces: Vec<Counterexample> = Vec::new();
+    for p in &o.properties {
+        if p.status(&o.ending) != Status::Violated {
             continue;
         }
         let steps = p.steps.as_deref().expect("a violation has a trace");
@@ -349,6 +352,12 @@ fn print_counterexamples(model: &BankModel, o: &SearchResult, statuses: &[Status
             None => traces.push((steps, vec![p.name], p.explorer_path.as_ref())),
         }
     }
+    traces
+}
+
+/// Each counterexample, once, with every property it breaks named.
+fn print_counterexamples(model: &BankModel, o: &SearchResult) {
+    let traces = counterexamples(o);
     let shortest = if o.breadth_first {
         "the shortest"
     } else {
@@ -382,7 +391,7 @@ fn print_counterexamples(model: &BankModel, o: &SearchResult, statuses: &[Status
 }
 
 /// How to see the trace at explorer path `path`: the command, then the address.
-fn explorer_line(path: &str) -> String {
+pub fn explorer_line(path: &str) -> String {
     format!(
         "`{}`, then open http://127.0.0.1:3000/#/steps/{path}",
         explore_command()
@@ -399,6 +408,7 @@ fn explore_command() -> String {
         "--timeout",
         "--seed",
         "--audit",
+        "--html",
     ];
     const CHECK_ONLY_SWITCHES: &[&str] = &["--json", "--all-violations", "--coverage"];
     let mut out = vec!["paxchain-check".to_string(), "explore".to_string()];

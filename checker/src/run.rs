@@ -66,6 +66,9 @@ pub fn check(cfg: &ModelConfig, args: &CheckArgs) -> ExitCode {
         Strategy::Simulation => simulate(&model, timeout, args),
     };
     let code = report::print(cfg, &model, &outcome, args.json);
+    if let Some(file) = &args.html {
+        write_pages(file, &model, &outcome);
+    }
     if args.coverage && !args.json {
         crate::coverage::print(&model);
     }
@@ -129,6 +132,27 @@ fn search_options(model: &BankModel, args: &CheckArgs) -> SearchOptions<BankMode
         breadth_first: args.strategy == Strategy::Bfs,
         audit_every: args.audit,
         ..model.search_options()
+    }
+}
+
+/// `--html`: a page per counterexample, at `file` and then `file-2`, `file-3`, ...
+pub fn write_pages(file: &std::path::Path, model: &BankModel, o: &SearchResult) {
+    for (k, (steps, names, path)) in report::counterexamples(o).into_iter().enumerate() {
+        let at = match k {
+            0 => file.to_path_buf(),
+            k => {
+                let stem = file.file_stem().unwrap_or_default().to_string_lossy();
+                let ext = file
+                    .extension()
+                    .map(|e| format!(".{}", e.to_string_lossy()));
+                file.with_file_name(format!("{stem}-{}{}", k + 1, ext.unwrap_or_default()))
+            }
+        };
+        let explorer = path.map(|p| report::explorer_line(p));
+        match crate::html::write(&at, model, steps, &names, explorer.as_deref()) {
+            Ok(()) => eprintln!("wrote {}", at.display()),
+            Err(e) => eprintln!("paxchain-check: could not write {}: {e}", at.display()),
+        }
     }
 }
 

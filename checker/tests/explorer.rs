@@ -120,3 +120,73 @@ fn page_renders_in_a_browser(port: u16) {
     assert!(dom.contains("server: promised 1.A"), "{dom}");
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// `check --html`: the literal counterexample as one page that needs no server: every step,
+/// each state, the diagram drawn (checked in headless Chromium where there is one).
+#[test]
+fn a_counterexample_page_shows_every_step_and_draws_its_diagram() {
+    let dir = std::env::temp_dir().join(format!("paxchain-html-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let file = dir.join("literal.html");
+    let run = Command::new(env!("CARGO_BIN_EXE_paxchain-check"))
+        .args([
+            "check",
+            "--variant",
+            "literal",
+            "--strategy",
+            "bfs",
+            "--threads",
+            "1",
+            "--html",
+        ])
+        .arg(&file)
+        .output()
+        .expect("paxchain-check runs");
+    assert_eq!(run.status.code(), Some(1));
+    let page = std::fs::read_to_string(&file).expect("the page");
+    assert!(
+        page.contains("paxchain counterexample: no double spend, money conserved, exactly once")
+    );
+    assert!(page.contains(
+        "Reproduce: <code>paxchain-check check --variant literal --strategy bfs --threads 1</code>"
+    ));
+    assert_eq!(
+        page.matches("<li data-k=").count(),
+        10,
+        "the initial state and 9 steps"
+    );
+    assert!(page.contains("(again: a duplicate)"));
+    assert!(page.contains("What went wrong: server B's chain holds transfer A1 twice"));
+    let chromium = ["chromium", "chromium-browser", "google-chrome"]
+        .into_iter()
+        .find(|c| {
+            Command::new(c)
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        });
+    let Some(chromium) = chromium else {
+        eprintln!("SKIPPED the page's browser check: no chromium on the PATH");
+        return;
+    };
+    let dom = Command::new(chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--dump-dom",
+        ])
+        .arg(format!("--user-data-dir={}", dir.join("browser").display()))
+        .arg(format!("file://{}", file.display()))
+        .output()
+        .expect("chromium runs");
+    let dom = String::from_utf8_lossy(&dom.stdout);
+    assert!(dom.contains("9 steps, 10 states, diagram drawn"), "{dom}");
+    assert!(
+        dom.contains("<section data-k=\"9\" class=\"on\">"),
+        "the last step is shown first: {dom}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

@@ -227,6 +227,22 @@ pub fn step(
     Some(out)
 }
 
+/// A whole state for a page: each actor by name (crashed ones marked) as the explorer shows
+/// it, then every message in flight as a trace line.
+pub fn state(model: &crate::BankModel, s: &crate::BankState) -> String {
+    let mut out = String::new();
+    for (i, actor) in model.actors.iter().enumerate() {
+        let down = if s.crashed[i] { " (crashed)" } else { "" };
+        let _ = writeln!(out, "{}{down}:\n  {:#?}", actor.name(), s.actor_states[i]);
+    }
+    let who = |id: stateright::actor::Id| model.actors[usize::from(id)].name();
+    let flying: Vec<String> = (s.network.iter_all())
+        .map(|e| format!("  {} → {}: {}", who(e.src), who(e.dst), e.msg))
+        .collect();
+    let _ = write!(out, "in flight:\n{}", flying.join("\n"));
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use crate::{build, scenarios};
