@@ -507,3 +507,36 @@ fn a_real_server_drops_and_counts_forged_and_misdirected_peer_datagrams() {
     assert_eq!(promised(&a), Ballot::new(5, 1));
     assert_eq!(a.dropped(A).unwrap().1, 3);
 }
+
+/// The prompt asked about a crashed server says so at once, not after its resends; a
+/// server that is up answers as before.
+#[test]
+fn the_prompt_says_a_crashed_server_is_down_at_once() {
+    use paxchain_deploy::prompt::{PromptCommand, Session};
+    let mut demo = start("prompt-down", 3, 10);
+    let clients = [(A, client(&demo, A))].into_iter().collect();
+    demo.kill(1);
+    let mut session = Session {
+        clients,
+        default: Some(A),
+        demo: None,
+    };
+    let asked = Instant::now();
+    let said = session
+        .run(PromptCommand::Balance(Some(B)))
+        .expect("a line");
+    assert_eq!(said, "server B is down (no answer within 300 ms)");
+    assert!(
+        asked.elapsed() < Duration::from_millis(1_500),
+        "{:?}",
+        asked.elapsed()
+    );
+    let said = session
+        .run(PromptCommand::Chain(Some(Account(7))))
+        .expect("a line");
+    assert_eq!(said, "there is no server H: the cluster has 3");
+    let said = session.run(PromptCommand::Balance(None)).expect("a line");
+    assert!(said.starts_with("balance of A: 10"), "{said}");
+    let status = session.run(PromptCommand::Status).expect("a table");
+    assert!(status.contains("B  server B is down"), "{status}");
+}

@@ -369,9 +369,12 @@ fn interact(mut session: Session, input: Option<PathBuf>) -> Result<(), String> 
     if let Some(path) = input {
         submit_file(&mut session, &path)?;
     }
-    session
-        .prompt(stdin().lock(), stdout())
-        .map_err(|e| e.to_string())
+    // A person at a terminal gets line editing and history; a pipe or a file, plain lines.
+    let read = match std::io::IsTerminal::is_terminal(&stdin()) {
+        true => session.interactive(),
+        false => session.prompt(stdin().lock(), stdout()),
+    };
+    read.map_err(|e| e.to_string())
 }
 
 fn main() -> ExitCode {

@@ -8,6 +8,9 @@ use paxchain::{Account, ApiMsg};
 use std::collections::BTreeMap;
 use std::io::{BufRead, Write};
 
+/// How long a query waits to learn that its server is up before saying it is down.
+const QUICK: std::time::Duration = std::time::Duration::from_millis(300);
+
 /// One prompt command.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum PromptCommand {
@@ -120,9 +123,36 @@ impl Session {
         }
     }
 
+    /// Whether server `s` is up, asked once briefly; else what to tell the user at once.
+    fn up(&self, s: Account) -> Result<(), String> {
+        let client = self.any();
+        if client.server(s).is_err() {
+            return Err(format!(
+                "there is no server {s}: the cluster has {}",
+                client.servers()
+            ));
+        }
+        match client.answers_within(s, QUICK) {
+            true => Ok(()),
+            false => Err(format!(
+                "server {s} is down (no answer within {} ms)",
+                QUICK.as_millis()
+            )),
+        }
+    }
+
     /// Runs one command; the text to print.
     pub fn run(&mut self, cmd: PromptCommand) -> Result<String, ClientError> {
         let own = self.default.unwrap_or(Account(0));
+        let asked = match &cmd {
+            PromptCommand::Balance(x) | PromptCommand::Log(x) | PromptCommand::Chain(x) => {
+                Some(x.unwrap_or(own))
+            }
+            _ => None,
+        };
+        if let Some(Err(down)) = asked.map(|s| self.up(s)) {
+            return Ok(down);
+        }
         Ok(match cmd {
             PromptCommand::Transfer { from, to, amount } => self.transfer(from, to, amount),
             PromptCommand::Balance(x) => {
@@ -152,6 +182,10 @@ impl Session {
                 let mut out = String::from("server  ballot  leading  tip  log\n");
                 for i in 0..n {
                     let a = Account::of_server(i);
+                    if let Err(down) = self.up(a) {
+                        out.push_str(&format!("{:>6}  {down}\n", a.to_string()));
+                        continue;
+                    }
                     let line = match self.any().status(a) {
                         Ok(ApiMsg::Status {
                             promised,
@@ -180,6 +214,33 @@ impl Session {
             PromptCommand::Help => HELP.to_string(),
             PromptCommand::Quit => String::new(),
         })
+    }
+
+    /// Reads commands from the terminal, with line editing and history (rustyline), until
+    /// `quit` or Ctrl-D; a terminal that cannot edit falls back to plain lines.
+    pub fn interactive(&mut self) -> std::io::Result<()> {
+        use rustyline::error::ReadlineError;
+        let Ok(mut editor) = rustyline::DefaultEditor::new() else {
+            return self.prompt(std::io::stdin().lock(), std::io::stdout());
+        };
+        println!("commands: `help` lists them; up and down arrows recall earlier lines");
+        loop {
+            let line = match editor.readline("> ") {
+                Ok(line) => line,
+                Err(ReadlineError::Interrupted | ReadlineError::Eof) => return Ok(()),
+                Err(e) => return Err(std::io::Error::other(e)),
+            };
+            let _ = editor.add_history_entry(line.as_str());
+            match parse(&line) {
+                Ok(None) => {}
+                Ok(Some(PromptCommand::Quit)) => return Ok(()),
+                Ok(Some(cmd)) => match self.run(cmd) {
+                    Ok(text) => println!("{}", text.trim_end()),
+                    Err(e) => println!("{e}"),
+                },
+                Err(e) => println!("{e}"),
+            }
+        }
     }
 
     /// Reads commands until `quit` or end of input.

@@ -254,9 +254,30 @@ impl UdpClient {
         msg: ApiMsg,
         wanted: impl Fn(&ApiMsg) -> bool,
     ) -> Result<ApiMsg, ClientError> {
-        let bytes = crate::wire::encode_msg(&Msg::Api(msg));
         let timeout = Duration::from_millis(self.cluster.client_timeout_ms);
-        let tries = self.cluster.client_retries + 1;
+        self.ask(addr, msg, wanted, timeout, self.cluster.client_retries + 1)
+    }
+
+    /// Whether `server` answers a status request within `wait`, asked once: a prompt's
+    /// quick check before a query, so that a crashed server is reported at once.
+    pub fn answers_within(&self, server: Account, wait: Duration) -> bool {
+        let Ok(addr) = self.server(server) else {
+            return false;
+        };
+        let status = |m: &ApiMsg| matches!(m, ApiMsg::Status { .. });
+        self.ask(addr, ApiMsg::GetStatus, status, wait, 1).is_ok()
+    }
+
+    /// [`UdpClient::request`] with its own timeout per try and number of tries.
+    fn ask(
+        &self,
+        addr: SocketAddrV4,
+        msg: ApiMsg,
+        wanted: impl Fn(&ApiMsg) -> bool,
+        timeout: Duration,
+        tries: u32,
+    ) -> Result<ApiMsg, ClientError> {
+        let bytes = crate::wire::encode_msg(&Msg::Api(msg));
         let mut buf = vec![0u8; 65_535];
         for _ in 0..tries {
             self.socket.send_to(&bytes, addr)?;
