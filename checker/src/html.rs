@@ -12,13 +12,15 @@ use paxchain_model::BankModel;
 use stateright::{Model, Path};
 use std::fmt::Write as _;
 
-/// Writes the page for the counterexample `steps`, which breaks `properties`, to `file`.
+/// Writes the page for the counterexample `steps`, which breaks `properties`, to `file`;
+/// `verdict`: what a replay on real servers found (`replay --html`).
 pub fn write(
     file: &std::path::Path,
     model: &BankModel,
     steps: &[Step],
     properties: &[&str],
     explorer: Option<&str>,
+    verdict: Option<&str>,
 ) -> std::io::Result<()> {
     let init = (model.init_states().into_iter().next())
         .ok_or_else(|| std::io::Error::other("the model has no initial state"))?;
@@ -40,9 +42,14 @@ pub fn write(
     let why: Vec<String> = (properties.iter())
         .filter_map(|p| what_went_wrong(model, last, p))
         .collect();
-    let page = page(
+    let mut page = page(
         model, steps, &states, &changes, properties, &why, explorer, &svg,
     );
+    if let Some(v) = verdict {
+        let line = format!("<p class=\"why\">On real servers: {}</p>\n", escape(v));
+        let at = page.find("<p>Reproduce:").unwrap_or(0);
+        page.insert_str(at, &line);
+    }
     std::fs::write(file, page)
 }
 

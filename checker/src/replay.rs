@@ -38,6 +38,10 @@ pub struct ReplayArgs {
     /// A replay that differs leaves its directory there.
     #[arg(long)]
     dir: Option<PathBuf>,
+    /// Also write each trace replayed from `--trace` as a self-contained page (see `check
+    /// --html`), with what the real servers did: FILE, FILE-2, ...
+    #[arg(long, value_name = "FILE")]
+    html: Option<PathBuf>,
 }
 
 /// Exit 0: every step of every trace matched; 1: a difference (or a counterexample the real
@@ -96,6 +100,9 @@ fn run(args: &ReplayArgs) -> Result<bool, HarnessError> {
     {
         let (run, verdict) = traces::replay(&how, &model, t, &format!("trace-{i}"))?;
         all_ok &= show(t, &run, &verdict, &how);
+        if let Some(file) = &args.html {
+            page(&crate::run::page_file(file, i), &model, t, &run, &verdict);
+        }
     }
     Ok(all_ok)
 }
@@ -135,6 +142,28 @@ fn show(t: &Trace, run: &Run, verdict: &Verdict, how: &Replay) -> bool {
             );
             false
         }
+    }
+}
+
+/// `--html`: the replayed trace's page, with what the real servers did.
+fn page(
+    file: &std::path::Path,
+    model: &paxchain_model::BankModel,
+    t: &Trace,
+    run: &Run,
+    verdict: &Verdict,
+) {
+    let named = [t.breaks.as_deref().unwrap_or(t.name.as_str())];
+    let said = match verdict {
+        Verdict::Matched => format!("all {} steps matched the model", run.steps),
+        other => format!("{other:?}"),
+    };
+    match crate::html::write(file, model, &t.steps, &named, None, Some(&said)) {
+        Ok(()) => eprintln!("wrote {}", file.display()),
+        Err(e) => eprintln!(
+            "paxchain-check replay: could not write {}: {e}",
+            file.display()
+        ),
     }
 }
 

@@ -135,21 +135,24 @@ fn search_options(model: &BankModel, args: &CheckArgs) -> SearchOptions<BankMode
     }
 }
 
+/// The `k`-th page's file (from 0): `file`, then `file-2`, `file-3`, ...
+pub fn page_file(file: &std::path::Path, k: usize) -> std::path::PathBuf {
+    if k == 0 {
+        return file.to_path_buf();
+    }
+    let stem = file.file_stem().unwrap_or_default().to_string_lossy();
+    let ext = file
+        .extension()
+        .map(|e| format!(".{}", e.to_string_lossy()));
+    file.with_file_name(format!("{stem}-{}{}", k + 1, ext.unwrap_or_default()))
+}
+
 /// `--html`: a page per counterexample, at `file` and then `file-2`, `file-3`, ...
 pub fn write_pages(file: &std::path::Path, model: &BankModel, o: &SearchResult) {
     for (k, (steps, names, path)) in report::counterexamples(o).into_iter().enumerate() {
-        let at = match k {
-            0 => file.to_path_buf(),
-            k => {
-                let stem = file.file_stem().unwrap_or_default().to_string_lossy();
-                let ext = file
-                    .extension()
-                    .map(|e| format!(".{}", e.to_string_lossy()));
-                file.with_file_name(format!("{stem}-{}{}", k + 1, ext.unwrap_or_default()))
-            }
-        };
+        let at = page_file(file, k);
         let explorer = path.map(|p| report::explorer_line(p));
-        match crate::html::write(&at, model, steps, &names, explorer.as_deref()) {
+        match crate::html::write(&at, model, steps, &names, explorer.as_deref(), None) {
             Ok(()) => eprintln!("wrote {}", at.display()),
             Err(e) => eprintln!("paxchain-check: could not write {}: {e}", at.display()),
         }

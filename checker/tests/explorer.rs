@@ -190,3 +190,83 @@ fn a_counterexample_page_shows_every_step_and_draws_its_diagram() {
     );
     let _ = std::fs::remove_dir_all(&dir);
 }
+
+/// A zoo bug's counterexample gets its page too, and `replay --html` writes the page of a
+/// trace replayed on real servers, saying what they did.
+#[test]
+fn a_zoo_bug_and_a_replayed_trace_get_pages() {
+    let dir = std::env::temp_dir().join(format!("paxchain-pages-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let check = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_paxchain-check"))
+            .args(args)
+            .output()
+            .expect("paxchain-check runs")
+    };
+    let bug = dir.join("bug.html");
+    let bug_arg = bug.to_string_lossy().to_string();
+    let run = check(&[
+        "check",
+        "--scenario",
+        "contest-crash",
+        "--bug",
+        "promise-not-saved",
+        "--strategy",
+        "bfs",
+        "--threads",
+        "1",
+        "--html",
+        &bug_arg,
+    ]);
+    assert_eq!(run.status.code(), Some(1));
+    let page = std::fs::read_to_string(&bug).expect("the bug's page");
+    assert!(
+        page.contains("paxchain counterexample: chain prefix agreement"),
+        "{page}"
+    );
+    assert_eq!(
+        page.matches("<li data-k=").count(),
+        19,
+        "the initial state and 18 steps"
+    );
+    assert!(
+        page.contains("--bug promise-not-saved"),
+        "the command that reproduces it"
+    );
+    let json = check(&[
+        "check",
+        "--variant",
+        "literal",
+        "--strategy",
+        "bfs",
+        "--threads",
+        "1",
+        "--json",
+    ]);
+    let traces = dir.join("literal.json");
+    std::fs::write(&traces, &json.stdout).unwrap();
+    let replayed = dir.join("replayed.html");
+    let run = check(&[
+        "replay",
+        "--variant",
+        "literal",
+        "--property",
+        "no double spend",
+        "--trace",
+        &traces.to_string_lossy(),
+        "--html",
+        &replayed.to_string_lossy(),
+    ]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stdout)
+    );
+    let page = std::fs::read_to_string(&replayed).expect("the replayed trace's page");
+    assert!(
+        page.contains("On real servers: all 9 steps matched the model"),
+        "{page}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}

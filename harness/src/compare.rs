@@ -20,7 +20,7 @@
 
 use paxchain::{Msg, ServerState, Storage};
 use paxchain_model::NetworkKind;
-use stateright::actor::{Envelope, Network};
+use stateright::actor::Network;
 use std::collections::BTreeMap;
 use std::fmt;
 
@@ -114,27 +114,7 @@ pub fn saved(model: &Option<Storage>, real: &Option<Storage>) -> Option<FieldDif
 /// Messages in flight, per link `(src, dst)` by actor index.
 pub type Links = BTreeMap<(usize, usize), Vec<Msg>>;
 
-/// Every message in the model's network, once per copy: in order on each link of an
-/// ordered network, once for a duplicating network (which holds a set).
-pub fn envelopes(network: &Network<Msg>) -> Vec<Envelope<Msg>> {
-    match network {
-        Network::UnorderedDuplicating(set, _) => set.iter().cloned().collect(),
-        Network::UnorderedNonDuplicating(bag) => bag
-            .iter()
-            .flat_map(|(e, &k)| std::iter::repeat(e.clone()).take(k))
-            .collect(),
-        Network::Ordered(flows) => flows
-            .iter()
-            .flat_map(|(&(src, dst), q)| {
-                q.iter().map(move |msg| Envelope {
-                    src,
-                    dst,
-                    msg: msg.clone(),
-                })
-            })
-            .collect(),
-    }
-}
+pub use paxchain_model::network::envelopes;
 
 /// The model network's messages from servers (actors `0..servers`), per link, in the form
 /// its kind compares in.

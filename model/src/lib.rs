@@ -34,6 +34,7 @@ pub mod fingerprint;
 pub mod hashed;
 pub mod history;
 pub mod memo;
+pub mod network;
 pub mod node;
 pub mod premises;
 pub mod properties;

@@ -209,13 +209,16 @@ pub fn step(
             let _ = write!(out, "\n{mark} {line}");
         }
     }
-    let was: Vec<_> = last
-        .network
-        .iter_all()
-        .map(|e| (e.src, e.dst, e.msg.clone()))
-        .collect();
-    let sent: Vec<String> = (next.network.iter_all())
-        .filter(|e| !was.contains(&(e.src, e.dst, e.msg.clone())))
+    // What the step put in flight: the copies the network holds now beyond those it held.
+    let mut was = crate::network::envelopes(&last.network);
+    let sent: Vec<String> = (crate::network::envelopes(&next.network).into_iter())
+        .filter(|e| match was.iter().position(|w| w == e) {
+            Some(k) => {
+                was.remove(k);
+                false
+            }
+            None => true,
+        })
         .map(|e| {
             let who = |id: stateright::actor::Id| model.actors[usize::from(id)].name();
             format!("  {} → {}: {}", who(e.src), who(e.dst), e.msg)
@@ -236,7 +239,7 @@ pub fn state(model: &crate::BankModel, s: &crate::BankState) -> String {
         let _ = writeln!(out, "{}{down}:\n  {:#?}", actor.name(), s.actor_states[i]);
     }
     let who = |id: stateright::actor::Id| model.actors[usize::from(id)].name();
-    let flying: Vec<String> = (s.network.iter_all())
+    let flying: Vec<String> = (crate::network::envelopes(&s.network).iter())
         .map(|e| format!("  {} → {}: {}", who(e.src), who(e.dst), e.msg))
         .collect();
     let _ = write!(out, "in flight:\n{}", flying.join("\n"));
