@@ -345,6 +345,11 @@ impl Model for BankModel {
 
     fn actions(&self, state: &BankState, actions: &mut Vec<Action>) {
         self.inner.actions(state, actions);
+        // Only servers crash: a crashed client is outside the model's bounds, so its crash
+        // leads nowhere, and the explorer should not offer it.
+        let servers = self.cfg.servers;
+        actions
+            .retain(|a| !matches!(a, ActorModelAction::Crash(id) if usize::from(*id) >= servers));
         if !self.cfg.reduce {
             return;
         }

@@ -251,6 +251,26 @@ mod tests {
     use crate::{build, scenarios};
     use stateright::Model;
 
+    /// The explorer offers only what the model takes: servers crash, clients never do.
+    #[test]
+    fn only_servers_are_offered_a_crash() {
+        let model = build(&scenarios::by_name("crash-loss").unwrap().config);
+        let init = model.init_states().pop().unwrap();
+        let mut actions = Vec::new();
+        model.actions(&init, &mut actions);
+        let crashes: Vec<usize> = (actions.iter())
+            .filter_map(|a| match a {
+                stateright::actor::ActorModelAction::Crash(id) => Some(usize::from(*id)),
+                _ => None,
+            })
+            .collect();
+        assert!(!crashes.is_empty(), "a server may crash here");
+        assert!(
+            crashes.iter().all(|&i| i < model.cfg.servers),
+            "{crashes:?}"
+        );
+    }
+
     /// The explorer's `{:#?}` of a state reads as people would draw it; `{:?}` stays whole.
     #[test]
     fn a_state_reads_as_drawn_in_the_explorer_and_whole_in_diagnostics() {
