@@ -33,9 +33,10 @@ pub const TITLES: [&str; 4] = [
 const SIZE: (u32, u32) = (1100, 340);
 /// The strip right of each plot where its legend goes, clear of the data.
 const LEGEND_WIDTH: u32 = 230;
-/// Tick labels and axis descriptions: legible at the page's size.
-const TICKS: (&str, u32) = ("sans-serif", 14);
-const AXIS: (&str, u32) = ("sans-serif", 15);
+/// Tick labels and axis descriptions: legible at the page's size. (plotters' SVG writes
+/// a font of size `n` as `n / 1.24` px: these come out at 14 and 14.5 px.)
+const TICKS: (&str, u32) = ("sans-serif", 17);
+const AXIS: (&str, u32) = ("sans-serif", 18);
 
 /// What a plot's legend lists: each series' name and colour.
 type Entries = Vec<(String, RGBColor)>;
@@ -144,7 +145,7 @@ fn shade_faults<Y: Ranged<ValueType = f64>>(
         Rectangle::new([(a, y.0), (b.max(a + 0.05), y.1)], shade(f.fault).filled())
     }))?;
     // Each band says what it was and whom it hit, written down its left edge.
-    let style = TextStyle::from(("sans-serif", 11).into_font())
+    let style = TextStyle::from(("sans-serif", 13).into_font())
         .transform(FontTransform::Rotate90)
         .color(&RGBColor(90, 90, 90));
     chart.draw_series(run.faults.iter().map(|f| {
@@ -192,10 +193,12 @@ fn side_legend(side: &Area, entries: &Entries) -> Result<()> {
     Ok(())
 }
 
-/// A tick's label: whole numbers as such (`1000`, not `1000.0`), fractions with one digit.
+/// A tick's label: whole numbers as such (`1000`, not `1000.0`), fractions below 10 with
+/// one digit (`0.5`, `1.5`), so that no two ticks of a short log axis read alike.
 fn tick(v: &f64) -> String {
-    if *v == 0.0 || v.abs() >= 1.0 {
-        format!("{v:.0}")
+    let whole = v.round();
+    if (v - whole).abs() < 1e-6 * whole.abs().max(1.0) || v.abs() >= 10.0 {
+        format!("{whole:.0}")
     } else {
         format!("{v:.1}")
     }
@@ -351,4 +354,86 @@ fn distribution(area: &Area, run: &Run) -> Result<Entries> {
         )?;
     }
     Ok(entries)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::torture::faults::Injected;
+    use crate::torture::summary::tests::{config, request, run};
+    use paxchain::Outcome;
+
+    /// The page a person reads: fault bands say what and whom, ticks are whole numbers at
+    /// a legible size, and legends stand right of the plots, clear of the data.
+    #[test]
+    fn the_plots_label_their_faults_and_keep_legends_and_ticks_legible() {
+        let cfg = config();
+        let records = (0..200)
+            .map(|k| {
+                request(
+                    (k % 3) as u8,
+                    k + 1,
+                    50 * u64::from(k),
+                    50 * u64::from(k) + 3,
+                    Outcome::Executed,
+                )
+            })
+            .collect();
+        let kill = Injected {
+            fault: Fault::Kill,
+            target: "B".into(),
+            start_ms: 2_000,
+            end_ms: 4_000,
+        };
+        let r = run(&cfg, records, vec![kill]);
+        let dir = std::env::temp_dir().join(format!("paxchain-report-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        write(&dir, &r, "summary").expect("the page");
+        let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
+        let texts: Vec<(&str, &str)> = (html.split("<text").skip(1))
+            .filter_map(|t| {
+                let (attrs, rest) = t.split_once('>')?;
+                Some((attrs, rest.split('<').next()?.trim()))
+            })
+            .collect();
+        assert!(
+            texts.iter().any(|(_, t)| *t == "kill B"),
+            "the band names its fault and target"
+        );
+        let ticks: Vec<&(&str, &str)> = (texts.iter())
+            .filter(|(_, t)| t.parse::<f64>().is_ok())
+            .collect();
+        assert!(ticks.len() > 10, "{ticks:?}");
+        assert!(
+            ticks.iter().all(|(_, t)| !t.ends_with(".0")),
+            "whole numbers: {ticks:?}"
+        );
+        let px = |attrs: &str| -> f64 {
+            let size = attrs
+                .split("font-size=\"")
+                .nth(1)
+                .and_then(|r| r.split('"').next());
+            size.and_then(|s| s.parse().ok()).unwrap_or(0.0)
+        };
+        assert!(
+            ticks.iter().all(|(a, _)| px(a) >= 13.5),
+            "legible ticks: {ticks:?}"
+        );
+        // Every legend entry is drawn in the strip right of the plot.
+        let plot_width = (SIZE.0 - LEGEND_WIDTH) as f64;
+        let x = |attrs: &str| -> f64 {
+            let at = attrs.split("x=\"").nth(1).and_then(|r| r.split('"').next());
+            at.and_then(|s| s.parse().ok()).unwrap_or(0.0)
+        };
+        let legend: Vec<f64> = (texts.iter())
+            .filter(|(_, t)| *t == "server A" || *t == "executed (fast path)")
+            .map(|(a, _)| x(a))
+            .collect();
+        assert!(legend.len() >= 2, "{legend:?}");
+        assert!(
+            legend.iter().all(|&x| x > plot_width),
+            "{legend:?} past {plot_width}"
+        );
+        let _ = std::fs::remove_dir_all(&dir);
+    }
 }

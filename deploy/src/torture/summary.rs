@@ -250,7 +250,7 @@ fn forgeries(s: &mut String, run: &Run) {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::torture::faults::{Fault, Injected, Restart};
     use crate::torture::load::Kind;
@@ -258,7 +258,7 @@ mod tests {
     use paxchain::{Rejection, TxId};
     use std::time::Duration;
 
-    fn config() -> TortureConfig {
+    pub(crate) fn config() -> TortureConfig {
         TortureConfig {
             servers: 3,
             sessions: 2,
@@ -273,7 +273,13 @@ mod tests {
         }
     }
 
-    fn request(from: u8, seq: u32, sent_ms: u64, answered_ms: u64, outcome: Outcome) -> Record {
+    pub(crate) fn request(
+        from: u8,
+        seq: u32,
+        sent_ms: u64,
+        answered_ms: u64,
+        outcome: Outcome,
+    ) -> Record {
         Record {
             id: TxId::new(Account(from), seq),
             from: Account(from),
@@ -286,7 +292,7 @@ mod tests {
         }
     }
 
-    fn run(cfg: &TortureConfig, records: Vec<Record>, faults: Vec<Injected>) -> Run<'_> {
+    pub(crate) fn run(cfg: &TortureConfig, records: Vec<Record>, faults: Vec<Injected>) -> Run<'_> {
         Run {
             cfg,
             records,
