@@ -94,7 +94,16 @@ fn page(
 ) -> String {
     let cfg = &model.cfg;
     let mut h = String::new();
-    let title = format!("paxchain counterexample: {}", properties.join(", "));
+    // A trace that breaks an `always` is a counterexample; one that reaches a `sometimes`
+    // (replay --html of a report's examples) is an example.
+    let last = states.last().expect("the initial state at least");
+    let breaks = (model.properties.iter()).any(|p| {
+        properties.contains(&p.name)
+            && p.expectation != stateright::Expectation::Sometimes
+            && !(p.condition)(model, last)
+    });
+    let kind = if breaks { "counterexample" } else { "example" };
+    let title = format!("paxchain {kind}: {}", properties.join(", "));
     let _ = write!(
         h,
         "<!doctype html>\n<html><head><meta charset=\"utf-8\"><title>{}</title>\n<style>{STYLE}</style></head><body>\n<h1>{}</h1>\n",
@@ -103,12 +112,13 @@ fn page(
     );
     let _ = writeln!(
         h,
-        "<p>{} servers, {} variant, {} network{}, up to {} crashed. Breaks: <b>{}</b>.</p>",
+        "<p>{} servers, {} variant, {} network{}, up to {} crashed. {}: <b>{}</b>.</p>",
         cfg.servers,
         cfg.variant,
         cfg.network,
         if cfg.lossy { ", lossy" } else { "" },
         cfg.max_crashes,
+        if breaks { "Breaks" } else { "Reaches" },
         escape(&properties.join(", "))
     );
     for w in why {

@@ -61,6 +61,10 @@ fn the_explorer_shows_states_and_steps_as_people_draw_them() {
         .find(|v| v["action"] == "server A → server B: COMMIT ballot 1.A block #1 [(A, B, 1)]")
         .expect("the duplicate COMMIT is a next step, named as a trace names it");
     let outcome = commit["outcome"].as_str().expect("its outcome");
+    assert!(
+        outcome.contains("BREAKS \"exactly once\": server B's chain holds transfer A1 twice"),
+        "the step says what it breaks: {outcome}"
+    );
     assert!(outcome.contains("server B:"), "{outcome}");
     let changed = outcome
         .lines()
@@ -86,33 +90,11 @@ fn the_explorer_shows_states_and_steps_as_people_draw_them() {
 /// Headless Chromium draws the page: the path of actions in the paper's words, and the
 /// marked change. Skips, saying why, without Chromium.
 fn page_renders_in_a_browser(port: u16) {
-    let chromium = ["chromium", "chromium-browser", "google-chrome"]
-        .into_iter()
-        .find(|c| {
-            Command::new(c)
-                .arg("--version")
-                .output()
-                .is_ok_and(|o| o.status.success())
-        });
-    let Some(chromium) = chromium else {
-        eprintln!("SKIPPED the explorer's browser check: no chromium on the PATH");
-        return;
-    };
     let dir = std::env::temp_dir().join(format!("paxchain-explorer-{}", std::process::id()));
     let page = format!("http://127.0.0.1:{port}/#/steps/{PATH}/2");
-    let dom = Command::new(chromium)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--no-first-run",
-        ])
-        .args(["--virtual-time-budget=5000", "--dump-dom"])
-        .arg(format!("--user-data-dir={}", dir.display()))
-        .arg(&page)
-        .output()
-        .expect("chromium runs");
-    let dom = String::from_utf8_lossy(&dom.stdout);
+    let Some(dom) = rendered(&page, &dir) else {
+        return;
+    };
     assert!(
         dom.contains("client A → server A: SUBMIT A1 (A, B, 1)"),
         "{dom}"
@@ -158,31 +140,9 @@ fn a_counterexample_page_shows_every_step_and_draws_its_diagram() {
     );
     assert!(page.contains("(again: a duplicate)"));
     assert!(page.contains("What went wrong: server B's chain holds transfer A1 twice"));
-    let chromium = ["chromium", "chromium-browser", "google-chrome"]
-        .into_iter()
-        .find(|c| {
-            Command::new(c)
-                .arg("--version")
-                .output()
-                .is_ok_and(|o| o.status.success())
-        });
-    let Some(chromium) = chromium else {
-        eprintln!("SKIPPED the page's browser check: no chromium on the PATH");
+    let Some(dom) = rendered(&format!("file://{}", file.display()), &dir) else {
         return;
     };
-    let dom = Command::new(chromium)
-        .args([
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--no-first-run",
-            "--dump-dom",
-        ])
-        .arg(format!("--user-data-dir={}", dir.join("browser").display()))
-        .arg(format!("file://{}", file.display()))
-        .output()
-        .expect("chromium runs");
-    let dom = String::from_utf8_lossy(&dom.stdout);
     assert!(dom.contains("9 steps, 10 states, diagram drawn"), "{dom}");
     assert!(
         dom.contains("<section data-k=\"9\" class=\"on\">"),
@@ -234,6 +194,9 @@ fn a_zoo_bug_and_a_replayed_trace_get_pages() {
         page.contains("--bug promise-not-saved"),
         "the command that reproduces it"
     );
+    if let Some(dom) = rendered(&format!("file://{}", bug.display()), &dir) {
+        assert!(dom.contains("18 steps, 19 states, diagram drawn"), "{dom}");
+    }
     let json = check(&[
         "check",
         "--variant",
@@ -269,4 +232,34 @@ fn a_zoo_bug_and_a_replayed_trace_get_pages() {
         "{page}"
     );
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The page at `url` as headless Chromium renders it (its DOM once its scripts ran), or
+/// `None`, saying why, on a machine without Chromium.
+fn rendered(url: &str, dir: &std::path::Path) -> Option<String> {
+    let chromium = ["chromium", "chromium-browser", "google-chrome"]
+        .into_iter()
+        .find(|c| {
+            Command::new(c)
+                .arg("--version")
+                .output()
+                .is_ok_and(|o| o.status.success())
+        });
+    let Some(chromium) = chromium else {
+        eprintln!("SKIPPED the browser check: no chromium on the PATH");
+        return None;
+    };
+    let dom = Command::new(chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+        ])
+        .args(["--virtual-time-budget=5000", "--dump-dom"])
+        .arg(format!("--user-data-dir={}", dir.join("browser").display()))
+        .arg(url)
+        .output()
+        .expect("chromium runs");
+    Some(String::from_utf8_lossy(&dom.stdout).into_owned())
 }

@@ -191,6 +191,15 @@ pub fn step(
         ));
     };
     let mut out = described;
+    // The explorer's own panel does not say which property a state breaks: the step does.
+    for p in model.properties.iter() {
+        let always = p.expectation == stateright::Expectation::Always;
+        if always && !(p.condition)(model, &next) {
+            let why = crate::explain::what_went_wrong(model, &next, p.name);
+            let why = why.map(|w| format!(": {w}")).unwrap_or_default();
+            let _ = write!(out, "\nBREAKS \"{}\"{why}", p.name);
+        }
+    }
     for (i, actor) in model.actors.iter().enumerate() {
         let (before, after) = (&last.actor_states[i], &next.actor_states[i]);
         let crashed = (last.crashed[i], next.crashed[i]);
