@@ -85,7 +85,7 @@ fn random_walks_with_crashes_and_loss_match() {
             30,
         ),
         (scenario("crash-loss"), 20),
-        (scenario("sessions"), 20),
+        (scenario("sessions"), 40),
         // The network's attacker: the harness holds the same relays the model's network
         // does, every one compared after every step. (None is delivered: stateright takes
         // no step that changes nothing, and a correct server ignores every relay; the zoo's
