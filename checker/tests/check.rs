@@ -5,7 +5,7 @@
 //! a discovery that does not replay, cannot be provoked from outside; model/src/search's
 //! tests and model/tests/audit.rs cover it).
 
-use common::check;
+use common::{check, LITERAL_BFS};
 
 mod common;
 
@@ -158,14 +158,7 @@ fn coverage_lists_the_rules_that_fired_then_those_that_never_did() {
 /// delivery in it is marked; and it ends with the whole command that opens it.
 #[test]
 fn a_trace_breaking_several_properties_is_printed_once_with_its_duplicate_marked() {
-    let (code, out) = check(&[
-        "--variant",
-        "literal",
-        "--strategy",
-        "bfs",
-        "--threads",
-        "1",
-    ]);
+    let (code, out) = check(LITERAL_BFS);
     assert_eq!(code, Some(1), "{out}");
     assert_eq!(out.matches("Counterexample for").count(), 1, "{out}");
     assert!(
@@ -194,15 +187,7 @@ fn a_trace_breaking_several_properties_is_printed_once_with_its_duplicate_marked
 /// report words it, with the explorer's command and address.
 #[test]
 fn json_traces_carry_the_steps_words_and_the_explorer_address() {
-    let (code, json) = check(&[
-        "--variant",
-        "literal",
-        "--strategy",
-        "bfs",
-        "--threads",
-        "1",
-        "--json",
-    ]);
+    let (code, json) = check(&[LITERAL_BFS, &["--json"]].concat());
     assert_eq!(code, Some(1), "{json}");
     let report: serde_json::Value = serde_json::from_str(&json).expect("JSON");
     let props = report["properties"].as_array().expect("properties");

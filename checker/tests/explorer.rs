@@ -3,6 +3,9 @@
 //! step changed marked, and a sequence diagram labelled in the paper's words; and (where
 //! this machine has Chromium) the page renders it.
 
+mod common;
+
+use common::{fresh_dir, LITERAL_BFS};
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::process::{Child, Command, Stdio};
@@ -107,21 +110,12 @@ fn page_renders_in_a_browser(port: u16) {
 /// each state, the diagram drawn (checked in headless Chromium where there is one).
 #[test]
 fn a_counterexample_page_shows_every_step_and_draws_its_diagram() {
-    let dir = std::env::temp_dir().join(format!("paxchain-html-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = fresh_dir("html");
     let file = dir.join("literal.html");
     let run = Command::new(env!("CARGO_BIN_EXE_paxchain-check"))
-        .args([
-            "check",
-            "--variant",
-            "literal",
-            "--strategy",
-            "bfs",
-            "--threads",
-            "1",
-            "--html",
-        ])
+        .arg("check")
+        .args(LITERAL_BFS)
+        .arg("--html")
         .arg(&file)
         .output()
         .expect("paxchain-check runs");
@@ -155,9 +149,7 @@ fn a_counterexample_page_shows_every_step_and_draws_its_diagram() {
 /// trace replayed on real servers, saying what they did.
 #[test]
 fn a_zoo_bug_and_a_replayed_trace_get_pages() {
-    let dir = std::env::temp_dir().join(format!("paxchain-pages-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = fresh_dir("pages");
     let check = |args: &[&str]| {
         Command::new(env!("CARGO_BIN_EXE_paxchain-check"))
             .args(args)
@@ -197,16 +189,7 @@ fn a_zoo_bug_and_a_replayed_trace_get_pages() {
     if let Some(dom) = rendered(&format!("file://{}", bug.display()), &dir) {
         assert!(dom.contains("18 steps, 19 states, diagram drawn"), "{dom}");
     }
-    let json = check(&[
-        "check",
-        "--variant",
-        "literal",
-        "--strategy",
-        "bfs",
-        "--threads",
-        "1",
-        "--json",
-    ]);
+    let json = check(&[&["check"], LITERAL_BFS, &["--json"]].concat());
     let traces = dir.join("literal.json");
     std::fs::write(&traces, &json.stdout).unwrap();
     let replayed = dir.join("replayed.html");
