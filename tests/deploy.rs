@@ -338,9 +338,9 @@ fn many_sessions_in_flight_share_saves_and_a_kill_loses_none_of_them() {
     use paxchain_deploy::storage::{frame, FILE};
     let mut demo = start("group-commit", 3, 1_000_000);
     let (sessions, n) = (32, 3_000);
-    let key = demo.keys.get(A).expect("A's key");
+    let signer = demo.signer(A).expect("A's key");
     let mut p =
-        Pipeline::connect(&demo.cluster, (A, key), 1, sessions).expect("the server answers");
+        Pipeline::connect(&demo.cluster, (A, signer), 1, sessions).expect("the server answers");
     let mut answered = Vec::new();
     let mut sent = 0;
     for slot in 0..sessions {

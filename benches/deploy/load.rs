@@ -50,10 +50,10 @@ impl Stats {
     }
 }
 
-/// Sessions 1 to `n` of `account`, signing with its key.
+/// Sessions 1 to `n` of `account`, signing as the cluster's clients sign.
 fn pipeline(demo: &Demo, account: Account, n: usize) -> Pipeline {
-    let key = demo.keys.get(account).expect("a key per account");
-    Pipeline::connect(&demo.cluster, (account, key), 1, n).unwrap()
+    let signer = demo.signer(account).expect("a signer per account");
+    Pipeline::connect(&demo.cluster, (account, signer), 1, n).unwrap()
 }
 
 /// The percentile `p` (0 to 100) of sorted `xs`, in milliseconds.

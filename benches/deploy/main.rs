@@ -17,7 +17,14 @@
 //!
 //! `PAXCHAIN_EXE` names another `paxchain` binary to measure instead of this build's (one
 //! that reads the same storage format, for the chain-length rows). Names after `--` run only
-//! those groups of rows: `wire`, `fast`, `consensus`, `failover`, `chain`, `contention`.
+//! those groups of rows: `wire`, `fast`, `consensus`, `security`, `failover`, `chain`,
+//! `contention`.
+//!
+//! `security` runs the fast and consensus paths twice in one build and one sitting: as
+//! deployed (every transfer signed by its owner and checked by its server, every peer
+//! datagram sealed) and on a cluster without any of it (`Demo::start_unauthenticated`:
+//! the model's abstract signatures, no seals), alternating, so that the cost of security
+//! is read from one table.
 
 mod chain;
 mod load;
@@ -89,6 +96,20 @@ fn on_fresh(name: &str, initial: u64, load: impl FnOnce(&Demo) -> Stats) -> Stat
     stats
 }
 
+/// `load` on a fresh three-server cluster with a billion units each, secured as deployed
+/// or (`secured` false) without any security ([`Demo::start_unauthenticated`]).
+fn on(name: &str, secured: bool, load: impl FnOnce(&Demo) -> Stats) -> Stats {
+    if secured {
+        return on_fresh(name, 1_000_000_000, load);
+    }
+    let dir = std::env::temp_dir().join(format!("paxchain-bench-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let demo = Demo::start_unauthenticated(exe(), &dir, 3, 1_000_000_000).unwrap();
+    let stats = load(&demo);
+    drop(demo);
+    stats
+}
+
 /// Whether the group of rows named `group` runs: all, unless names are given after `--`
 /// (`cargo bench --bench deploy -- fast consensus`).
 fn wanted(group: &str) -> bool {
@@ -120,6 +141,9 @@ fn main() {
             row("consensus path (a round each)", in_flight, &s);
         }
     }
+    if wanted("security") {
+        security();
+    }
     if wanted("failover") {
         row("leader killed -> next commit", 1, &failover());
     }
@@ -130,6 +154,35 @@ fn main() {
     }
     if wanted("contention") {
         contention();
+    }
+}
+
+/// The security rows: each load on a secured and on an unauthenticated cluster, in turn.
+fn security() {
+    for (in_flight, n) in [(1, 2_000), (64, 50_000)] {
+        for secured in [true, false] {
+            let s = on(&format!("sec-fast{in_flight}-{secured}"), secured, |c| {
+                load::fast(c, (A, B), in_flight, n)
+            });
+            row(&security_label("fast path", secured), in_flight, &s);
+        }
+    }
+    for (in_flight, n) in [(1, 200), (128, 20_000)] {
+        for secured in [true, false] {
+            let s = on(
+                &format!("sec-consensus{in_flight}-{secured}"),
+                secured,
+                |c| load::consensus(c, in_flight, n),
+            );
+            row(&security_label("consensus path", secured), in_flight, &s);
+        }
+    }
+}
+
+fn security_label(path: &str, secured: bool) -> String {
+    match secured {
+        true => format!("{path}, signed and sealed"),
+        false => format!("{path}, no security"),
     }
 }
 

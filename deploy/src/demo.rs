@@ -6,7 +6,7 @@
 
 use crate::cluster::Cluster;
 use crate::keys::Keyring;
-use crate::udp_client::{ClientError, UdpClient};
+use crate::udp_client::{ClientError, Signer, UdpClient};
 use paxchain::{Account, Session};
 use std::fs::File;
 use std::net::UdpSocket;
@@ -94,6 +94,24 @@ impl Demo {
         Demo::launch(exe, dir, cluster, Vec::new(), false)
     }
 
+    /// As [`Demo::start`], but with no security at all: servers in conformance mode (the
+    /// model's abstract signatures, no seals), no key anywhere, clients that sign nothing
+    /// (`Signer::Model`). Only for measuring what security costs (the deploy bench's
+    /// `security` rows); a real cluster never runs so.
+    pub fn start_unauthenticated(
+        exe: &Path,
+        dir: &Path,
+        n: usize,
+        initial: u64,
+    ) -> std::io::Result<Demo> {
+        let mut cluster = Cluster::local(n, 0, initial);
+        for (entry, port) in cluster.servers.iter_mut().zip(free_ports(n)?) {
+            entry.addr.set_port(port);
+        }
+        let args = vec!["--conformance".to_string()];
+        Demo::launch_with(exe, dir, cluster, args, false, Ok(Keyring::default()))
+    }
+
     /// Writes `cluster` to `dir/cluster.toml` and starts each of its servers with `exe`,
     /// adding `args` to every command line. `logs`: each server's stderr goes to
     /// `dir/server-X.log` (appended across restarts) instead of this process's. Unless the
@@ -114,6 +132,19 @@ impl Demo {
             (true, true) => Keyring::create_for_servers(&dir.join("keys"), &mut cluster),
             (false, true) => Keyring::create(&dir.join("keys"), &mut cluster),
         };
+        Demo::launch_with(exe, dir, cluster, args, logs, keys)
+    }
+
+    /// [`Demo::launch`] with the keys made already (written into `cluster`).
+    fn launch_with(
+        exe: &Path,
+        dir: &Path,
+        cluster: Cluster,
+        args: Vec<String>,
+        logs: bool,
+        keys: Result<Keyring, crate::keys::KeyError>,
+    ) -> std::io::Result<Demo> {
+        std::fs::create_dir_all(dir)?;
         let keys = keys.map_err(std::io::Error::other)?;
         let cluster_file = dir.join("cluster.toml");
         std::fs::write(&cluster_file, cluster.to_toml())?;
@@ -139,10 +170,22 @@ impl Demo {
         self.session(account, Session::FIRST)
     }
 
-    /// A client of one of `account`'s sessions, signing with the account's key.
+    /// A client of one of `account`'s sessions, signing as [`Demo::signer`] says.
     pub fn session(&self, account: Account, session: Session) -> Result<UdpClient, ClientError> {
-        let key = self.keys.get(account).ok_or(ClientError::NoKey(account))?;
-        Ok(UdpClient::connect_session(&self.cluster, account, session)?.with_key(*key))
+        let signer = self.signer(account)?;
+        Ok(UdpClient::connect_session(&self.cluster, account, session)?.signed_by(signer))
+    }
+
+    /// Who signs `account`'s transfers here: its owner's key; or nobody, in a cluster
+    /// started without security ([`Demo::start_unauthenticated`]).
+    pub fn signer(&self, account: Account) -> Result<Signer, ClientError> {
+        let unauthenticated = self.args.iter().any(|a| a == "--conformance")
+            && self.cluster.servers.iter().all(|s| s.account_key.is_none());
+        match (self.keys.get(account), unauthenticated) {
+            (Some(key), _) => Ok(Signer::Owner(*key)),
+            (None, true) => Ok(Signer::Model),
+            (None, false) => Err(ClientError::NoKey(account)),
+        }
     }
 
     /// Server `index`'s data directory.

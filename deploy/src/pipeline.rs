@@ -9,8 +9,7 @@
 //! cluster's client timeout is resent under the same id, at most `client_retries` times.
 
 use crate::cluster::Cluster;
-use crate::udp_client::{next_transfer, ClientError};
-use ed25519_zebra::SigningKey;
+use crate::udp_client::{next_transfer, ClientError, Signer};
 use paxchain::{Account, ApiMsg, Msg, Outcome, Session, TxId};
 use std::net::{SocketAddrV4, UdpSocket};
 use std::time::{Duration, Instant};
@@ -41,7 +40,8 @@ struct Slot {
     in_flight: Option<InFlight>,
 }
 
-/// Sessions `first..first + n` of one account, sharing a socket, signing with its key.
+/// Sessions `first..first + n` of one account, sharing a socket, signing as its signer
+/// signs.
 pub struct Pipeline {
     socket: UdpSocket,
     server: SocketAddrV4,
@@ -50,8 +50,9 @@ pub struct Pipeline {
     tries: u32,
     slots: Vec<Slot>,
     buf: Vec<u8>,
-    /// The account's secret key: every transfer is signed.
-    key: SigningKey,
+    /// Who signs every transfer (the account's owner, but in the bench's rows without
+    /// security).
+    signer: Signer,
 }
 
 impl Pipeline {
@@ -59,7 +60,7 @@ impl Pipeline {
     /// answered id. Two processes must not use one session at once.
     pub fn connect(
         cluster: &Cluster,
-        (account, key): (Account, &SigningKey),
+        (account, signer): (Account, Signer),
         first: u8,
         n: usize,
     ) -> Result<Pipeline, ClientError> {
@@ -89,7 +90,7 @@ impl Pipeline {
             tries: cluster.client_retries + 1,
             slots,
             buf: vec![0; 65_535],
-            key: *key,
+            signer,
         })
     }
 
@@ -108,7 +109,7 @@ impl Pipeline {
         let s = &mut self.slots[slot];
         assert!(s.in_flight.is_none(), "one request at a time per session");
         let sender = (self.account, s.session);
-        let transfer = next_transfer(sender, &mut s.next_seq, (to, amount), &self.key);
+        let transfer = next_transfer(sender, &mut s.next_seq, (to, amount), &self.signer);
         let id = transfer.id;
         let bytes = crate::wire::encode_msg(&Msg::Api(ApiMsg::Submit { transfer }));
         self.socket.send(&bytes)?;

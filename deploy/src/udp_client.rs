@@ -16,7 +16,7 @@ pub(crate) fn next_transfer(
     (account, session): (Account, Session),
     next_seq: &mut u32,
     (to, amount): (Account, u64),
-    key: &SigningKey,
+    signer: &Signer,
 ) -> Transfer {
     let id = TxId {
         client: account,
@@ -24,7 +24,28 @@ pub(crate) fn next_transfer(
         seq: *next_seq,
     };
     *next_seq += 1;
-    paxchain::signature::sign(Transfer::model_signed(id, account, to, amount), key)
+    signer.sign(Transfer::model_signed(id, account, to, amount))
+}
+
+/// Who signs a client's transfers.
+#[derive(Clone, Copy)]
+pub enum Signer {
+    /// The account's owner, with its secret key: what every server takes.
+    Owner(SigningKey),
+    /// Nobody: the model's abstract signature, which only a `--conformance` server of a
+    /// cluster without account keys takes (the harness's, and the bench's rows without
+    /// security); every other server refuses it as not signed by the owner.
+    Model,
+}
+
+impl Signer {
+    /// `t` (model-signed) signed as this signer signs.
+    pub fn sign(&self, t: Transfer) -> Transfer {
+        match self {
+            Signer::Owner(key) => paxchain::signature::sign(t, key),
+            Signer::Model => t,
+        }
+    }
 }
 
 /// Why a request got no usable answer.
@@ -53,7 +74,7 @@ pub struct UdpClient {
     account: Account,
     session: Session,
     next_seq: u32,
-    key: Option<SigningKey>,
+    signer: Option<Signer>,
 }
 
 impl UdpClient {
@@ -80,14 +101,19 @@ impl UdpClient {
             account,
             session,
             next_seq: 1,
-            key: None,
+            signer: None,
         })
     }
 
     /// The client, signing its transfers with `key` (the account's secret key).
     pub fn with_key(self, key: SigningKey) -> UdpClient {
+        self.signed_by(Signer::Owner(key))
+    }
+
+    /// The client, its transfers signed by `signer`.
+    pub fn signed_by(self, signer: Signer) -> UdpClient {
         UdpClient {
-            key: Some(key),
+            signer: Some(signer),
             ..self
         }
     }
@@ -152,8 +178,11 @@ impl UdpClient {
     /// id, so the transfer is executed at most once whatever the network does.
     pub fn transfer(&mut self, to: Account, amount: u64) -> Result<(TxId, Outcome), ClientError> {
         let sender = (self.account, self.session);
-        let key = self.key.as_ref().ok_or(ClientError::NoKey(self.account))?;
-        let transfer = next_transfer(sender, &mut self.next_seq, (to, amount), key);
+        let signer = self
+            .signer
+            .as_ref()
+            .ok_or(ClientError::NoKey(self.account))?;
+        let transfer = next_transfer(sender, &mut self.next_seq, (to, amount), signer);
         let id = transfer.id;
         let own = self.server(self.account)?;
         let answer = self.request(
