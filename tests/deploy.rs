@@ -540,3 +540,30 @@ fn the_prompt_says_a_crashed_server_is_down_at_once() {
     let status = session.run(PromptCommand::Status).expect("a table");
     assert!(status.contains("B  server B is down"), "{status}");
 }
+
+/// A transfer nobody signed (`Signer::Model`) is refused by a cluster as deployed, and
+/// executed only by one started without security, which the bench's `security` rows use.
+#[test]
+fn an_unsigned_transfer_is_refused_unless_the_cluster_runs_without_security() {
+    use paxchain::Rejection;
+    use paxchain_deploy::udp_client::Signer;
+    let secured = start("unsigned-refused", 3, 10);
+    let mut c = client(&secured, A).signed_by(Signer::Model);
+    let (_, outcome) = c.transfer(B, 1).expect("an answer");
+    assert!(
+        matches!(
+            outcome,
+            Outcome::Rejected {
+                reason: Rejection::BadSignature { .. }
+            }
+        ),
+        "{outcome:?}"
+    );
+    drop(secured);
+    let dir = std::env::temp_dir().join(format!("paxchain-test-unsecured-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    let open = Demo::start_unauthenticated(env!("CARGO_BIN_EXE_paxchain").as_ref(), &dir, 3, 10)
+        .expect("servers start");
+    let mut c = client(&open, A);
+    assert_eq!(c.transfer(B, 1).expect("an answer").1, Outcome::Executed);
+}

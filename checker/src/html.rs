@@ -5,6 +5,7 @@
 //! what the step changed marked `*`, and stateright's sequence diagram. Arrow keys (or
 //! j/k) move between steps; a click selects one.
 
+use crate::report::SearchResult;
 use paxchain_model::explain::what_went_wrong;
 use paxchain_model::readable;
 use paxchain_model::trace::Step;
@@ -51,6 +52,30 @@ pub fn write(
         page.insert_str(at, &line);
     }
     std::fs::write(file, page)
+}
+
+/// The `k`-th page's file (from 0): `file`, then `file-2`, `file-3`, ...
+pub fn page_file(file: &std::path::Path, k: usize) -> std::path::PathBuf {
+    if k == 0 {
+        return file.to_path_buf();
+    }
+    let stem = file.file_stem().unwrap_or_default().to_string_lossy();
+    let ext = file
+        .extension()
+        .map(|e| format!(".{}", e.to_string_lossy()));
+    file.with_file_name(format!("{stem}-{}{}", k + 1, ext.unwrap_or_default()))
+}
+
+/// `--html`: a page per counterexample, at `file` and then `file-2`, `file-3`, ...
+pub fn write_pages(file: &std::path::Path, model: &BankModel, o: &SearchResult) {
+    for (k, (steps, names, path)) in crate::report::counterexamples(o).into_iter().enumerate() {
+        let at = page_file(file, k);
+        let explorer = path.map(|p| crate::report::explorer_line(p));
+        match write(&at, model, steps, &names, explorer.as_deref(), None) {
+            Ok(()) => eprintln!("wrote {}", at.display()),
+            Err(e) => eprintln!("paxchain-check: could not write {}: {e}", at.display()),
+        }
+    }
 }
 
 fn escape(text: &str) -> String {

@@ -101,7 +101,7 @@ fn run(args: &ReplayArgs) -> Result<bool, HarnessError> {
         let (run, verdict) = traces::replay(&how, &model, t, &format!("trace-{i}"))?;
         all_ok &= show(t, &run, &verdict, &how);
         if let Some(file) = &args.html {
-            page(&crate::run::page_file(file, i), &model, t, &run, &verdict);
+            page(&crate::html::page_file(file, i), &model, t, &run, &verdict);
         }
     }
     Ok(all_ok)

@@ -28,38 +28,14 @@ pub fn check(cfg: &ModelConfig, args: &CheckArgs) -> ExitCode {
     let outcome = match args.strategy {
         Strategy::Bfs | Strategy::Dfs => {
             let o = search(&model, search_options(&model, args), timeout, args);
-            match one_thread_bound(&o, args, false) {
-                Some(depth) => {
-                    // Several threads finish a level at different times, so which violation
-                    // they meet first varies: one thread, to that depth, meets the same one
-                    // every run.
-                    eprintln!(
-                        "a violation within {depth} steps: searching again breadth-first on one \
-                         thread to that depth, for the counterexample every run gives"
-                    );
-                    let again = build(cfg);
-                    let options = SearchOptions {
-                        threads: 1,
-                        // The initial state is at depth 1, and the deepest are not checked.
-                        max_depth: Some(depth + 2),
-                        ..search_options(&again, args)
-                    };
-                    let one = search(&again, options, timeout, args);
-                    // A bounded search that found nothing would read as "holds": never so.
-                    match one_thread_bound(&one, args, true) {
-                        Some(_) => {
-                            model = again;
-                            one
-                        }
-                        None => {
-                            eprintln!(
-                                "(one thread did not meet it: the first search's trace stands)"
-                            );
-                            o
-                        }
-                    }
+            let several = args.strategy == Strategy::Bfs && args.threads > 1;
+            match violation_depth(&o) {
+                Some(depth) if several && !args.all_violations => {
+                    let (m, one) = again_on_one_thread(cfg, args, depth, timeout, o);
+                    model = m.unwrap_or(model);
+                    one
                 }
-                None => o,
+                _ => o,
             }
         }
         Strategy::Swarm => return ExitCode::from(crate::swarm::check(cfg, args)),
@@ -67,7 +43,7 @@ pub fn check(cfg: &ModelConfig, args: &CheckArgs) -> ExitCode {
     };
     let code = report::print(cfg, &model, &outcome, args.json);
     if let Some(file) = &args.html {
-        write_pages(file, &model, &outcome);
+        crate::html::write_pages(file, &model, &outcome);
     }
     if args.coverage && !args.json {
         crate::coverage::print(&model);
@@ -135,30 +111,6 @@ fn search_options(model: &BankModel, args: &CheckArgs) -> SearchOptions<BankMode
     }
 }
 
-/// The `k`-th page's file (from 0): `file`, then `file-2`, `file-3`, ...
-pub fn page_file(file: &std::path::Path, k: usize) -> std::path::PathBuf {
-    if k == 0 {
-        return file.to_path_buf();
-    }
-    let stem = file.file_stem().unwrap_or_default().to_string_lossy();
-    let ext = file
-        .extension()
-        .map(|e| format!(".{}", e.to_string_lossy()));
-    file.with_file_name(format!("{stem}-{}{}", k + 1, ext.unwrap_or_default()))
-}
-
-/// `--html`: a page per counterexample, at `file` and then `file-2`, `file-3`, ...
-pub fn write_pages(file: &std::path::Path, model: &BankModel, o: &SearchResult) {
-    for (k, (steps, names, path)) in report::counterexamples(o).into_iter().enumerate() {
-        let at = page_file(file, k);
-        let explorer = path.map(|p| report::explorer_line(p));
-        match crate::html::write(&at, model, steps, &names, explorer.as_deref(), None) {
-            Ok(()) => eprintln!("wrote {}", at.display()),
-            Err(e) => eprintln!("paxchain-check: could not write {}: {e}", at.display()),
-        }
-    }
-}
-
 /// Runs paxchain's own search of `model` with `options` to its end (or `timeout`).
 fn search(
     model: &BankModel,
@@ -172,18 +124,43 @@ fn search(
     drive(search, |s, d| _ = s.wait(d), found, defects, timeout, args)
 }
 
-/// For a breadth-first search on several threads that found a violation: the length of its
-/// longest counterexample, within which one thread finds the same violation every run.
-/// `rerun`: the one-thread search itself, which only has to have found one.
-fn one_thread_bound(o: &SearchResult, args: &CheckArgs, rerun: bool) -> Option<usize> {
-    let several = args.strategy == Strategy::Bfs && args.threads > 1 && !args.all_violations;
-    if !several && !rerun {
-        return None;
-    }
+/// The length of the longest confirmed counterexample of an `always` property in `o`.
+fn violation_depth(o: &SearchResult) -> Option<usize> {
     (o.properties.iter())
         .filter(|p| p.expectation == Expectation::Always && p.confirmed == Some(true))
         .filter_map(|p| p.steps.as_ref().map(Vec::len))
         .max()
+}
+
+/// A breadth-first search on several threads found a violation within `depth` steps; but
+/// its threads finish a level at different times, so which violation they meet first
+/// varies. One thread, bounded just past that depth, meets the same one every run: its
+/// result and model, or (if it somehow meets none) `first`, since a bounded search that
+/// found nothing must never read as "holds".
+fn again_on_one_thread(
+    cfg: &ModelConfig,
+    args: &CheckArgs,
+    depth: usize,
+    timeout: Option<Duration>,
+    first: SearchResult,
+) -> (Option<BankModel>, SearchResult) {
+    eprintln!(
+        "a violation within {depth} steps: searching again breadth-first on one thread to \
+         that depth, for the counterexample every run gives"
+    );
+    let again = build(cfg);
+    let options = SearchOptions {
+        threads: 1,
+        // The initial state is at depth 1, and the deepest are not checked.
+        max_depth: Some(depth + 2),
+        ..search_options(&again, args)
+    };
+    let one = search(&again, options, timeout, args);
+    if violation_depth(&one).is_some() {
+        return (Some(again), one);
+    }
+    eprintln!("(one thread did not meet it: the first search's trace stands)");
+    (None, first)
 }
 
 /// A defect of the search, for people.

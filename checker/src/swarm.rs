@@ -48,7 +48,7 @@ pub fn check(cfg: &ModelConfig, args: &CheckArgs) -> u8 {
     let result = search_result(&model, &s, args.seed);
     let code = report::print(cfg, &model, &result, args.json);
     if let Some(file) = &args.html {
-        crate::run::write_pages(file, &model, &result);
+        crate::html::write_pages(file, &model, &result);
     }
     print_coverage(&model, &s, args.json);
     if args.coverage && !args.json {

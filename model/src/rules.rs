@@ -136,7 +136,7 @@ rules! {
 }
 
 /// How many distinct steps fired each rule, shared by every clone of a model.
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct Coverage {
     counts: Arc<Vec<AtomicU64>>,
 }
@@ -144,6 +144,13 @@ pub struct Coverage {
 impl std::fmt::Debug for Coverage {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_map().entries(self.counts()).finish()
+    }
+}
+
+impl Default for Coverage {
+    /// A counter for every rule (a derived one would hold none, and count nothing).
+    fn default() -> Coverage {
+        Coverage::new()
     }
 }
 
@@ -157,22 +164,14 @@ impl Coverage {
     /// Counts one distinct step that fired `rules`.
     pub fn count(&self, rules: &[Rule]) {
         for r in rules {
-            if let Some(c) = self.counts.get(*r as usize) {
-                c.fetch_add(1, Ordering::Relaxed);
-            }
+            self.counts[*r as usize].fetch_add(1, Ordering::Relaxed);
         }
     }
 
     /// Every rule with its count, in [`Rule::ALL`]'s order.
     pub fn counts(&self) -> Vec<(Rule, u64)> {
         (Rule::ALL.iter())
-            .map(|&r| {
-                let n = self
-                    .counts
-                    .get(r as usize)
-                    .map(|c| c.load(Ordering::Relaxed));
-                (r, n.unwrap_or(0))
-            })
+            .map(|&r| (r, self.counts[r as usize].load(Ordering::Relaxed)))
             .collect()
     }
 
