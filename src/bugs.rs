@@ -249,6 +249,28 @@ zoo! {
     /// not the accident that saves it.
     PeerCheckIgnoresReceiver = "peer-check-ignores-receiver", caught_by: "a server acts only on peer messages sealed for it";
 
+    /// **Quorum from the Byzantine bound.** The quorum is ⌊N/3⌋+1, the f+1 of a cluster of
+    /// 3f+1 that tolerates lying servers, instead of ⌊N/2⌋+1. With three servers both are 2.
+    ///
+    /// Breaks protocol.md, *Proposal*: "a quorum (⌊N/2⌋+1, self included)". Five servers
+    /// get quorums of two, which need not meet: two leaders, each with a quorum of its own,
+    /// commit different blocks at one height. No three-server configuration can show it,
+    /// because there the wrong formula gives the right number; and one ballot cannot, because
+    /// a ballot proposes one block. It takes five servers and two ballots.
+    QuorumOfAThird = "quorum-of-a-third", caught_by: "chain prefix agreement";
+
+    /// **Two reports mean chosen.** A leader that hears the same block accepted under the same
+    /// ballot from two of its promisers takes it as chosen and commits it at once, skipping
+    /// phase 2: "two acceptors are a majority".
+    ///
+    /// Breaks protocol.md, *Commit*: "With `Accepted` from a quorum (self included) the block
+    /// is chosen". With three servers two acceptors *are* a majority, so the shortcut commits
+    /// only chosen blocks and no three-server configuration can show it. With five, a block
+    /// two servers accepted under one ballot may have lost to another that three servers
+    /// accepted under a later ballot: a leader of a third ballot whose quorum holds the first
+    /// two commits the loser. It takes five servers and three ballots.
+    CommitOnTwoReports = "commit-on-two-reports", caught_by: "chain prefix agreement";
+
     /// **Retry under a new id.** The client resends an unanswered transfer under a fresh id,
     /// so the server cannot recognise the retry.
     ///

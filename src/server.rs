@@ -343,6 +343,7 @@ impl ServerActor {
         let Some(round) = self.count_vote(state, from, ballot, height, is_electing) else {
             return;
         };
+        let mut two_reports = None;
         if let Phase::Electing {
             pending: all,
             partial,
@@ -354,6 +355,10 @@ impl ServerActor {
                 all.insert(Account::of_server(from), pending);
             }
             *partial |= more;
+            if crate::bug!(self.cfg, CommitOnTwoReports) && accepted.is_some() && accepted == *highest
+            {
+                two_reports = accepted.clone();
+            }
             let higher = if crate::bug!(self.cfg, FirstAcceptedNotHighest) {
                 highest.is_none()
             } else {
@@ -363,7 +368,29 @@ impl ServerActor {
                 *highest = accepted;
             }
         }
+        if let Some(chosen) = two_reports {
+            return self.commit_unaccepted(state.to_mut(), ballot, chosen, fx);
+        }
         self.rules().maybe_propose(self, state.to_mut(), fx);
+    }
+
+    /// The zoo's `commit-on-two-reports`: commits a block two promisers reported, without
+    /// phase 2. Never called by a correct server.
+    fn commit_unaccepted(
+        &self,
+        st: &mut ServerState,
+        ballot: Ballot,
+        chosen: AcceptedBlock,
+        fx: &mut Outbox,
+    ) {
+        let block = chosen.block;
+        if Arc::make_mut(&mut st.storage.chain)
+            .append(block.clone())
+            .is_ok()
+        {
+            self.absorb(st, &block);
+            self.announce(st, ballot, block, false, fx);
+        }
     }
 
     /// Counts `from`'s answer if it is for the round this server leads (same ballot and

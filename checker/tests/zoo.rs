@@ -40,6 +40,8 @@ const PINNED_STEPS: &[(&str, usize)] = &[
     ("slow-path-skips-signature", 7),
     ("signature-leaves-out-amount", 7),
     ("peer-check-ignores-receiver", 4),
+    ("quorum-of-a-third", 16),
+    ("commit-on-two-reports", 22),
 ];
 
 const BUDGET: Duration = Duration::from_secs(10);

@@ -6,8 +6,8 @@
 //! | Always                              | Sometimes partner                                   |
 //! |-------------------------------------|-----------------------------------------------------|
 //! | no double spend                     | a short-balance transfer succeeds after consensus  |
-//! | chain prefix agreement              | a block is committed on two servers                |
-//! | one leader per ballot               | a second ballot takes over; with two clients going short, two leaders propose at one height |
+//! | chain prefix agreement              | a block is committed on two servers (and, with two clients going short and a second round, a third ballot's leader hears two different accepted blocks) |
+//! | one leader per ballot               | a second ballot takes over; with two clients going short, two leaders propose at one height, and a server accepts from one leader after promising the other |
 //! | money conserved                     | a block is committed on two servers                |
 //! | exactly once                        | a retried transfer is answered; with two sessions at one server, one save answers two sessions |
 //! | acknowledged transfers are never lost | a short-balance transfer succeeds after consensus (and, with crashes, a crashed server recovers and catches up; with two clients going short too, a restarted server votes in a competing ballot) |
@@ -26,6 +26,7 @@ use crate::config::ModelConfig;
 use crate::history::Proposal;
 use crate::node::{Node, NodeState};
 use crate::scripted_client::{script_transfer, ScriptedClient, ScriptedClientState};
+use paxchain::server::{Phase, Round};
 use paxchain::{signature, Chain, Outcome, ServerState, Storage, Transfer, TxId};
 use stateright::{Expectation, Property};
 use std::collections::{BTreeMap, BTreeSet};
@@ -307,6 +308,59 @@ pub fn two_leaders_at_one_height(_: &BankModel, s: &BankState) -> bool {
     two_proposals_at_one_height(s, |a, b| a.leader != b.leader)
 }
 
+/// Sometimes (contested scenarios): a server promised one leader's ballot, and then accepted
+/// another leader's higher one while the first still counts its promise: the step where a
+/// follower's bookkeeping spans two leaders.
+///
+/// How, from the state alone (no history to grow): a leader electing under ballot `b` counts
+/// server `i`'s promise, and `i` has accepted a block under a higher ballot led by another
+/// server. Promises only rise, so `i` promised `b` before it accepted the other.
+pub fn accepts_after_promising_another(m: &BankModel, s: &BankState) -> bool {
+    let all: Vec<&ServerState> = servers(m, s).collect();
+    all.iter().any(|leader| {
+        leader.round.as_ref().is_some_and(|r| {
+            matches!(r.phase, Phase::Electing { .. })
+                && all.iter().enumerate().any(|(i, voter)| {
+                    r.phase.voters().contains(i)
+                        && (voter.storage.accepted.as_ref()).is_some_and(|a| {
+                            a.ballot > r.ballot && a.ballot.leader != r.ballot.leader
+                        })
+                })
+        })
+    })
+}
+
+/// Sometimes (contested scenarios with a second ballot round): a leader gathering promises
+/// has heard of two different blocks accepted for its height, under two earlier ballots:
+/// so its own is at least the third, and the rule "propose the one with the highest
+/// ballot" is what stands between it and a fork.
+///
+/// How, from the state alone: the leader's highest reported block is one, and a server whose
+/// promise it counted holds another, accepted for the same height under a lower ballot than
+/// the leader's. A server that promised a ballot accepts nothing below it afterwards, so that
+/// block is the one its promise carried.
+pub fn leader_hears_two_accepted_blocks(m: &BankModel, s: &BankState) -> bool {
+    let all: Vec<&ServerState> = servers(m, s).collect();
+    all.iter().any(|leader| match &leader.round {
+        Some(Round {
+            ballot,
+            height,
+            phase:
+                Phase::Electing {
+                    promised_by,
+                    highest: Some(heard),
+                    ..
+                },
+        }) => all.iter().enumerate().any(|(i, voter)| {
+            promised_by.contains(i)
+                && (voter.storage.accepted.as_ref()).is_some_and(|a| {
+                    a.block.height == *height && a.ballot < *ballot && a != heard
+                })
+        }),
+        _ => false,
+    })
+}
+
 /// Sometimes (contested scenarios with crashes): a leader's round counts the vote of another
 /// server that has crashed and restarted from its storage, and which stands by that vote:
 /// the place where a forgotten promise or accepted block would break a quorum.
@@ -417,6 +471,20 @@ pub fn properties(cfg: &ModelConfig) -> Vec<Property<BankModel>> {
         p.push(Property::sometimes(
             "two leaders propose at one height",
             two_leaders_at_one_height,
+        ));
+    }
+    if cfg.is_contested() {
+        p.push(Property::sometimes(
+            "a server accepts from one leader after promising the other",
+            accepts_after_promising_another,
+        ));
+    }
+    // Two accepted blocks at one height need two ballots before the leader's own: a second
+    // round for some leader.
+    if cfg.is_contested() && cfg.max_round > 1 {
+        p.push(Property::sometimes(
+            "a third ballot's leader hears two different accepted blocks",
+            leader_hears_two_accepted_blocks,
         ));
     }
     if cfg.is_contested() && cfg.max_crashes > 0 {

@@ -111,6 +111,17 @@ pub fn all() -> Vec<Scenario> {
             },
         },
         Scenario {
+            name: "three-ballots",
+            about: "5 servers; E pays A, then A and E both go short and compete, each with a second ballot round: two leaders over three ballots and more (FIFO links)",
+            config: ModelConfig {
+                servers: 5,
+                workloads: vec![vec![(B, 2)], vec![], vec![], vec![], vec![(A, 1), (B, 1)]],
+                network: NetworkKind::Ordered,
+                max_round: 2,
+                ..default.clone()
+            },
+        },
+        Scenario {
             name: "rogue-client",
             about: "tiny's workload, a rogue client at A's server (forged, invalid, foreign and id-reusing requests) and an attacker relaying every peer message to the servers it was not sealed for: all to be refused",
             config: ModelConfig {
@@ -145,6 +156,19 @@ pub fn all() -> Vec<Scenario> {
             },
         },
     ]
+}
+
+/// Presets whose complete search takes minutes rather than seconds. The tests and commands
+/// that search every preset to the end (`paxchain-check coverage`, the premises and coverage
+/// tests) take [`light`] instead; each heavy preset has a test of its own.
+pub const HEAVY: &[&str] = &["three-ballots"];
+
+/// Every preset but the [`HEAVY`] ones.
+pub fn light() -> Vec<Scenario> {
+    all()
+        .into_iter()
+        .filter(|s| !HEAVY.contains(&s.name))
+        .collect()
 }
 
 /// The preset with this name.

@@ -49,6 +49,8 @@ pub fn catching_scenario(bug: Bug) -> &'static str {
         Bug::SlowPathSkipsSignature => "rogue-client",
         Bug::SignatureLeavesOutAmount => "rogue-client",
         Bug::PeerCheckIgnoresReceiver => "rogue-client",
+        Bug::QuorumOfAThird => "five-contest",
+        Bug::CommitOnTwoReports => "three-ballots",
     }
 }
 
@@ -85,6 +87,8 @@ pub fn rule_of(bug: Bug) -> Option<Rule> {
         Bug::SlowPathSkipsSignature => Rule::RefuseInvalid,
         Bug::SignatureLeavesOutAmount => Rule::RefuseInvalid,
         Bug::PeerCheckIgnoresReceiver => return None,
+        Bug::QuorumOfAThird => Rule::CountPromise,
+        Bug::CommitOnTwoReports => Rule::CountPromise,
     })
 }
 

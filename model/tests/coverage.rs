@@ -108,7 +108,7 @@ fn each_preset_exercises_its_pinned_rules_and_every_rule_fires_somewhere() {
     assert!(nowhere.is_empty(), "rules no preset exercises: {nowhere:?}");
     assert_eq!(
         NEVER_FIRED.len(),
-        scenarios::all().len() + 1,
+        scenarios::light().len() + 1,
         "every preset is pinned"
     );
 }
@@ -125,6 +125,10 @@ fn each_zoo_bug_s_branch_fires_in_its_catching_preset() {
             continue;
         };
         let preset = catching_scenario(bug);
+        if scenarios::HEAVY.contains(&preset) {
+            // Too large to search here: model/tests/three_ballots.rs checks it.
+            continue;
+        }
         let (_, never) = (NEVER_FIRED.iter().find(|(name, _)| *name == preset))
             .unwrap_or_else(|| panic!("{preset} is pinned"));
         assert!(

@@ -76,6 +76,24 @@ fn safe_passes_with_a_second_round_at_a_contested_height() {
     assert_passes(&scenario("second-round"), PINNED_SECOND_ROUND);
 }
 
+/// Two leaders over three ballots and more among five servers: every property holds, and
+/// the examples that need it are reached (two leaders at one height, a server accepting
+/// from one leader after promising the other, a third ballot's leader hearing of two
+/// different accepted blocks). The largest check CI runs: minutes, not seconds.
+#[test]
+fn safe_passes_with_two_leaders_over_three_ballots_among_five_servers() {
+    let cfg = scenario("three-ballots");
+    let names: Vec<&str> = (build(&cfg).properties.iter()).map(|p| p.name).collect();
+    for example in [
+        "two leaders propose at one height",
+        "a server accepts from one leader after promising the other",
+        "a third ballot's leader hears two different accepted blocks",
+    ] {
+        assert!(names.contains(&example), "{example} is not checked");
+    }
+    assert_passes(&cfg, PINNED_THREE_BALLOTS);
+}
+
 #[test]
 fn safe_passes_with_two_leaders_among_five_servers() {
     assert_passes(&scenario("five-contest"), PINNED_FIVE_CONTEST);
@@ -222,6 +240,7 @@ const PINNED_CONTEST_CRASH: usize = 102_163;
 const PINNED_RETRY_CRASH: usize = 165_141;
 const PINNED_SECOND_ROUND: usize = 557_389;
 const PINNED_FIVE_CONTEST: usize = 185_299;
+const PINNED_THREE_BALLOTS: usize = 19_492_726;
 const PINNED_LAGGING_PROMISER: usize = 24_303;
 const PINNED_ROGUE_CLIENT: usize = 232_949;
 const PINNED_SESSIONS: usize = 79_023;

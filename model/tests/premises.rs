@@ -99,7 +99,7 @@ fn a_rule_that_is_right_now_but_not_for_good_fails_the_check_of_a_later_step() {
 
 #[test]
 fn correct_handlers_keep_every_premise_in_every_preset() {
-    for s in scenarios::all() {
+    for s in scenarios::light() {
         let (model, _, found) = search_with(&s.config, Node::ignores_forever);
         let violated = (model.properties.iter())
             .filter(|p| !is_example(p) && found.contains(&p.name))

@@ -180,6 +180,9 @@ impl ServerConfig {
         if crate::bug!(self, QuorumOfHalf) {
             return self.servers.len() / 2;
         }
+        if crate::bug!(self, QuorumOfAThird) {
+            return self.servers.len() / 3 + 1;
+        }
         self.servers.len() / 2 + 1
     }
 }
