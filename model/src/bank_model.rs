@@ -154,18 +154,15 @@ impl BankModel {
     /// ([`crate::reference::confirm`]).
     pub fn search_options(&self) -> SearchOptions<BankModel> {
         let confirm = Some(crate::reference::confirm as Confirm<BankModel>);
-        match self.cfg.symmetric_fingerprint() {
-            Some(print) => SearchOptions {
-                fingerprint: Some(print),
-                confirm,
-                ..SearchOptions::default()
-            },
-            None => SearchOptions {
-                fingerprint: Some(fingerprint::fingerprint),
-                expand: Some(expand as Expand<BankModel>),
-                confirm,
-                ..SearchOptions::default()
-            },
+        SearchOptions {
+            fingerprint: Some(
+                self.cfg
+                    .symmetric_fingerprint()
+                    .unwrap_or(fingerprint::fingerprint),
+            ),
+            expand: Some(expand as Expand<BankModel>),
+            confirm,
+            ..SearchOptions::default()
         }
     }
 
@@ -188,32 +185,51 @@ impl std::ops::Deref for BankModel {
 }
 
 /// The next states of `s` for the search (`search::Expand`). A step that has a
-/// [`delta::Delta`] (deliveries and timeouts, with the reductions on) is
-/// fingerprinted from `s`'s parts and the delta, and built only if the search has not seen
-/// that fingerprint; on the default scenario three in four next states have been seen.
-/// Every other step is built and fingerprinted whole.
+/// [`delta::Delta`] (deliveries and timeouts, with the reductions on) is fingerprinted
+/// from `s` and the delta, and built only if the search has not seen that fingerprint; on
+/// the default scenario three in four next states have been seen. Without a symmetry the
+/// fingerprint comes from `s`'s parts (`fingerprint::Parts`); with one, it is the
+/// representative's, read through the delta on FIFO links
+/// (`symmetry::representative_fingerprint_of_delta`). Every other step is built and
+/// fingerprinted whole.
 fn expand(model: &BankModel, s: &BankState, offer: &mut Offer<BankModel>) {
     let mut actions = Vec::new();
     model.actions(s, &mut actions);
+    let mask = model.symmetric;
+    let whole = |next: &BankState| match mask {
+        0 => fingerprint::fingerprint(next),
+        _ => crate::symmetry::representative_fingerprint(mask, next),
+    };
     let mut parts = None;
+    let mut flows = None;
     for (index, action) in actions.into_iter().enumerate() {
-        match delta::of(model, s, action) {
-            Ok(None) => {}
+        let next = match delta::of(model, s, action) {
+            Ok(None) => continue,
             Ok(Some(delta)) => {
-                let key = parts.get_or_insert_with(|| Parts::of(s)).with(s, &delta);
-                let mut delta = Some(delta);
-                offer(index, key, &mut || {
-                    delta.take().expect("built once").apply(s)
-                });
-            }
-            Err(action) => {
-                if let Some(next) = model.next_state(s, action) {
-                    let key = fingerprint::fingerprint(&next);
-                    let mut next = Some(next);
-                    offer(index, key, &mut || next.take().expect("built once"));
+                let key = match mask {
+                    0 => Some(parts.get_or_insert_with(|| Parts::of(s)).with(s, &delta)),
+                    _ => {
+                        let flows = flows.get_or_insert_with(|| crate::view::View::flow_words(s));
+                        crate::symmetry::representative_fingerprint_of_next(mask, s, flows, &delta)
+                    }
+                };
+                if let Some(key) = key {
+                    let mut delta = Some(delta);
+                    offer(index, key, &mut || {
+                        delta.take().expect("built once").apply(s)
+                    });
+                    continue;
                 }
+                delta.apply(s)
             }
-        }
+            Err(action) => match model.next_state(s, action) {
+                Some(next) => next,
+                None => continue,
+            },
+        };
+        let key = whole(&next);
+        let mut next = Some(next);
+        offer(index, key, &mut || next.take().expect("built once"));
     }
 }
 

@@ -27,9 +27,11 @@
 
 use crate::delta::Delta;
 use crate::node::NodeState;
+use crate::view::View;
 use crate::BankState;
 use paxchain::Msg;
 use stateright::actor::{Envelope, Id, Network};
+use std::collections::VecDeque;
 use std::hash::{BuildHasher, Hash, Hasher};
 use std::sync::Arc;
 
@@ -87,10 +89,10 @@ impl Parts {
             Network::Ordered(queues) => {
                 for (key, flow) in &delta.flows {
                     if let Some(old) = queues.get(key) {
-                        network = network.wrapping_sub(word(&(key, old)));
+                        network = network.wrapping_sub(word(&(*key, flow_word(old))));
                     }
                     if !flow.is_empty() {
-                        network = network.wrapping_add(word(&(key, flow)));
+                        network = network.wrapping_add(word(&(*key, flow_word(flow))));
                     }
                 }
             }
@@ -161,9 +163,11 @@ pub fn fingerprint(s: &BankState) -> u64 {
 
 /// The fingerprint of `rename(s, renamed)` (`crate::symmetry::rename`) without building it:
 /// actor `i`'s parts become actor `renamed[i]`'s, with its state as `state` gives it (a
-/// leader's voters are renamed), and every message's ends are renamed.
-pub fn of_renamed(
-    s: &BankState,
+/// leader's voters are renamed), and every message's ends are renamed. `s` is a built state
+/// or a next state read through its delta ([`crate::view`]); `flows` is `s.flow_words()`.
+pub(crate) fn of_renamed(
+    s: &impl View,
+    flows: &[((Id, Id), u64)],
     renamed: &[usize],
     state: impl Fn(&Arc<NodeState>) -> Arc<NodeState>,
 ) -> u64 {
@@ -171,16 +175,58 @@ pub fn of_renamed(
     for (i, &to) in renamed.iter().enumerate() {
         from[to] = i;
     }
-    let [kind, in_flight, last] = renamed_network(&s.network, |i| renamed[i]);
-    let crashed: Vec<bool> = from.iter().map(|&i| s.crashed[i]).collect();
-    let random: Vec<_> = from.iter().map(|&i| &s.random_choices[i]).collect();
+    let network = match s.unordered() {
+        Some(net) => renamed_network(net, &|i| renamed[i]),
+        None => ordered_words(flows, &|i| renamed[i]),
+    };
+    words_of(s, &from, |i| word(&*state(s.state(i))), network)
+}
+
+/// The fingerprint of a next state read through its delta ([`crate::view::Next`]): what
+/// [`fingerprint`] gives for the state built. `flows` is `s.flow_words()`.
+pub(crate) fn of_view(s: &impl View, flows: &[((Id, Id), u64)]) -> u64 {
+    let all: Vec<usize> = (0..s.actor_count()).collect();
+    let network = match s.unordered() {
+        Some(net) => renamed_network(net, &|i| i),
+        None => ordered_words(flows, &|i| i),
+    };
+    words_of(s, &all, |i| word(&**s.state(i)), network)
+}
+
+/// [`hash_words`] of `s`'s actors in the order `from` lists them (slot `k` holds actor
+/// `from[k]`), each actor's state word as `state` gives it, and the network's words.
+fn words_of(
+    s: &impl View,
+    from: &[usize],
+    state: impl Fn(usize) -> u64,
+    [kind, in_flight, last]: [u64; 3],
+) -> u64 {
+    let crashed: Vec<bool> = from.iter().map(|&i| s.crashed(i)).collect();
+    let random: Vec<_> = from.iter().map(|&i| s.random(i)).collect();
     hash_words(
-        from.iter().map(|&i| word(&*state(&s.actor_states[i]))),
-        word(&s.history),
-        from.iter().map(|&i| sum_of(s.timers_set[i].iter())),
+        from.iter().map(|&i| state(i)),
+        word(s.history()),
+        from.iter().map(|&i| sum_of(s.timers(i).iter())),
         [word(&random), kind, in_flight, last, word(&crashed)],
-        from.iter().map(|&i| word(&s.actor_storages[i])),
+        from.iter().map(|&i| word(&s.storage(i))),
     )
+}
+
+/// The word of one flow's messages, in order: a flow enters the network's word as its ends
+/// and this word, so a flow is hashed once however many times it is read.
+pub(crate) fn flow_word(flow: &VecDeque<Msg>) -> u64 {
+    word(flow)
+}
+
+/// The three words of FIFO links given as their flows' ends and words, with every actor
+/// `i` renamed `renamed(i)`.
+fn ordered_words(flows: &[((Id, Id), u64)], renamed: &dyn Fn(usize) -> usize) -> [u64; 3] {
+    let id = |i: Id| Id::from(renamed(usize::from(i)));
+    [
+        2,
+        sum_of(flows.iter().map(|&((a, b), w)| ((id(a), id(b)), w))),
+        0,
+    ]
 }
 
 /// A state's words hashed in their one order: every actor's state, the history, every
@@ -205,14 +251,14 @@ fn hash_words(
 /// The network's three words: its kind, the sum over what is in flight (messages, or flows
 /// on FIFO links), and the duplicating network's last delivery.
 fn network(net: &Network<Msg>) -> [u64; 3] {
-    renamed_network(net, |i| i)
+    renamed_network(net, &|i| i)
 }
 
 /// The three words of `net` with every actor `i` renamed `renamed(i)`: the one place that
 /// says how a network is hashed. (An envelope or flow of borrowed parts hashes as the owned
 /// one does, which is what `Parts::with` hashes for a delta.)
-fn renamed_network(net: &Network<Msg>, renamed: impl Fn(usize) -> usize + Copy) -> [u64; 3] {
-    let id = move |i: Id| Id::from(renamed(usize::from(i)));
+fn renamed_network(net: &Network<Msg>, renamed: &dyn Fn(usize) -> usize) -> [u64; 3] {
+    let id = |i: Id| Id::from(renamed(usize::from(i)));
     fn env(e: &Envelope<Msg>, id: impl Fn(Id) -> Id) -> Envelope<&Msg> {
         Envelope {
             src: id(e.src),
@@ -229,10 +275,11 @@ fn renamed_network(net: &Network<Msg>, renamed: impl Fn(usize) -> usize + Copy) 
         Network::UnorderedNonDuplicating(counts) => {
             [1, sum_of(counts.iter().map(|(e, n)| (env(e, id), n))), 0]
         }
-        Network::Ordered(queues) => [
-            2,
-            sum_of(queues.iter().map(|(&(a, b), flow)| ((id(a), id(b)), flow))),
-            0,
-        ],
+        Network::Ordered(queues) => {
+            let flows: Vec<_> = (queues.iter())
+                .map(|(&ends, flow)| (ends, flow_word(flow)))
+                .collect();
+            ordered_words(&flows, renamed)
+        }
     }
 }

@@ -48,6 +48,7 @@ pub mod search;
 pub mod swarm;
 pub mod symmetry;
 pub mod trace;
+mod view;
 pub mod walk;
 #[cfg(feature = "bug-zoo")]
 pub mod zoo;

@@ -353,9 +353,8 @@ pub fn leader_hears_two_accepted_blocks(m: &BankModel, s: &BankState) -> bool {
                 },
         }) => all.iter().enumerate().any(|(i, voter)| {
             promised_by.contains(i)
-                && (voter.storage.accepted.as_ref()).is_some_and(|a| {
-                    a.block.height == *height && a.ballot < *ballot && a != heard
-                })
+                && (voter.storage.accepted.as_ref())
+                    .is_some_and(|a| a.block.height == *height && a.ballot < *ballot && a != heard)
         }),
         _ => false,
     })

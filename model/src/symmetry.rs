@@ -35,10 +35,11 @@
 
 use crate::bank_model::{in_flight, BankState};
 use crate::config::ModelConfig;
+use crate::delta::Delta;
 use crate::fingerprint;
 use crate::node::NodeState;
+use crate::view::{Next, View};
 use paxchain::server::Voters;
-use paxchain::Msg;
 use stateright::actor::{Envelope, Id, Network};
 use std::hash::{BuildHasher, Hash, Hasher};
 use std::sync::Arc;
@@ -102,7 +103,7 @@ static FINGERPRINTS: [fn(&BankState) -> u64; 128] =
 
 /// The state of `s`'s orbit with the passive servers (`mask`) sorted by their keys.
 pub fn representative(mask: u32, s: &BankState) -> BankState {
-    match sorting(mask, s) {
+    match sorting(mask, s, &s.flow_words()) {
         Some(renamed) => rename(s, &renamed),
         None => s.clone(),
     }
@@ -111,28 +112,59 @@ pub fn representative(mask: u32, s: &BankState) -> BankState {
 /// The fingerprint of `representative(mask, s)`, without building it: what the search
 /// merges states by (5. above).
 pub fn representative_fingerprint(mask: u32, s: &BankState) -> u64 {
-    match sorting(mask, s) {
-        Some(renamed) => fingerprint::of_renamed(s, &renamed, |st| rename_voters(st, &renamed)),
+    let flows = s.flow_words();
+    match sorting(mask, s, &flows) {
+        Some(renamed) => {
+            fingerprint::of_renamed(s, &flows, &renamed, |st| rename_voters(st, &renamed))
+        }
         None => fingerprint::fingerprint(s),
     }
 }
 
+/// The same for the state `delta` makes of `last`, without building it either, where
+/// `last` has FIFO links ([`crate::view`]); `None` elsewhere.
+pub fn representative_fingerprint_of_delta(
+    mask: u32,
+    last: &BankState,
+    delta: &Delta,
+) -> Option<u64> {
+    representative_fingerprint_of_next(mask, last, &last.flow_words(), delta)
+}
+
+/// [`representative_fingerprint_of_delta`], given `last.flow_words()`, which the search
+/// computes once for all of `last`'s next states.
+pub(crate) fn representative_fingerprint_of_next(
+    mask: u32,
+    last: &BankState,
+    last_flows: &[((Id, Id), u64)],
+    delta: &Delta,
+) -> Option<u64> {
+    let next = Next::of(last, last_flows, delta)?;
+    let flows = next.flow_words();
+    Some(match sorting(mask, &next, &flows) {
+        Some(renamed) => {
+            fingerprint::of_renamed(&next, &flows, &renamed, |st| rename_voters(st, &renamed))
+        }
+        None => fingerprint::of_view(&next, &flows),
+    })
+}
+
 /// The renaming that sorts the passive servers (`mask`) of `s` by their keys (3. above), or
-/// `None` if `s` is its own representative.
-fn sorting(mask: u32, s: &BankState) -> Option<Vec<usize>> {
+/// `None` if `s` is its own representative. `flows` is `s.flow_words()`.
+fn sorting(mask: u32, s: &impl View, flows: &[((Id, Id), u64)]) -> Option<Vec<usize>> {
     let passive = |i: usize| i < 32 && mask & (1 << i) != 0;
-    let between_passive = links(&s.network).any(|(src, dst)| passive(src) && passive(dst));
+    let between_passive = links(s, flows).any(|(src, dst)| passive(src) && passive(dst));
     if between_passive {
         return None; // 4. sound, only not merged
     }
-    let slots: Vec<usize> = (0..s.actor_states.len()).filter(|&i| passive(i)).collect();
+    let slots: Vec<usize> = (0..s.actor_count()).filter(|&i| passive(i)).collect();
     let mut order = slots.clone();
-    order.sort_by_cached_key(|&p| key(s, &passive, p));
+    order.sort_by_cached_key(|&p| key(s, flows, &passive, p));
     if order == slots {
         return None;
     }
     // Passive server `order[k]` moves to slot `slots[k]`; every other actor stays.
-    let mut renamed: Vec<usize> = (0..s.actor_states.len()).collect();
+    let mut renamed: Vec<usize> = (0..s.actor_count()).collect();
     for (&from, &to) in order.iter().zip(&slots) {
         renamed[from] = to;
     }
@@ -145,38 +177,38 @@ fn hasher() -> ahash::AHasher {
 }
 
 /// What the passive server `p` is, without the names of the other passive servers (3.).
-fn key(s: &BankState, passive: &impl Fn(usize) -> bool, p: usize) -> u64 {
+fn key(
+    s: &impl View,
+    flows: &[((Id, Id), u64)],
+    passive: &impl Fn(usize) -> bool,
+    p: usize,
+) -> u64 {
     let mut h = hasher();
-    s.actor_states[p].hash(&mut h);
-    s.actor_storages[p].hash(&mut h);
-    s.crashed[p].hash(&mut h);
-    s.timers_set[p].hash(&mut h);
-    s.random_choices[p].hash(&mut h);
-    for (a, st) in s
-        .actor_states
-        .iter()
-        .enumerate()
-        .filter(|&(a, _)| !passive(a))
-    {
-        let counted = match &**st {
+    s.state(p).hash(&mut h);
+    s.storage(p).hash(&mut h);
+    s.crashed(p).hash(&mut h);
+    s.timers(p).hash(&mut h);
+    s.random(p).hash(&mut h);
+    for a in (0..s.actor_count()).filter(|&a| !passive(a)) {
+        let counted = match &**s.state(a) {
             NodeState::Server(st) => st.round.as_ref().map(|r| r.phase.voters().contains(p)),
             _ => None,
         };
         (a, counted).hash(&mut h);
     }
-    match &s.network {
-        Network::Ordered(flows) => {
-            for ((src, dst), flow) in flows {
-                let (src, dst) = (usize::from(*src), usize::from(*dst));
+    match s.unordered() {
+        None => {
+            for &((src, dst), flow) in flows {
+                let (src, dst) = (usize::from(src), usize::from(dst));
                 if src == p || dst == p {
                     (src == p, src + dst - p, flow).hash(&mut h);
                 }
             }
         }
         // Sets and bags have no order: sum the envelopes' hashes.
-        Network::UnorderedDuplicating(..) | Network::UnorderedNonDuplicating(..) => {
+        Some(net) => {
             let mut sum = 0u64;
-            for e in in_flight(&s.network) {
+            for e in in_flight(net) {
                 let (src, dst) = (usize::from(e.src), usize::from(e.dst));
                 if src == p || dst == p {
                     let mut eh = hasher();
@@ -191,11 +223,14 @@ fn key(s: &BankState, passive: &impl Fn(usize) -> bool, p: usize) -> u64 {
 }
 
 /// The (source, destination) of every message in flight (on FIFO links, of every flow).
-fn links(net: &Network<Msg>) -> Box<dyn Iterator<Item = (usize, usize)> + '_> {
+fn links<'a>(
+    s: &'a impl View,
+    flows: &'a [((Id, Id), u64)],
+) -> Box<dyn Iterator<Item = (usize, usize)> + 'a> {
     let ends = |src: Id, dst: Id| (usize::from(src), usize::from(dst));
-    match net {
-        Network::Ordered(flows) => Box::new(flows.keys().map(move |&(s, d)| ends(s, d))),
-        _ => Box::new(in_flight(net).map(move |e| ends(e.src, e.dst))),
+    match s.unordered() {
+        None => Box::new(flows.iter().map(move |&((a, b), _)| ends(a, b))),
+        Some(net) => Box::new(in_flight(net).map(move |e| ends(e.src, e.dst))),
     }
 }
 

@@ -8,6 +8,7 @@ use common::{scenario, sum_over};
 use paxchain::Variant;
 use paxchain_model::bank_model::canonicalize;
 use paxchain_model::fingerprint::{fingerprint, Parts};
+use paxchain_model::symmetry::{representative_fingerprint, representative_fingerprint_of_delta};
 use paxchain_model::{delta, BankModel, BankState, ModelConfig, NetworkKind};
 use stateright::actor::ActorModelAction;
 use stateright::Model;
@@ -30,6 +31,16 @@ fn reference(
 /// Compares every delivery and timeout in every reachable state of `cfg` (or in about the
 /// first `bound` states); returns how many built a successor and how many led nowhere.
 fn compare(cfg: &ModelConfig, bound: Option<usize>) -> (usize, usize) {
+    compare_counting(cfg, bound, Arc::default())
+}
+
+/// [`compare`], counting in `checked_symmetric` the next states whose representative's
+/// fingerprint was also read through the delta and compared.
+fn compare_counting(
+    cfg: &ModelConfig,
+    bound: Option<usize>,
+    checked_symmetric: Arc<AtomicUsize>,
+) -> (usize, usize) {
     let nowhere = Arc::new(AtomicUsize::new(0));
     let counter = nowhere.clone();
     let check = move |m: &BankModel, s: &BankState| {
@@ -45,7 +56,20 @@ fn compare(cfg: &ModelConfig, bound: Option<usize>) -> (usize, usize) {
                 _ => continue,
             };
             let print = delta.as_ref().map(|d| Parts::of(s).with(s, d));
+            // Where passive servers make a symmetry, on FIFO links: the representative's
+            // fingerprint read through the delta, before anything is built.
+            let symmetric = (delta.as_ref())
+                .filter(|_| m.symmetric != 0)
+                .and_then(|d| representative_fingerprint_of_delta(m.symmetric, s, d));
             let got = delta.map(|d| d.apply(s));
+            if let (Some(print), Some(next)) = (symmetric, &got) {
+                assert_eq!(
+                    print,
+                    representative_fingerprint(m.symmetric, next),
+                    "the representative's fingerprint read through a delta"
+                );
+                checked_symmetric.fetch_add(1, Ordering::Relaxed);
+            }
             assert_eq!(
                 print,
                 got.as_ref().map(fingerprint),
@@ -134,6 +158,28 @@ fn each_delta_agrees_with_stateright_on_fifo_links() {
         assert_eq!(cfg.network, NetworkKind::Ordered);
         let (built, _) = compare(&cfg, bound);
         assert!(built > 1_000, "{built} built");
+    }
+}
+
+/// Where passive servers make a symmetry (the five-server presets, FIFO links), the
+/// representative's fingerprint of each next state is read through its delta without
+/// building it: the same as the built state's.
+#[test]
+fn each_delta_gives_the_representative_s_fingerprint_of_the_state_it_builds() {
+    for (name, bound) in [
+        ("five", None),
+        ("five-contest", Some(40_000)),
+        ("three-ballots", Some(40_000)),
+    ] {
+        let cfg = scenario(name);
+        assert_eq!(cfg.network, NetworkKind::Ordered);
+        let checked = Arc::new(AtomicUsize::new(0));
+        let (built, _) = compare_counting(&cfg, bound, checked.clone());
+        let checked = checked.load(Ordering::Relaxed);
+        assert!(
+            checked > 10_000 && checked == built,
+            "{name}: {checked} of {built}"
+        );
     }
 }
 
