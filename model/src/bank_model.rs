@@ -201,7 +201,7 @@ fn expand(model: &BankModel, s: &BankState, offer: &mut Offer<BankModel>) {
         _ => crate::symmetry::representative_fingerprint(mask, next),
     };
     let mut parts = None;
-    let mut flows = None;
+    let mut parent = None;
     for (index, action) in actions.into_iter().enumerate() {
         let next = match delta::of(model, s, action) {
             Ok(None) => continue,
@@ -209,8 +209,9 @@ fn expand(model: &BankModel, s: &BankState, offer: &mut Offer<BankModel>) {
                 let key = match mask {
                     0 => Some(parts.get_or_insert_with(|| Parts::of(s)).with(s, &delta)),
                     _ => {
-                        let flows = flows.get_or_insert_with(|| crate::view::View::flow_words(s));
-                        crate::symmetry::representative_fingerprint_of_next(mask, s, flows, &delta)
+                        let parent =
+                            parent.get_or_insert_with(|| crate::symmetry::Parent::of(mask, s));
+                        crate::symmetry::representative_fingerprint_of_next(mask, s, parent, &delta)
                     }
                 };
                 if let Some(key) = key {

@@ -27,7 +27,7 @@
 
 use crate::delta::Delta;
 use crate::node::NodeState;
-use crate::view::View;
+use crate::view::{Next, View};
 use crate::BankState;
 use paxchain::Msg;
 use stateright::actor::{Envelope, Id, Network};
@@ -182,15 +182,58 @@ pub(crate) fn of_renamed(
     words_of(s, &from, |i| word(&*state(s.state(i))), network)
 }
 
-/// The fingerprint of a next state read through its delta ([`crate::view::Next`]): what
-/// [`fingerprint`] gives for the state built. `flows` is `s.flow_words()`.
-pub(crate) fn of_view(s: &impl View, flows: &[((Id, Id), u64)]) -> u64 {
-    let all: Vec<usize> = (0..s.actor_count()).collect();
-    let network = match s.unordered() {
-        Some(net) => renamed_network(net, &|i| i),
-        None => ordered_words(flows, &|i| i),
+/// The fingerprint of a next state read through its delta ([`crate::view::Next`]), renamed
+/// by `renamed` if given (a leader's voters too): what [`fingerprint`] gives for the state
+/// built, and renamed. `parts` are the parent's: an actor the step did not change keeps its
+/// words, but for a leader whose voters the renaming moves. `flows` is `next.flow_words()`.
+pub(crate) fn of_next(
+    parts: &Parts,
+    next: &Next<'_>,
+    flows: &[((Id, Id), u64)],
+    renamed: Option<&[usize]>,
+) -> u64 {
+    let n = next.actor_count();
+    let identity: Vec<usize>;
+    let renamed = match renamed {
+        Some(r) => r,
+        None => {
+            identity = (0..n).collect();
+            &identity
+        }
     };
-    words_of(s, &all, |i| word(&**s.state(i)), network)
+    let mut from = vec![0; n];
+    for (i, &to) in renamed.iter().enumerate() {
+        from[to] = i;
+    }
+    let delta = next.delta();
+    let stepped = |i: usize| i == delta.index;
+    let state = |i: usize| {
+        let st = next.state(i);
+        let moved = crate::symmetry::rename_voters(st, renamed);
+        match stepped(i) && delta.state.is_some() || !Arc::ptr_eq(&moved, st) {
+            true => word(&*moved),
+            false => parts.actors[i],
+        }
+    };
+    let timers = |i: usize| match stepped(i) && delta.timers.is_some() {
+        true => sum_of(next.timers(i).iter()),
+        false => parts.timers[i],
+    };
+    let storage = |i: usize| match stepped(i) && delta.storage.is_some() {
+        true => word(&next.storage(i)),
+        false => parts.storages[i],
+    };
+    let history = (delta.history.as_ref()).map_or(parts.history, word);
+    let [kind, in_flight, last] = ordered_words(flows, &|i| renamed[i]);
+    let crashed: Vec<bool> = from.iter().map(|&i| next.crashed(i)).collect();
+    let random: Vec<_> = from.iter().map(|&i| next.random(i)).collect();
+    hash_words(
+        from.iter().map(|&i| state(i)),
+        history,
+        from.iter().map(|&i| timers(i)),
+        [word(&random), kind, in_flight, last, word(&crashed)],
+        from.iter().map(|&i| storage(i)),
+    )
 }
 
 /// [`hash_words`] of `s`'s actors in the order `from` lists them (slot `k` holds actor

@@ -38,7 +38,7 @@ use crate::config::ModelConfig;
 use crate::delta::Delta;
 use crate::fingerprint;
 use crate::node::NodeState;
-use crate::view::{Next, View};
+use crate::view::{FlowWords, Next, View};
 use paxchain::server::Voters;
 use stateright::actor::{Envelope, Id, Network};
 use std::hash::{BuildHasher, Hash, Hasher};
@@ -103,7 +103,8 @@ static FINGERPRINTS: [fn(&BankState) -> u64; 128] =
 
 /// The state of `s`'s orbit with the passive servers (`mask`) sorted by their keys.
 pub fn representative(mask: u32, s: &BankState) -> BankState {
-    match sorting(mask, s, &s.flow_words()) {
+    let flows = s.flow_words();
+    match sorting(mask, s, &flows, whole_keys(mask, s, &flows)) {
         Some(renamed) => rename(s, &renamed),
         None => s.clone(),
     }
@@ -113,7 +114,7 @@ pub fn representative(mask: u32, s: &BankState) -> BankState {
 /// merges states by (5. above).
 pub fn representative_fingerprint(mask: u32, s: &BankState) -> u64 {
     let flows = s.flow_words();
-    match sorting(mask, s, &flows) {
+    match sorting(mask, s, &flows, whole_keys(mask, s, &flows)) {
         Some(renamed) => {
             fingerprint::of_renamed(s, &flows, &renamed, |st| rename_voters(st, &renamed))
         }
@@ -128,30 +129,82 @@ pub fn representative_fingerprint_of_delta(
     last: &BankState,
     delta: &Delta,
 ) -> Option<u64> {
-    representative_fingerprint_of_next(mask, last, &last.flow_words(), delta)
+    representative_fingerprint_of_next(mask, last, &Parent::of(mask, last), delta)
 }
 
-/// [`representative_fingerprint_of_delta`], given `last.flow_words()`, which the search
-/// computes once for all of `last`'s next states.
+/// What every next state of one state shares for [`representative_fingerprint_of_next`]:
+/// the state's flows as words, and each passive server's key. A step changes the key of
+/// few passive servers (the one that stepped, those its flows touch, those whose vote a
+/// leader's step counted or dropped); the others keep their parent's.
+pub(crate) struct Parent {
+    parts: fingerprint::Parts,
+    flows: FlowWords,
+    /// By actor index; 0 for an actor that is not passive.
+    keys: Vec<u64>,
+}
+
+impl Parent {
+    pub(crate) fn of(mask: u32, s: &BankState) -> Parent {
+        let flows = s.flow_words();
+        let passive = |i: usize| i < 32 && mask & (1 << i) != 0;
+        let keys = (0..s.actor_count())
+            .map(|p| match passive(p) {
+                true => key(s, &flows, &passive, p),
+                false => 0,
+            })
+            .collect();
+        Parent {
+            parts: fingerprint::Parts::of(s),
+            flows,
+            keys,
+        }
+    }
+}
+
+/// [`representative_fingerprint_of_delta`], given what `last`'s next states share.
 pub(crate) fn representative_fingerprint_of_next(
     mask: u32,
     last: &BankState,
-    last_flows: &[((Id, Id), u64)],
+    parent: &Parent,
     delta: &Delta,
 ) -> Option<u64> {
-    let next = Next::of(last, last_flows, delta)?;
+    let next = Next::of(last, &parent.flows, delta)?;
     let flows = next.flow_words();
-    Some(match sorting(mask, &next, &flows) {
-        Some(renamed) => {
-            fingerprint::of_renamed(&next, &flows, &renamed, |st| rename_voters(st, &renamed))
-        }
-        None => fingerprint::of_view(&next, &flows),
-    })
+    let passive = |i: usize| i < 32 && mask & (1 << i) != 0;
+    let stepper = delta.index;
+    let voted = |st: &NodeState, p: usize| match st {
+        NodeState::Server(st) => st.round.as_ref().map(|r| r.phase.voters().contains(p)),
+        _ => None,
+    };
+    let changed = |p: usize| {
+        p == stepper
+            || (delta.flows.keys()).any(|&(a, b)| usize::from(a) == p || usize::from(b) == p)
+            || delta.state.as_ref().is_some_and(|new| {
+                !passive(stepper) && voted(new, p) != voted(&last.actor_states[stepper], p)
+            })
+    };
+    let key_of = |p: usize| match changed(p) {
+        true => key(&next, &flows, &passive, p),
+        false => parent.keys[p],
+    };
+    let renamed = sorting(mask, &next, &flows, key_of);
+    Some(fingerprint::of_next(
+        &parent.parts,
+        &next,
+        &flows,
+        renamed.as_deref(),
+    ))
 }
 
 /// The renaming that sorts the passive servers (`mask`) of `s` by their keys (3. above), or
-/// `None` if `s` is its own representative. `flows` is `s.flow_words()`.
-fn sorting(mask: u32, s: &impl View, flows: &[((Id, Id), u64)]) -> Option<Vec<usize>> {
+/// `None` if `s` is its own representative. `flows` is `s.flow_words()`; `key_of(p)` is
+/// `key(s, flows, .., p)`, perhaps known already.
+fn sorting(
+    mask: u32,
+    s: &impl View,
+    flows: &[((Id, Id), u64)],
+    key_of: impl Fn(usize) -> u64,
+) -> Option<Vec<usize>> {
     let passive = |i: usize| i < 32 && mask & (1 << i) != 0;
     let between_passive = links(s, flows).any(|(src, dst)| passive(src) && passive(dst));
     if between_passive {
@@ -159,7 +212,7 @@ fn sorting(mask: u32, s: &impl View, flows: &[((Id, Id), u64)]) -> Option<Vec<us
     }
     let slots: Vec<usize> = (0..s.actor_count()).filter(|&i| passive(i)).collect();
     let mut order = slots.clone();
-    order.sort_by_cached_key(|&p| key(s, flows, &passive, p));
+    order.sort_by_cached_key(|&p| key_of(p));
     if order == slots {
         return None;
     }
@@ -169,6 +222,15 @@ fn sorting(mask: u32, s: &impl View, flows: &[((Id, Id), u64)]) -> Option<Vec<us
         renamed[from] = to;
     }
     Some(renamed)
+}
+
+/// Each passive server's key in `s`, computed when asked.
+fn whole_keys<'a>(
+    mask: u32,
+    s: &'a BankState,
+    flows: &'a [((Id, Id), u64)],
+) -> impl Fn(usize) -> u64 + 'a {
+    move |p| key(s, flows, &|i: usize| i < 32 && mask & (1 << i) != 0, p)
 }
 
 /// A hasher with fixed keys, so a key is the same in every run and on every thread.

@@ -100,6 +100,11 @@ impl<'a> Next<'a> {
         })
     }
 
+    /// The step's delta.
+    pub fn delta(&self) -> &Delta {
+        self.delta
+    }
+
     fn is_stepper(&self, i: usize) -> bool {
         self.delta.index == i
     }
