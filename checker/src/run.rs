@@ -97,7 +97,9 @@ fn simulate(model: &BankModel, timeout: Option<Duration>, args: &CheckArgs) -> S
 
 /// The options of paxchain's own search, in either order.
 fn search_options(model: &BankModel, args: &CheckArgs) -> SearchOptions<BankModel> {
+    let own = model.search_options();
     SearchOptions {
+        sleep_sets: own.sleep_sets && !args.no_sleep_sets,
         threads: args.threads.max(1),
         max_depth: args.max_depth,
         finish_when: if args.all_violations {
@@ -107,7 +109,7 @@ fn search_options(model: &BankModel, args: &CheckArgs) -> SearchOptions<BankMode
         },
         breadth_first: args.strategy == Strategy::Bfs,
         audit_every: args.audit,
-        ..model.search_options()
+        ..own
     }
 }
 

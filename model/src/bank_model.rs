@@ -53,7 +53,7 @@ use crate::history::History;
 use crate::memo::StepMemo;
 use crate::node::{Node, NodeState};
 use crate::premises::{self, Premises};
-use crate::search::{Confirm, Expand, Offer, SearchOptions};
+use crate::search::{Asleep, Confirm, Expand, Offer, SearchOptions, Transition};
 use paxchain::{Msg, ServerState, Timer};
 use stateright::actor::{
     Actor, ActorModel, ActorModelAction, ActorModelState, Envelope, Id, Network,
@@ -162,6 +162,10 @@ impl BankModel {
             ),
             expand: Some(expand as Expand<BankModel>),
             confirm,
+            // Where a symmetry makes each examination costly: there they halve the time
+            // (spec/properties.md, "Sleep sets"); elsewhere they save as much as they cost,
+            // and hold several times the memory.
+            sleep_sets: self.symmetric != 0,
             ..SearchOptions::default()
         }
     }
@@ -192,31 +196,39 @@ impl std::ops::Deref for BankModel {
 /// representative's, read through the delta on FIFO links
 /// (`symmetry::representative_fingerprint_of_delta`). Every other step is built and
 /// fingerprinted whole.
-fn expand(model: &BankModel, s: &BankState, offer: &mut Offer<BankModel>) {
+fn expand(model: &BankModel, s: &BankState, asleep: &Asleep, offer: &mut Offer<BankModel>) {
     let mut actions = Vec::new();
     model.actions(s, &mut actions);
     let mask = model.symmetric;
+    let ordered = matches!(s.network, Network::Ordered(_));
     let whole = |next: &BankState| match mask {
-        0 => fingerprint::fingerprint(next),
-        _ => crate::symmetry::representative_fingerprint(mask, next),
+        0 => (fingerprint::fingerprint(next), None),
+        _ => crate::symmetry::representative_fingerprint_and_renaming(mask, next),
     };
     let mut parts = None;
     let mut parent = None;
     for (index, action) in actions.into_iter().enumerate() {
+        let t = transition(&action, ordered);
+        if asleep(&t) {
+            continue;
+        }
         let next = match delta::of(model, s, action) {
             Ok(None) => continue,
             Ok(Some(delta)) => {
                 let key = match mask {
-                    0 => Some(parts.get_or_insert_with(|| Parts::of(s)).with(s, &delta)),
+                    0 => Some((
+                        parts.get_or_insert_with(|| Parts::of(s)).with(s, &delta),
+                        None,
+                    )),
                     _ => {
                         let parent =
                             parent.get_or_insert_with(|| crate::symmetry::Parent::of(mask, s));
                         crate::symmetry::representative_fingerprint_of_next(mask, s, parent, &delta)
                     }
                 };
-                if let Some(key) = key {
+                if let Some((key, renamed)) = key {
                     let mut delta = Some(delta);
-                    offer(index, key, &mut || {
+                    offer(index, t, key, renamed.as_deref(), &mut || {
                         delta.take().expect("built once").apply(s)
                     });
                     continue;
@@ -228,9 +240,61 @@ fn expand(model: &BankModel, s: &BankState, offer: &mut Offer<BankModel>) {
                 None => continue,
             },
         };
-        let key = whole(&next);
+        let (key, renamed) = whole(&next);
         let mut next = Some(next);
-        offer(index, key, &mut || next.take().expect("built once"));
+        offer(index, t, key, renamed.as_deref(), &mut || {
+            next.take().expect("built once")
+        });
+    }
+}
+
+/// The step `action` as the search's sleep sets see it (`search::sleep`): the action's
+/// hash, and the one actor it touches, the receiver or the one whose timer fires, that
+/// crashes, recovers or loses a message. Two steps of different actors commute in this
+/// model, and neither disables the other:
+/// 1. each changes its actor's state, timers and storage, takes its message out of a flow
+///    into that actor (or one copy out of the bag; on the duplicating network none), and adds
+///    what the actor sends, which only ever enables; on FIFO links the other step's message
+///    stays at the head of its own flow;
+/// 2. the history records sets and flags that only grow, in either order the same
+///    (`history::record_msg_out`);
+/// 3. the reductions look at one actor at a time: reduction 4 drops a message to an actor
+///    its own state ignores for good (that it stays ignored is the premise checked on every
+///    step), 6 leaves out an actor's crash by its own state, 7 lets a message go only with
+///    another behind it in its flow, which a step of another actor only makes true, and
+///    2 clears a crashed actor's volatile state;
+/// 4. crashes share a budget: one crash can disable another, so every crash also touches
+///    a bit of its own that all crashes share. A recovery only frees the budget.
+///
+/// model/tests/sleep_sets.rs checks the promise on the reachable states of several presets:
+/// for every two enabled steps of different actors, both orders reach one state.
+pub fn transition(action: &Action, ordered: bool) -> Transition {
+    const CRASHES: u64 = 1 << 63;
+    // On FIFO links a delivery takes the head of its flow, which only its receiver's steps
+    // change: the flow names it. Elsewhere the message does.
+    use crate::fingerprint::word_of as word;
+    let (what, actor, peer) = match action {
+        ActorModelAction::Deliver { src, dst, msg } => match ordered {
+            true => (word(&0u8), *dst, Some(*src)),
+            false => (word(&(0u8, msg)), *dst, Some(*src)),
+        },
+        ActorModelAction::Drop(env) => (word(&(1u8, &env.msg)), env.dst, Some(env.src)),
+        ActorModelAction::Timeout(id, timer) => (word(&(2u8, timer)), *id, None),
+        ActorModelAction::Crash(id) => (word(&3u8), *id, None),
+        ActorModelAction::Recover(id) => (word(&4u8), *id, None),
+        ActorModelAction::SelectRandom { actor, key, .. } => (word(&(5u8, key)), *actor, None),
+    };
+    let index = |id: Id| {
+        let i = usize::from(id);
+        assert!(i < 63, "the model has at most 63 actors");
+        i as u8
+    };
+    let crash = matches!(action, ActorModelAction::Crash(_));
+    Transition {
+        what,
+        actor: index(actor),
+        peer: peer.map_or(Transition::NOBODY, index),
+        touches: 1 << index(actor) | if crash { CRASHES } else { 0 },
     }
 }
 

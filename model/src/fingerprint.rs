@@ -43,6 +43,11 @@ fn word<T: Hash + ?Sized>(value: &T) -> u64 {
     seeds().hash_one(value)
 }
 
+/// A value's word: the hash every part of a fingerprint is made of.
+pub fn word_of<T: Hash + ?Sized>(value: &T) -> u64 {
+    word(value)
+}
+
 /// The order-free hash of a set's elements.
 fn sum_of<T: Hash>(items: impl Iterator<Item = T>) -> u64 {
     items.fold(0u64, |sum, item| sum.wrapping_add(word(&item)))

@@ -18,7 +18,8 @@ use crate::config::ModelConfig;
 /// Its `Debug` for the explorer (`{:#?}`) is in `crate::readable`.
 #[derive(Clone, Default, PartialEq, Eq, Hash)]
 pub struct History {
-    /// Transfers a server acknowledged as executed, and whether after consensus.
+    /// Transfers a server acknowledged as executed, and whether some acknowledgement of it
+    /// said after consensus.
     pub acknowledged: Arc<BTreeMap<TxId, bool>>,
     /// Every block proposed (ACCEPT) or committed (COMMIT): its ballot, height, the server
     /// that sent it, and the block's hash.
@@ -44,9 +45,14 @@ pub fn record_msg_out(
 ) -> Option<History> {
     match env.msg {
         Msg::Api(ApiMsg::Outcome { id, outcome }) if outcome.is_executed() => {
+            // Whether *some* acknowledgement came after consensus: an order-free record, so
+            // that two actors' steps recorded in either order leave one history (the
+            // search's sleep sets take such steps as commuting).
             let after_consensus = *outcome == Outcome::ExecutedAfterConsensus;
-            if history.acknowledged.get(id) == Some(&after_consensus) {
-                return None;
+            if let Some(&was) = history.acknowledged.get(id) {
+                if was || !after_consensus {
+                    return None;
+                }
             }
             let mut h = history.clone();
             Arc::make_mut(&mut h.acknowledged).insert(*id, after_consensus);

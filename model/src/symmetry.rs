@@ -113,13 +113,24 @@ pub fn representative(mask: u32, s: &BankState) -> BankState {
 /// The fingerprint of `representative(mask, s)`, without building it: what the search
 /// merges states by (5. above).
 pub fn representative_fingerprint(mask: u32, s: &BankState) -> u64 {
+    representative_fingerprint_and_renaming(mask, s).0
+}
+
+/// [`representative_fingerprint`], and the renaming of `s`'s actors in the representative
+/// (`None`: `s` is its own).
+pub(crate) fn representative_fingerprint_and_renaming(
+    mask: u32,
+    s: &BankState,
+) -> (u64, Option<Vec<usize>>) {
     let flows = s.flow_words();
-    match sorting(mask, s, &flows, whole_keys(mask, s, &flows)) {
+    let renamed = sorting(mask, s, &flows, whole_keys(mask, s, &flows));
+    let print = match &renamed {
         Some(renamed) => {
-            fingerprint::of_renamed(s, &flows, &renamed, |st| rename_voters(st, &renamed))
+            fingerprint::of_renamed(s, &flows, renamed, |st| rename_voters(st, renamed))
         }
         None => fingerprint::fingerprint(s),
-    }
+    };
+    (print, renamed)
 }
 
 /// The same for the state `delta` makes of `last`, without building it either, where
@@ -129,7 +140,7 @@ pub fn representative_fingerprint_of_delta(
     last: &BankState,
     delta: &Delta,
 ) -> Option<u64> {
-    representative_fingerprint_of_next(mask, last, &Parent::of(mask, last), delta)
+    representative_fingerprint_of_next(mask, last, &Parent::of(mask, last), delta).map(|(f, _)| f)
 }
 
 /// What every next state of one state shares for [`representative_fingerprint_of_next`]:
@@ -161,13 +172,14 @@ impl Parent {
     }
 }
 
-/// [`representative_fingerprint_of_delta`], given what `last`'s next states share.
+/// [`representative_fingerprint_of_delta`], given what `last`'s next states share, and the
+/// next state's renaming in its representative (`None`: it is its own).
 pub(crate) fn representative_fingerprint_of_next(
     mask: u32,
     last: &BankState,
     parent: &Parent,
     delta: &Delta,
-) -> Option<u64> {
+) -> Option<(u64, Option<Vec<usize>>)> {
     let next = Next::of(last, &parent.flows, delta)?;
     let flows = next.flow_words();
     let passive = |i: usize| i < 32 && mask & (1 << i) != 0;
@@ -188,12 +200,8 @@ pub(crate) fn representative_fingerprint_of_next(
         false => parent.keys[p],
     };
     let renamed = sorting(mask, &next, &flows, key_of);
-    Some(fingerprint::of_next(
-        &parent.parts,
-        &next,
-        &flows,
-        renamed.as_deref(),
-    ))
+    let print = fingerprint::of_next(&parent.parts, &next, &flows, renamed.as_deref());
+    Some((print, renamed))
 }
 
 /// The renaming that sorts the passive servers (`mask`) of `s` by their keys (3. above), or

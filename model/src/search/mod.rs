@@ -38,8 +38,6 @@
 //! stateright's verdicts.
 
 use crossbeam::deque::{Injector, Stealer, Worker};
-use dashmap::DashSet;
-use nohash_hasher::BuildNoHashHasher;
 use stateright::{Checker, HasDiscoveries, Model, Path, Property};
 use std::collections::HashMap;
 use std::hash::Hash;
@@ -81,6 +79,10 @@ pub struct SearchOptions<M: Model> {
     /// Audit every this many states each thread expands: replay the path to it and check it
     /// as a discovery is checked; one that fails is a [`Defect`] of property `None`.
     pub audit_every: Option<usize>,
+    /// Sleep sets ([`sleep`]): skip a step that commutes with every step since an ancestor
+    /// took it. Needs `expand`, whose transitions must keep [`Transition`]'s promise; every
+    /// reachable state is still visited.
+    pub sleep_sets: bool,
 }
 
 /// A model's check of a discovery before the search accepts it: given the index of the
@@ -112,13 +114,19 @@ pub struct Defect {
 /// costs a replay, and the first few say all there is to say.
 pub const MAX_DEFECTS_PER_PROPERTY: usize = 8;
 
-/// Calls `offer(index, fingerprint, build)` for each next state of a state, in the order
-/// of the state's actions (`index` is the action's). `build` makes the next state; the
-/// search calls it only if the fingerprint is new. Next states outside the boundary may be
-/// offered: the search checks the ones it builds.
-pub type Expand<M> = fn(&M, &<M as Model>::State, &mut Offer<M>);
+/// Calls `offer(index, transition, fingerprint, renamed, build)` for each next state of a
+/// state, in the order of the state's actions (`index` is the action's), but for the
+/// transitions `asleep` says to skip (with sleep sets; else it says none). `renamed` is how
+/// the next state's actors are renamed in its representative, where a symmetry merges by
+/// one (else `None`). `build` makes the next state; the search calls it only if it needs
+/// the state. Next states outside the boundary may be offered: the search checks the ones
+/// it builds.
+pub type Expand<M> = fn(&M, &<M as Model>::State, &Asleep, &mut Offer<M>);
 /// See [`Expand`].
-pub type Offer<'a, M> = dyn FnMut(usize, u64, &mut dyn FnMut() -> <M as Model>::State) + 'a;
+pub type Asleep<'a> = dyn Fn(&Transition) -> bool + 'a;
+/// See [`Expand`].
+pub type Offer<'a, M> = dyn FnMut(usize, Transition, u64, Option<&[usize]>, &mut dyn FnMut() -> <M as Model>::State)
+    + 'a;
 
 /// A representative function: the state of an orbit that stands for all of them.
 pub type Representative<M> = fn(&<M as Model>::State) -> <M as Model>::State;
@@ -140,6 +148,7 @@ impl<M: Model> Default for SearchOptions<M> {
             visitor: None,
             confirm: None,
             audit_every: None,
+            sleep_sets: false,
         }
     }
 }
@@ -177,19 +186,26 @@ impl Drop for Trail {
 }
 
 /// A pending state: its depth, the path to it, and the `eventually`
-/// properties not yet satisfied on that path (a bit per property index).
+/// properties not yet satisfied on that path (a bit per property index); with sleep sets,
+/// its sleep set, and for a state seen before, the transitions to take (those awake now).
 struct Job<S> {
     state: S,
     depth: usize,
     trail: Arc<Trail>,
     unsatisfied: u64,
+    sleep: Vec<Transition>,
+    only: Option<Awake>,
 }
+
+/// A state seen before, to take again for the transitions that woke up: their ids in the
+/// representative's names, and the state's renaming to them (`sleep`, 6.).
+type Awake = (Box<[u64]>, Option<Vec<usize>>);
 
 struct Shared<M: Model> {
     model: M,
     properties: Vec<Property<M>>,
     options: SearchOptions<M>,
-    seen: DashSet<u64, BuildNoHashHasher<u64>>,
+    seen: Seen,
     injector: Injector<Job<M::State>>,
     stealers: Vec<Stealer<Job<M::State>>>,
     /// States pushed and not yet expanded, on every thread.
@@ -260,13 +276,18 @@ where
             "the search tracks at most 64 properties"
         );
         let threads = options.threads.max(1);
+        assert!(
+            !options.sleep_sets || options.expand.is_some(),
+            "sleep sets need the model's transitions: an `expand`"
+        );
+        let seen = Seen::new(options.sleep_sets);
         let workers: Vec<Worker<Job<M::State>>> =
             (0..threads).map(|_| Worker::new_lifo()).collect();
         let shared = Arc::new(Shared {
             stealers: workers.iter().map(Worker::stealer).collect(),
             properties,
             options,
-            seen: DashSet::default(),
+            seen,
             injector: Injector::new(),
             pending: AtomicUsize::new(0),
             live: Live {
@@ -410,7 +431,11 @@ impl<M: Model> Drop for Search<M> {
     }
 }
 
+pub mod sleep;
 mod worker;
+
+use sleep::Seen;
+pub use sleep::Transition;
 
 #[cfg(test)]
 mod tests;

@@ -1,6 +1,7 @@
 //! One search thread's work: take a state, judge the properties there, offer its next
 //! states, and record discoveries (see the module comment of [`super`]).
 
+use super::sleep::{self, Transition, Visit};
 use super::{fingerprint, Defect, Job, Leaving, Shared, Trail, MAX_DEFECTS_PER_PROPERTY};
 use crossbeam::deque::{Steal, Worker};
 use stateright::{Expectation, Model};
@@ -59,7 +60,7 @@ where
             }
             let key = self.key(&state);
             self.examined.fetch_add(1, Ordering::Relaxed);
-            if self.seen.insert(key) {
+            if let Visit::New = self.seen.visit(key, Box::default()) {
                 self.pending.fetch_add(1, Ordering::Relaxed);
                 self.injector.push(Job {
                     state,
@@ -69,6 +70,8 @@ where
                         parent: None,
                     }),
                     unsatisfied,
+                    sleep: Vec::new(),
+                    only: None,
                 });
             }
         }
@@ -161,14 +164,18 @@ where
     fn expand(&self, job: Job<M::State>, local: &Worker<Job<M::State>>, scratch: &mut Scratch<M>) {
         scratch.tally.max_depth = scratch.tally.max_depth.max(job.depth);
         if self.options.max_depth.is_none_or(|d| job.depth < d) {
-            if let Some(visit) = &self.options.visitor {
-                visit(&self.model, &job.state);
-            }
-            scratch.tally.expanded += 1;
-            if (self.options.audit_every)
-                .is_some_and(|n| scratch.tally.expanded.is_multiple_of(n.max(1)))
-            {
-                self.audit(&job);
+            // A state seen before (its transitions that woke up to take) was visited,
+            // audited and counted then.
+            if job.only.is_none() {
+                if let Some(visit) = &self.options.visitor {
+                    visit(&self.model, &job.state);
+                }
+                scratch.tally.expanded += 1;
+                if (self.options.audit_every)
+                    .is_some_and(|n| scratch.tally.expanded.is_multiple_of(n.max(1)))
+                {
+                    self.audit(&job);
+                }
             }
             if let Some(unsatisfied) = self.judge(&job) {
                 self.offer_next_states(&job, unsatisfied, scratch);
@@ -200,50 +207,85 @@ where
     }
 
     /// Offers every next state of `job`'s to the seen set, gathering the new ones in
-    /// `scratch.children`, and records the path-end discoveries if it has none.
+    /// `scratch.children`, and records the path-end discoveries if it has none. With sleep
+    /// sets, a transition asleep in `job` is not taken, and a state seen before is taken
+    /// again for the transitions that woke up ([`super::sleep`]).
     fn offer_next_states(&self, job: &Job<M::State>, unsatisfied: u64, scratch: &mut Scratch<M>) {
-        let mut terminal = true;
+        let mut terminal = job.sleep.is_empty() && job.only.is_none();
         let Scratch {
             actions,
             children,
             tally,
         } = scratch;
+        let mut offered: Vec<Transition> = Vec::new();
+        let sleeping = self.options.sleep_sets;
+        let asleep = |t: &Transition| {
+            sleeping
+                && (job.sleep.contains(t)
+                    || (job.only.as_ref())
+                        .is_some_and(|(awake, renamed)| !awake.contains(&t.id(renamed.as_deref()))))
+        };
         // A state seen before was within the boundary when first seen: it is counted as
-        // examined without being built.
-        let mut offer = |index: usize, key: u64, build: &mut dyn FnMut() -> M::State| {
-            if self.seen.contains(&key) {
+        // examined without being built (unless some of its transitions woke up).
+        let mut offer = |index: usize,
+                         t: Transition,
+                         key: u64,
+                         renamed: Option<&[usize]>,
+                         build: &mut dyn FnMut() -> M::State| {
+            let (sleep, ids) = match sleeping {
+                true => sleep::after(job.sleep.iter().chain(&offered).copied(), &t, renamed),
+                false => (Vec::new(), Box::default()),
+            };
+            if sleeping {
+                offered.push(t);
+            }
+            if self.seen.covers(key, &ids) {
                 tally.examined += 1;
                 terminal = false;
                 return;
             }
             let next = build();
-            if self.model.within_boundary(&next) {
-                tally.examined += 1;
-                terminal = false;
-                if self.seen.insert(key) {
-                    children.push(Job {
-                        state: next,
-                        depth: job.depth + 1,
-                        trail: Arc::new(Trail {
-                            index: index as u32,
-                            parent: Some(Arc::clone(&job.trail)),
-                        }),
-                        unsatisfied,
-                    });
-                }
+            if !self.model.within_boundary(&next) {
+                return;
             }
+            tally.examined += 1;
+            terminal = false;
+            let only = match self.seen.visit(key, ids) {
+                Visit::New => None,
+                Visit::Covered => return,
+                Visit::Awake(awake) => Some((awake, renamed.map(<[usize]>::to_vec))),
+            };
+            children.push(Job {
+                state: next,
+                depth: job.depth + 1,
+                trail: Arc::new(Trail {
+                    index: index as u32,
+                    parent: Some(Arc::clone(&job.trail)),
+                }),
+                unsatisfied,
+                sleep,
+                only,
+            });
         };
         match self.options.expand {
-            Some(expand) => expand(&self.model, &job.state, &mut offer),
+            Some(expand) => expand(&self.model, &job.state, &asleep, &mut offer),
             None => {
                 self.model.actions(&job.state, actions);
+                let t = Transition {
+                    what: 0,
+                    actor: Transition::NOBODY,
+                    peer: Transition::NOBODY,
+                    touches: !0,
+                };
                 for (index, action) in actions.drain(..).enumerate() {
                     let Some(next) = self.model.next_state(&job.state, action) else {
                         continue;
                     };
                     let key = self.key(&next);
                     let mut next = Some(next);
-                    offer(index, key, &mut || next.take().expect("built once"));
+                    offer(index, t, key, None, &mut || {
+                        next.take().expect("built once")
+                    });
                 }
             }
         }
