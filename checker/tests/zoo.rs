@@ -49,7 +49,7 @@ const BUDGET: Duration = Duration::from_secs(10);
 
 /// The one bug over [`BUDGET`]: its shortest counterexample takes 22 steps of two leaders
 /// over three ballots among five servers, and breadth-first search reaches it after 1.5 M
-/// states, 25 s on the development machine (spec/bugs.md). No smaller preset can show it.
+/// states, 17 s on the development machine (spec/bugs.md). No smaller preset can show it.
 const SLOW: &[(&str, Duration)] = &[("commit-on-two-reports", Duration::from_secs(90))];
 
 fn budget(bug: Bug) -> Duration {

@@ -27,6 +27,9 @@
 //! 7. **Next states** come from the model's `actions` and `next_state`, or, given an
 //!    [`Expand`] function, with their fingerprints before they are built, so that a state
 //!    seen before is never built (`crate::delta`).
+//! 8. **Sleep sets**, where the model asks for them: a step that commutes with every step
+//!    since an ancestor took it is not tried again, and the seen set keeps each state's
+//!    sleep set so that no state is lost ([`sleep`]).
 //!
 //! Two things differ from stateright's checkers on purpose. The fingerprint is given by the
 //! model when it has a better one than its `Hash` ([`crate::fingerprint`]: stateright's
