@@ -17,8 +17,10 @@
 //! the elements of a set being distinct, two different sets collide only as often as two
 //! random 64-bit numbers do (as in Zobrist hashing). The network's word is such a sum over
 //! its messages (with their numbers of copies on a network that does not duplicate), or on
-//! FIFO links over its flows. The fingerprint hashes the words in one
-//! order (`hash_words`).
+//! FIFO links over its flows, each as its ends and one word of its messages in order
+//! ([`flow_word`]), so that a flow is hashed once however often it is read (the symmetry
+//! reads each several times). The fingerprint hashes the words in one order
+//! (`hash_words`).
 //!
 //! The parts are what make a next state's fingerprint cheap: a delivery changes one actor,
 //! its timers and storage, the history and a few messages, so its fingerprint is the parent's
