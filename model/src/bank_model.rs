@@ -87,6 +87,9 @@ pub struct BankModel {
     pub premises: Premises,
     /// How many distinct steps fired each rule of the protocol ([`crate::rules`]).
     pub coverage: crate::rules::Coverage,
+    /// Every transfer the clients' scripts ask for, signed as asked, by id: what the
+    /// properties compare the bank's transfers with, computed once.
+    pub scripted: Arc<std::collections::BTreeMap<paxchain::TxId, paxchain::Transfer>>,
 }
 
 impl BankModel {

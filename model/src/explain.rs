@@ -53,7 +53,7 @@ fn books_and_receipts(
             None => return Some(format!("{id} was acknowledged, but no client asked for it")),
         }
     }
-    let told = net_flows(n, receipts.iter());
+    let told = net_flows(n, receipts.into_iter());
     let k = (0..n).find(|&k| books[k] != told[k])?;
     Some(format!(
         "the books (the longest chain, then the logs) move account {} by {:+}, the \

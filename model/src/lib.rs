@@ -152,5 +152,19 @@ pub fn build(cfg: &ModelConfig) -> BankModel {
         steps: StepMemo::default(),
         premises: premises::Premises::new(actors),
         coverage: rules::Coverage::new(),
+        scripted: Arc::new(scripted_transfers(cfg)),
     }
+}
+
+/// Every transfer the clients' scripts ask for, by id, signed as a correct client signs it.
+fn scripted_transfers(
+    cfg: &ModelConfig,
+) -> std::collections::BTreeMap<paxchain::TxId, paxchain::Transfer> {
+    (cfg.clients())
+        .flat_map(|c| {
+            (c.script.iter().enumerate())
+                .map(move |(index, &step)| script_transfer(c.account, c.session, index, step, None))
+        })
+        .map(|t| (t.id, t))
+        .collect()
 }

@@ -25,7 +25,7 @@ pub use crate::bank_model::{BankModel, BankState};
 use crate::config::ModelConfig;
 use crate::history::Proposal;
 use crate::node::{Node, NodeState};
-use crate::scripted_client::{script_transfer, ScriptedClient, ScriptedClientState};
+use crate::scripted_client::{ScriptedClient, ScriptedClientState};
 use paxchain::server::{Phase, Round};
 use paxchain::{signature, Chain, Outcome, ServerState, Storage, Transfer, TxId};
 use stateright::{Expectation, Property};
@@ -136,7 +136,7 @@ pub fn money_conserved(m: &BankModel, s: &BankState) -> bool {
             None => return false, // an acknowledgement for a transfer nobody asked for
         }
     }
-    books == net_flows(n, receipts.iter())
+    books == net_flows(n, receipts.into_iter())
 }
 
 /// Credits minus debits of `transfers`, per account.
@@ -151,15 +151,8 @@ pub(crate) fn net_flows<'a>(n: usize, transfers: impl Iterator<Item = &'a Transf
 }
 
 /// The transfer a client's script gives id `id`, if any.
-pub(crate) fn scripted(m: &BankModel, id: TxId) -> Option<Transfer> {
-    let TxId {
-        client,
-        session,
-        seq,
-    } = id;
-    let index = (seq as usize).checked_sub(1)?;
-    let step = *m.cfg.script_of(client, session).get(index)?;
-    Some(script_transfer(client, session, index, step, None))
+pub(crate) fn scripted(m: &BankModel, id: TxId) -> Option<&Transfer> {
+    m.scripted.get(&id)
 }
 
 /// **Exactly once.** No transfer id appears twice in a chain, nor both in a server's chain
