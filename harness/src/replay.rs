@@ -27,6 +27,9 @@
 //!
 //! The model is built without its reductions ([`model`]): reduction 4 takes out of the
 //! network messages that will only ever be ignored, which real datagrams cannot imitate.
+//! So a trace of the reduced model may, on FIFO links, deliver a message that waits here
+//! behind one of those: the replay then delivers the ignored one first, as a step of its
+//! own, which changes nothing on either side (`Session::ignored_ahead`).
 
 use crate::compare::{self, Difference, Links};
 use crate::relay::Relay;

@@ -178,15 +178,24 @@ pub(crate) fn of_renamed(
     renamed: &[usize],
     state: impl Fn(&Arc<NodeState>) -> Arc<NodeState>,
 ) -> u64 {
-    let mut from = vec![0; renamed.len()];
-    for (i, &to) in renamed.iter().enumerate() {
-        from[to] = i;
-    }
     let network = match s.unordered() {
         Some(net) => renamed_network(net, &|i| renamed[i]),
         None => ordered_words(flows, &|i| renamed[i]),
     };
-    words_of(s, &from, |i| word(&*state(s.state(i))), network)
+    let actor = |i: usize| {
+        [
+            word(&*state(s.state(i))),
+            sum_of(s.timers(i).iter()),
+            word(&s.storage(i)),
+        ]
+    };
+    words_of(
+        s,
+        &slots(Some(renamed), s.actor_count()),
+        actor,
+        word(s.history()),
+        network,
+    )
 }
 
 /// The fingerprint of a next state read through its delta ([`crate::view::Next`]), renamed
@@ -199,66 +208,65 @@ pub(crate) fn of_next(
     flows: &[((Id, Id), u64)],
     renamed: Option<&[usize]>,
 ) -> u64 {
-    let n = next.actor_count();
-    let identity: Vec<usize>;
-    let renamed = match renamed {
-        Some(r) => r,
-        None => {
-            identity = (0..n).collect();
-            &identity
-        }
-    };
-    let mut from = vec![0; n];
-    for (i, &to) in renamed.iter().enumerate() {
-        from[to] = i;
-    }
     let delta = next.delta();
     let stepped = |i: usize| i == delta.index;
-    let state = |i: usize| {
+    let actor = |i: usize| {
         let st = next.state(i);
-        let moved = crate::symmetry::rename_voters(st, renamed);
-        match stepped(i) && delta.state.is_some() || !Arc::ptr_eq(&moved, st) {
+        let moved = renamed.map_or_else(|| st.clone(), |r| crate::symmetry::rename_voters(st, r));
+        let state = match stepped(i) && delta.state.is_some() || !Arc::ptr_eq(&moved, st) {
             true => word(&*moved),
             false => parts.actors[i],
-        }
-    };
-    let timers = |i: usize| match stepped(i) && delta.timers.is_some() {
-        true => sum_of(next.timers(i).iter()),
-        false => parts.timers[i],
-    };
-    let storage = |i: usize| match stepped(i) && delta.storage.is_some() {
-        true => word(&next.storage(i)),
-        false => parts.storages[i],
+        };
+        let timers = match stepped(i) && delta.timers.is_some() {
+            true => sum_of(next.timers(i).iter()),
+            false => parts.timers[i],
+        };
+        let storage = match stepped(i) && delta.storage.is_some() {
+            true => word(&next.storage(i)),
+            false => parts.storages[i],
+        };
+        [state, timers, storage]
     };
     let history = (delta.history.as_ref()).map_or(parts.history, word);
-    let [kind, in_flight, last] = ordered_words(flows, &|i| renamed[i]);
-    let crashed: Vec<bool> = from.iter().map(|&i| next.crashed(i)).collect();
-    let random: Vec<_> = from.iter().map(|&i| next.random(i)).collect();
-    hash_words(
-        from.iter().map(|&i| state(i)),
+    let network = ordered_words(flows, &|i| renamed.map_or(i, |r| r[i]));
+    words_of(
+        next,
+        &slots(renamed, next.actor_count()),
+        actor,
         history,
-        from.iter().map(|&i| timers(i)),
-        [word(&random), kind, in_flight, last, word(&crashed)],
-        from.iter().map(|&i| storage(i)),
+        network,
     )
 }
 
+/// Which actor each slot holds under `renamed` (actor `i` moves to slot `renamed[i]`; `None`
+/// moves none).
+fn slots(renamed: Option<&[usize]>, n: usize) -> Vec<usize> {
+    let mut from: Vec<usize> = (0..n).collect();
+    for (i, &to) in renamed.into_iter().flatten().enumerate() {
+        from[to] = i;
+    }
+    from
+}
+
 /// [`hash_words`] of `s`'s actors in the order `from` lists them (slot `k` holds actor
-/// `from[k]`), each actor's state word as `state` gives it, and the network's words.
+/// `from[k]`): each actor's state, timers and storage words as `actor` gives them, the
+/// history's word and the network's words.
 fn words_of(
     s: &impl View,
     from: &[usize],
-    state: impl Fn(usize) -> u64,
+    actor: impl Fn(usize) -> [u64; 3],
+    history: u64,
     [kind, in_flight, last]: [u64; 3],
 ) -> u64 {
+    let words: Vec<[u64; 3]> = from.iter().map(|&i| actor(i)).collect();
     let crashed: Vec<bool> = from.iter().map(|&i| s.crashed(i)).collect();
     let random: Vec<_> = from.iter().map(|&i| s.random(i)).collect();
     hash_words(
-        from.iter().map(|&i| state(i)),
-        word(s.history()),
-        from.iter().map(|&i| sum_of(s.timers(i).iter())),
+        words.iter().map(|w| w[0]),
+        history,
+        words.iter().map(|w| w[1]),
         [word(&random), kind, in_flight, last, word(&crashed)],
-        from.iter().map(|&i| word(&s.storage(i))),
+        words.iter().map(|w| w[2]),
     )
 }
 

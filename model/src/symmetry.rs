@@ -157,7 +157,7 @@ pub(crate) struct Parent {
 impl Parent {
     pub(crate) fn of(mask: u32, s: &BankState) -> Parent {
         let flows = s.flow_words();
-        let passive = |i: usize| i < 32 && mask & (1 << i) != 0;
+        let passive = |i: usize| is_passive(mask, i);
         let keys = (0..s.actor_count())
             .map(|p| match passive(p) {
                 true => key(s, &flows, &passive, p),
@@ -182,7 +182,7 @@ pub(crate) fn representative_fingerprint_of_next(
 ) -> Option<(u64, Option<Vec<usize>>)> {
     let next = Next::of(last, &parent.flows, delta)?;
     let flows = next.flow_words();
-    let passive = |i: usize| i < 32 && mask & (1 << i) != 0;
+    let passive = |i: usize| is_passive(mask, i);
     let stepper = delta.index;
     let voted = |st: &NodeState, p: usize| match st {
         NodeState::Server(st) => st.round.as_ref().map(|r| r.phase.voters().contains(p)),
@@ -213,7 +213,7 @@ fn sorting(
     flows: &[((Id, Id), u64)],
     key_of: impl Fn(usize) -> u64,
 ) -> Option<Vec<usize>> {
-    let passive = |i: usize| i < 32 && mask & (1 << i) != 0;
+    let passive = |i: usize| is_passive(mask, i);
     let between_passive = links(s, flows).any(|(src, dst)| passive(src) && passive(dst));
     if between_passive {
         return None; // 4. sound, only not merged
@@ -238,7 +238,12 @@ fn whole_keys<'a>(
     s: &'a BankState,
     flows: &'a [((Id, Id), u64)],
 ) -> impl Fn(usize) -> u64 + 'a {
-    move |p| key(s, flows, &|i: usize| i < 32 && mask & (1 << i) != 0, p)
+    move |p| key(s, flows, &|i: usize| is_passive(mask, i), p)
+}
+
+/// Whether actor `i` is one of the passive servers of `mask`.
+fn is_passive(mask: u32, i: usize) -> bool {
+    i < 32 && mask & (1 << i) != 0
 }
 
 /// A hasher with fixed keys, so a key is the same in every run and on every thread.

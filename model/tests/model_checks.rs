@@ -4,12 +4,12 @@
 //! DFS: a complete search visits every reachable state whatever the thread count, so the
 //! unique count is exact, and DFS needs a fraction of BFS's memory.
 
-use common::scenario;
+use common::{scenario, sum_over};
 use paxchain::{Msg, PeerMsg, Variant};
 use paxchain_model::properties::is_example;
 use paxchain_model::search::{Search, SearchOptions};
 use paxchain_model::trace::{replay, shrink, steps, Step};
-use paxchain_model::{build, BankModel, ModelConfig};
+use paxchain_model::{build, scenarios, BankModel, ModelConfig};
 use stateright::{Checker, HasDiscoveries, Model};
 use std::collections::BTreeMap;
 
@@ -92,6 +92,37 @@ fn safe_passes_with_two_leaders_over_three_ballots_among_five_servers() {
         assert!(names.contains(&example), "{example} is not checked");
     }
     assert_passes(&cfg, PINNED_THREE_BALLOTS);
+}
+
+/// The two examples of competing leaders need what their names say, so that "reached"
+/// means something: with one leader no server ever accepts from another after promising
+/// it, and with one round per leader no leader hears of two accepted blocks below its
+/// ballot (there is one ballot below it at most).
+#[test]
+fn the_examples_of_competing_leaders_are_never_reached_without_them() {
+    use paxchain_model::properties::{
+        accepts_after_promising_another, leader_hears_two_accepted_blocks,
+    };
+    let one_leader = sum_over(&scenario("five"), None, |m, s| {
+        usize::from(accepts_after_promising_another(m, s))
+    });
+    assert_eq!(one_leader, 0);
+    let one_round = sum_over(&scenario("five-contest"), None, |m, s| {
+        usize::from(leader_hears_two_accepted_blocks(m, s))
+    });
+    assert_eq!(one_round, 0);
+}
+
+/// Every heavy preset is a preset, and only those are left out of the light ones.
+#[test]
+fn the_light_presets_are_every_preset_but_the_heavy_ones() {
+    let all: Vec<&str> = scenarios::all().iter().map(|s| s.name).collect();
+    let light: Vec<&str> = scenarios::light().iter().map(|s| s.name).collect();
+    for heavy in scenarios::HEAVY {
+        assert!(all.contains(heavy), "{heavy} is not a preset");
+        assert!(!light.contains(heavy), "{heavy} is light");
+    }
+    assert_eq!(light.len() + scenarios::HEAVY.len(), all.len());
 }
 
 #[test]
